@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# ksn's single entry script. Run `./dev.sh help` for the commands.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the build, the tests, the fuzzers and the benchmarks need.
+PACKAGES=(g++ meson ninja-build pkg-config python3 libasio-dev libgtest-dev libbenchmark-dev
+          libhiredis-dev libcli11-dev redis-server redis-tools clang libclang-rt-dev)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+    # The Debian package of redis-server starts a system service; ksn's tests start their
+    # own servers on free ports and need nothing from it.
+}
+
+# setup DIR [meson options...]: configure DIR once, reconfigure when it exists.
+setup() {
+    local dir=$1; shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+}
+
+build() {
+    setup build
+    ninja -C build
+}
+
+# run_meson_tests DIR [meson test args...]: runs tests; failures are counted later.
+run_meson_tests() {
+    local dir=$1; shift
+    rm -f "$dir"/*.xml
+    meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" "$@" || true
+}
+
+have_clang_fuzzer() {
+    command -v clang++ >/dev/null 2>&1 &&
+        echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' |
+            clang++ -x c++ -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1
+}
+
+fuzz_targets() {
+    find build-fuzz/tests/fuzz -maxdepth 1 -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort
+}
+
+# fuzz SECONDS [TARGET...]: builds the libFuzzer targets with clang and runs each.
+# Writes build-fuzz/fuzz-results.txt (PASS/FAIL per target) for the summary.
+fuzz() {
+    local seconds=$1; shift
+    CXX=clang++ setup build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false \
+        -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+    ninja -C build-fuzz
+    local results=build-fuzz/fuzz-results.txt
+    : >"$results"
+    local t name corpus work
+    for t in $(fuzz_targets); do
+        name=$(basename "$t")
+        [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
+        corpus=tests/fuzz/corpus/${name#fuzz_}
+        work=$(mktemp -d)
+        say "fuzzing $name for ${seconds}s"
+        if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+            -dict=tests/fuzz/resp.dict -print_final_stats=1 \
+            -artifact_prefix=build-fuzz/"$name"- "$work" "$corpus" >build-fuzz/"$name".log 2>&1; then
+            echo "PASS $name" >>"$results"
+            tail -n 12 build-fuzz/"$name".log | grep -E 'stat::number_of_executed_units|cov:' | tail -2 >&2 || true
+        else
+            echo "FAIL $name (see build-fuzz/$name.log)" >>"$results"
+            tail -n 40 build-fuzz/"$name".log >&2
+        fi
+        rm -rf "$work"
+    done
+}
+
+cmd_test() {
+    deps
+    say "build (release) and all tests"
+    build
+    run_meson_tests build
+    say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+    setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
+        -Dbenchmarks=false -Dintegration=false
+    ninja -C build-asan
+    run_meson_tests build-asan --suite unit
+    local extra=()
+    rm -f build-fuzz/fuzz-results.txt
+    if have_clang_fuzzer; then
+        local seconds=${KSN_FUZZ_SECONDS:-$([ "${CI:-}" = true ] && echo 60 || echo 20)}
+        say "fuzz targets, ${seconds}s each"
+        fuzz "$seconds"
+        extra=(--results build-fuzz/fuzz-results.txt)
+    else
+        say "clang with libFuzzer not found: fuzz targets not run"
+    fi
+    python3 scripts/test_summary.py build build-asan "${extra[@]}"
+}
+
+cmd_bench() {
+    deps
+    build
+    local b
+    for b in build/bench/*_bench; do
+        [ -x "$b" ] || continue
+        say "$b"
+        "$b" "$@"
+    done
+}
+
+usage() {
+    cat <<'USAGE'
+usage: ./dev.sh COMMAND
+
+  test            install what is missing (apt-get), build, run every test (release build,
+                  unit tests again under ASan+UBSan, each fuzz target briefly when clang is
+                  there); ends with "N passed, N failed, N skipped"
+  fuzz [S] [T..]  build the libFuzzer targets with clang and run each (or the named ones)
+                  for S seconds (default 300)
+  bench [ARGS]    build and run every Google Benchmark program in bench/ (ARGS go to each)
+  deps            install the Debian packages the project needs
+  build           configure and build into build/
+USAGE
+}
+
+case "${1:-help}" in
+    test) shift; cmd_test "$@" ;;
+    fuzz) shift; deps; fuzz "${1:-300}" "${@:2}"; cat build-fuzz/fuzz-results.txt ;;
+    bench) shift; cmd_bench "$@" ;;
+    deps) deps ;;
+    build) deps; build ;;
+    help | -h | --help) usage ;;
+    *) usage >&2; exit 2 ;;
+esac

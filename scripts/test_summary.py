@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Counts every test case of one or more meson build directories and prints the one
+line CI reads: "N passed, N failed, N skipped".
+
+GoogleTest executables are counted case by case from the XML file meson asks them to
+write (<builddir>/<test name>.xml); an executable that crashed or timed out after its
+last recorded case counts one more failure. Other meson tests count as one case each.
+Extra result files (lines "PASS name", "FAIL name" or "SKIP name", e.g. fuzz runs) are
+counted as one case a line.
+
+usage: test_summary.py [--results FILE]... BUILDDIR...
+"""
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+
+def count_gtest_xml(path):
+    passed = failed = skipped = 0
+    failures = []
+    for case in ET.parse(path).getroot().iter('testcase'):
+        name = f"{case.get('classname')}.{case.get('name')}"
+        if case.find('failure') is not None:
+            failed += 1
+            failures.append(name)
+        elif case.get('status') == 'notrun' or case.get('result') == 'skipped' or \
+                case.find('skipped') is not None:
+            skipped += 1
+        else:
+            passed += 1
+    return passed, failed, skipped, failures
+
+
+def main(argv):
+    builddirs, result_files = [], []
+    args = iter(argv)
+    for a in args:
+        if a == '--results':
+            result_files.append(next(args))
+        else:
+            builddirs.append(a)
+    passed = failed = skipped = 0
+    failures = []
+    for bd in builddirs:
+        log = os.path.join(bd, 'meson-logs', 'testlog.json')
+        if not os.path.exists(log):
+            failed += 1
+            failures.append(f'{bd}: no test log (build or setup failed)')
+            continue
+        with open(log) as f:
+            entries = [json.loads(line) for line in f if line.strip()]
+        for e in entries:
+            name, result = e['name'], e['result']
+            xml = os.path.join(bd, f'{name}.xml')
+            if os.path.exists(xml):
+                try:
+                    p, fl, s, names = count_gtest_xml(xml)
+                except ET.ParseError:
+                    p, fl, s, names = 0, 0, 0, []
+                passed, failed, skipped = passed + p, failed + fl, skipped + s
+                failures += [f'{bd}: {n}' for n in names]
+                if result not in ('OK', 'SKIP', 'EXPECTEDFAIL') and fl == 0:
+                    failed += 1
+                    failures.append(f'{bd}: {name} ({result}; crashed or timed out)')
+            elif result == 'OK':
+                passed += 1
+            elif result == 'SKIP':
+                skipped += 1
+            else:
+                failed += 1
+                failures.append(f'{bd}: {name} ({result})')
+    for rf in result_files:
+        if not os.path.exists(rf):
+            continue
+        with open(rf) as f:
+            for line in f:
+                word, _, name = line.strip().partition(' ')
+                if word == 'PASS':
+                    passed += 1
+                elif word == 'SKIP':
+                    skipped += 1
+                elif word == 'FAIL':
+                    failed += 1
+                    failures.append(name)
+    for f in failures:
+        print(f'FAILED: {f}')
+    print(f'{passed} passed, {failed} failed, {skipped} skipped')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
