@@ -1,0 +1,277 @@
+#include "net/connection.hpp"
+
+#include <asio/connect.hpp>
+#include <asio/post.hpp>
+#include <asio/write.hpp>
+#include <utility>
+
+namespace ksn::net {
+
+std::string_view to_string(connection_state s) noexcept {
+    switch (s) {
+        case connection_state::connecting:
+            return "connecting";
+        case connection_state::handshaking:
+            return "handshaking";
+        case connection_state::ready:
+            return "ready";
+        case connection_state::disconnected:
+            return "disconnected";
+        case connection_state::closed:
+            return "closed";
+    }
+    return "unknown";
+}
+
+namespace {
+// Room asked of the read buffer before each read; reads take whatever is available.
+constexpr std::size_t min_read = 16 * 1024;
+}  // namespace
+
+std::shared_ptr<connection> connection::create(asio::io_context& io, connection_options options,
+                                               connection_observer* observer) {
+    return std::shared_ptr<connection>(new connection(io, std::move(options), observer));
+}
+
+connection::connection(asio::io_context& io, connection_options options,
+                       connection_observer* observer)
+    : io_(io),
+      options_(std::move(options)),
+      name_(options_.address.to_string()),
+      observer_(observer),
+      resolver_(io),
+      socket_(io),
+      connect_timer_(io),
+      session_timer_(io),
+      reconnect_timer_(io),
+      session_(options_),
+      rbuf_(options_.read_buffer_size),
+      backoff_(options_.reconnect) {}
+
+connection::~connection() = default;
+
+void connection::sink_adapter::on_message(const protocol::pubsub_frame& f, clock::time_point t) {
+    if (c_.observer_) c_.observer_->on_message(f, t);
+}
+void connection::sink_adapter::on_confirmation(const protocol::pubsub_frame& f) {
+    if (c_.observer_) c_.observer_->on_confirmation(f);
+}
+void connection::sink_adapter::on_push(const protocol::value& v) {
+    if (c_.observer_) c_.observer_->on_push(v);
+}
+
+void connection::set_state(connection_state s, const std::error_code& ec,
+                           const std::string& detail) {
+    state_ = s;
+    if (observer_) observer_->on_state(s, ec, detail);
+}
+
+void connection::start() {
+    if (state_ != connection_state::disconnected || generation_ != 0) return;
+    do_connect();
+}
+
+void connection::reset_transport() {
+    ++generation_;
+    std::error_code ignored;
+    resolver_.cancel();
+    socket_.close(ignored);
+    connect_timer_.cancel();
+    session_timer_.cancel();
+    reconnect_timer_.cancel();
+    armed_.reset();
+    writing_ = false;
+    reading_ = false;
+    write_buf_.clear();
+    rbuf_.clear();
+}
+
+void connection::do_connect() {
+    reset_transport();
+    const auto gen = generation_;
+    set_state(connection_state::connecting);
+    if (state_ != connection_state::connecting) return;  // closed by the observer
+
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this(), gen](const std::error_code& ec) {
+        if (ec || gen != self->generation_ || self->state_ != connection_state::connecting) return;
+        self->handle_error(make_error_code(errc::connect_timeout),
+                           "no connection within " +
+                               std::to_string(self->options_.connect_timeout.count()) + " ms");
+    });
+
+    resolver_.async_resolve(
+        options_.address.host, std::to_string(options_.address.port),
+        [self = shared_from_this(), gen](const std::error_code& ec,
+                                         const asio::ip::tcp::resolver::results_type& results) {
+            if (gen != self->generation_) return;
+            if (ec) {
+                self->handle_error(make_error_code(errc::resolve_failed), ec.message());
+                return;
+            }
+            asio::async_connect(
+                self->socket_, results,
+                [self, gen](const std::error_code& ec2, const asio::ip::tcp::endpoint&) {
+                    if (gen != self->generation_) return;
+                    if (ec2) {
+                        self->handle_error(make_error_code(errc::connect_failed), ec2.message());
+                        return;
+                    }
+                    self->on_connected();
+                });
+        });
+}
+
+void connection::on_connected() {
+    connect_timer_.cancel();
+    std::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    session_.start(clock::now());
+    set_state(connection_state::handshaking);
+    if (state_ != connection_state::handshaking) return;
+    flush();
+    arm_timer();
+    do_read();
+}
+
+void connection::do_read() {
+    if (reading_) return;
+    reading_ = true;
+    const auto room = rbuf_.writable(min_read);
+    socket_.async_read_some(
+        asio::buffer(room.data(), room.size()),
+        [self = shared_from_this(), gen = generation_](const std::error_code& ec, std::size_t n) {
+            if (gen != self->generation_) return;
+            self->reading_ = false;
+            if (ec) {
+                self->handle_error(make_error_code(errc::connection_lost),
+                                   ec == asio::error::eof ? "closed by the server" : ec.message());
+                return;
+            }
+            self->rbuf_.commit(n);
+            self->counters_.bytes_read += n;
+            const auto before = self->session_.state();
+            const std::size_t used =
+                self->session_.feed(self->rbuf_.readable(), clock::now(), self->sink_);
+            if (gen != self->generation_) return;  // closed or reset by a callback
+            self->rbuf_.consume(used);
+            self->after_session(before);
+            if (gen == self->generation_) self->do_read();
+        });
+}
+
+void connection::after_session(session_state before) {
+    const auto gen = generation_;
+    const auto now = session_.state();
+    if (now == session_state::failed) {
+        if (session_.error() == errc::protocol_error) ++counters_.protocol_errors;
+        handle_error(session_.error(), session_.error_detail());
+        return;
+    }
+    if (before == session_state::handshaking && now == session_state::ready) {
+        backoff_.reset();
+        ++counters_.connects;
+        set_state(connection_state::ready);
+        if (gen != generation_ || state_ != connection_state::ready) return;
+    }
+    flush();
+    arm_timer();
+}
+
+void connection::flush() {
+    if (writing_ ||
+        (state_ != connection_state::handshaking && state_ != connection_state::ready)) {
+        return;
+    }
+    if (!session_.take_output(write_buf_)) return;
+    writing_ = true;
+    asio::async_write(
+        socket_, asio::buffer(write_buf_),
+        [self = shared_from_this(), gen = generation_](const std::error_code& ec, std::size_t) {
+            if (gen != self->generation_) return;
+            self->writing_ = false;
+            self->write_buf_.clear();
+            if (ec) {
+                self->handle_error(make_error_code(errc::connection_lost), ec.message());
+                return;
+            }
+            self->flush();
+        });
+}
+
+void connection::arm_timer() {
+    const auto deadline = session_.next_deadline();
+    if (deadline == armed_) return;
+    armed_ = deadline;
+    if (!deadline) {
+        session_timer_.cancel();
+        return;
+    }
+    session_timer_.expires_at(*deadline);
+    session_timer_.async_wait(
+        [self = shared_from_this(), gen = generation_](const std::error_code& ec) {
+            if (ec || gen != self->generation_) return;
+            self->armed_.reset();
+            const auto before = self->session_.state();
+            self->session_.on_timer(clock::now());
+            self->after_session(before);
+        });
+}
+
+void connection::handle_error(const std::error_code& ec, const std::string& detail) {
+    if (state_ == connection_state::closed) return;
+    reset_transport();
+    ++counters_.disconnects;
+    std::string sentence = name_ + ": " + ec.message();
+    if (!detail.empty()) sentence += ": " + detail;
+    session_.abandon(ec);
+    if (state_ == connection_state::closed) return;  // a reply handler closed us
+    if (ec == errc::auth_failed) {
+        // Retrying the same credentials cannot succeed.
+        set_state(connection_state::closed, ec, sentence);
+        observer_ = nullptr;
+        return;
+    }
+    set_state(connection_state::disconnected, ec, sentence);
+    if (state_ != connection_state::disconnected) return;
+    if (backoff_.exhausted()) {
+        set_state(connection_state::closed, make_error_code(errc::reconnect_exhausted),
+                  name_ + ": gave up after " + std::to_string(backoff_.attempts()) +
+                      " reconnect attempts; last error: " + sentence);
+        observer_ = nullptr;
+        return;
+    }
+    reconnect_timer_.expires_after(backoff_.next());
+    reconnect_timer_.async_wait(
+        [self = shared_from_this(), gen = generation_](const std::error_code& e) {
+            if (e || gen != self->generation_ || self->state_ != connection_state::disconnected) {
+                return;
+            }
+            self->do_connect();
+        });
+}
+
+void connection::close() {
+    if (state_ == connection_state::closed) return;
+    reset_transport();
+    state_ = connection_state::closed;
+    session_.abandon(make_error_code(errc::closed));
+    if (observer_)
+        observer_->on_state(connection_state::closed, make_error_code(errc::closed),
+                            name_ + ": closed");
+    observer_ = nullptr;
+}
+
+void connection::command(std::span<const std::string_view> args, reply_handler handler) {
+    session_.command(args, std::move(handler));
+    flush();
+    arm_timer();
+}
+
+void connection::subscribe_command(std::span<const std::string_view> args, reply_handler on_error) {
+    session_.subscribe_command(args, std::move(on_error));
+    flush();
+    arm_timer();
+}
+
+}  // namespace ksn::net

@@ -1,0 +1,138 @@
+// One connection to one Redis node on standalone Asio: resolve, connect with a timeout,
+// TCP_NODELAY, the session's handshake, a read loop into one growable buffer parsed in
+// place, one write in flight with later commands coalesced behind it, the health-check
+// timer, and reconnects with jittered exponential backoff.
+//
+// Threading: a connection lives on one io_context; every member function must be called
+// on the thread that runs it (post() to it from elsewhere). Observer callbacks run there
+// too. Lifetime: create() returns a shared_ptr; pending operations keep the connection
+// alive, and after close() the observer is never called again, so the observer may be
+// destroyed right after close() returns.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "backoff.hpp"
+#include "options.hpp"
+#include "read_buffer.hpp"
+#include "session.hpp"
+
+namespace ksn::net {
+
+enum class connection_state : std::uint8_t {
+    connecting,    ///< resolving and connecting
+    handshaking,   ///< HELLO / AUTH
+    ready,         ///< commands and pub/sub flow; the observer replays its subscriptions
+    disconnected,  ///< lost; a reconnect is scheduled
+    closed,        ///< for good: close() was called, authentication failed, or the
+                   ///< reconnect policy gave up
+};
+
+std::string_view to_string(connection_state s) noexcept;
+
+/// Told about state changes, and (as a session_sink) about everything the server sends
+/// unprompted.
+class connection_observer : public session_sink {
+  public:
+    /// `ec` and `detail` say why for disconnected and closed; `detail` is a sentence that
+    /// names the node ("127.0.0.1:6379: authentication failed: WRONGPASS ...").
+    virtual void on_state(connection_state state, const std::error_code& ec,
+                          const std::string& detail) = 0;
+};
+
+struct connection_counters {
+    std::uint64_t bytes_read = 0;
+    std::uint64_t connects = 0;         ///< handshakes completed
+    std::uint64_t disconnects = 0;      ///< connections lost after or during connecting
+    std::uint64_t protocol_errors = 0;  ///< malformed input from the peer
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+  public:
+    static std::shared_ptr<connection> create(asio::io_context& io, connection_options options,
+                                              connection_observer* observer);
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection();
+
+    /// Starts connecting. The observer hears connecting, handshaking, ready, ...
+    void start();
+
+    /// Closes for good; pending replies fail with errc::closed. Idempotent.
+    void close();
+
+    /// Sends a command (see session::command). Fails at once with not_connected while
+    /// the connection is not connecting or ready.
+    void command(std::span<const std::string_view> args, reply_handler handler);
+    void command(std::initializer_list<std::string_view> args, reply_handler handler) {
+        command(std::span<const std::string_view>(args.begin(), args.size()), std::move(handler));
+    }
+    /// Sends a subscribe-family command (see session::subscribe_command).
+    void subscribe_command(std::span<const std::string_view> args, reply_handler on_error);
+
+    connection_state state() const noexcept { return state_; }
+    const endpoint& address() const noexcept { return options_.address; }
+    const std::string& name() const noexcept { return name_; }
+    /// 2 or 3 once ready.
+    int resp() const noexcept { return session_.resp(); }
+    const connection_counters& counters() const noexcept { return counters_; }
+
+  private:
+    connection(asio::io_context& io, connection_options options, connection_observer* observer);
+
+    void do_connect();
+    void on_connected();
+    void do_read();
+    void flush();
+    void arm_timer();
+    void after_session(session_state before);
+    void handle_error(const std::error_code& ec, const std::string& detail);
+    void set_state(connection_state s, const std::error_code& ec = {},
+                   const std::string& detail = {});
+    void reset_transport();
+
+    // session_sink forwarding, so that the session never sees the observer pointer change.
+    class sink_adapter final : public session_sink {
+      public:
+        explicit sink_adapter(connection& c) : c_(c) {}
+        void on_message(const protocol::pubsub_frame& f, clock::time_point t) override;
+        void on_confirmation(const protocol::pubsub_frame& f) override;
+        void on_push(const protocol::value& v) override;
+
+      private:
+        connection& c_;
+    };
+
+    asio::io_context& io_;
+    connection_options options_;
+    std::string name_;
+    connection_observer* observer_;
+    sink_adapter sink_{*this};
+    asio::ip::tcp::resolver resolver_;
+    asio::ip::tcp::socket socket_;
+    asio::steady_timer connect_timer_;
+    asio::steady_timer session_timer_;
+    asio::steady_timer reconnect_timer_;
+    std::optional<clock::time_point> armed_;
+    session session_;
+    read_buffer rbuf_;
+    std::string write_buf_;
+    bool writing_ = false;
+    bool reading_ = false;
+    backoff backoff_;
+    connection_state state_ = connection_state::disconnected;
+    std::uint64_t generation_ = 0;  // bumped per transport; stale handlers are ignored
+    connection_counters counters_;
+};
+
+}  // namespace ksn::net

@@ -1,0 +1,67 @@
+// Options of one connection to one Redis node: where, who, which protocol, how fast to
+// give up, and how to come back. Every default is named here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "../protocol/parser.hpp"
+
+namespace ksn::net {
+
+/// A node's address. The host is a name or an IPv4/IPv6 literal.
+struct endpoint {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+
+    /// "host:port", or "[v6]:port" for an IPv6 literal.
+    std::string to_string() const;
+    friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+enum class resp_version : std::uint8_t {
+    automatic = 0,  ///< HELLO 3, falling back to RESP2 when the server refuses HELLO
+    resp2 = 2,      ///< RESP2 only (AUTH, no HELLO)
+    resp3 = 3,      ///< RESP3 only: a server that refuses HELLO 3 is an error
+};
+
+struct reconnect_policy {
+    /// Delay before the first reconnect attempt; doubles with each failed attempt.
+    std::chrono::milliseconds initial_delay{100};
+    /// Upper bound of the delay.
+    std::chrono::milliseconds max_delay{5000};
+    /// Fraction of each delay drawn at random (0: none, 1: anywhere in [0, delay]), so
+    /// that many clients cut off at once do not come back at once.
+    double jitter = 0.5;
+    /// 0 reconnects forever; otherwise the connection closes for good after this many
+    /// consecutive failed attempts.
+    std::uint32_t max_attempts = 0;
+};
+
+struct connection_options {
+    endpoint address;
+    /// ACL user; empty means the default user.
+    std::string username;
+    /// Password; empty means no authentication.
+    std::string password;
+    /// CLIENT SETNAME; empty sets none.
+    std::string client_name;
+    resp_version resp = resp_version::automatic;
+    /// Budget for resolve + TCP connect, and again for the handshake.
+    std::chrono::milliseconds connect_timeout{5000};
+    /// A PING is sent this long after the previous one was answered; zero disables the
+    /// health check.
+    std::chrono::milliseconds health_check_interval{3000};
+    /// A PING not answered within this time declares the peer dead, so a stalled peer is
+    /// noticed within health_check_interval + health_check_timeout.
+    std::chrono::milliseconds health_check_timeout{2000};
+    reconnect_policy reconnect;
+    /// Parser limits for everything the node sends.
+    protocol::limits limits;
+    /// Initial read buffer; it grows for frames that do not fit.
+    std::size_t read_buffer_size = 64 * 1024;
+};
+
+}  // namespace ksn::net
