@@ -20,13 +20,13 @@ namespace {
 constexpr std::size_t max_double_length = 512;
 
 // RESP3 double grammar: [+-]? (inf | nan | digits [. digits] [(e|E) [+-]? digits]).
-// "nan" takes no sign: the server writes "nan" for every NaN.
+// The spec writes NaN as "nan"; servers before 7.2 format doubles with "%.17g", which
+// prints "-nan" for a NaN with its sign bit set, so a sign is accepted there too.
 bool valid_double_text(std::string_view s) noexcept {
     std::size_t i = 0;
     const std::size_t n = s.size();
-    if (s == "nan") return true;
     if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
-    if (s.substr(i) == "inf") return true;
+    if (s.substr(i) == "inf" || s.substr(i) == "nan") return true;
     const auto digits = [&] {
         const std::size_t start = i;
         while (i < n && detail::is_digit(s[i]))
@@ -46,22 +46,58 @@ bool valid_double_text(std::string_view s) noexcept {
     return i == n;
 }
 
+// True when the (unsigned, grammar-checked, non-zero) decimal text is below 1 in
+// magnitude, i.e. the decimal exponent of its first significant digit is negative. Only
+// used for text that from_chars found out of range, to tell underflow from overflow.
+bool below_one(std::string_view s) noexcept {
+    std::size_t i = 0;
+    std::int64_t exponent = -1;  // decimal exponent of the first significant digit
+    bool significant = false;
+    for (; i < s.size() && detail::is_digit(s[i]); ++i) {
+        if (significant || s[i] != '0') {
+            significant = true;
+            ++exponent;
+        }
+    }
+    if (i < s.size() && s[i] == '.') {
+        for (++i; !significant && i < s.size() && detail::is_digit(s[i]); ++i) {
+            if (s[i] != '0') {
+                significant = true;
+            } else {
+                --exponent;
+            }
+        }
+        while (i < s.size() && detail::is_digit(s[i]))
+            ++i;
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        const bool negative = i < s.size() && s[i] == '-';
+        if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+        // Saturate: any exponent beyond a few thousand decides the answer alone.
+        std::int64_t e = 0;
+        for (; i < s.size(); ++i)
+            e = std::min<std::int64_t>(e * 10 + (s[i] - '0'), 1'000'000);
+        exponent += negative ? -e : e;
+    }
+    return exponent < 0;
+}
+
 double double_value(std::string_view s) noexcept {
-    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
     const bool negative = s.front() == '-';
     if (s.front() == '+' || s.front() == '-') s.remove_prefix(1);
+    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
     if (s == "inf") {
         return negative ? -std::numeric_limits<double>::infinity()
                         : std::numeric_limits<double>::infinity();
     }
     double v = 0.0;
     // The grammar is already checked; from_chars reports out-of-range values as
-    // result_out_of_range and leaves v untouched, so saturate those by hand.
+    // result_out_of_range and leaves v untouched, so saturate those by hand: to 0 when
+    // the value underflows ("1e-400", "0.000...1"), to infinity when it overflows.
     const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
     if (r.ec == std::errc::result_out_of_range) {
-        const auto e = s.find_first_of("eE");
-        const bool tiny = e != std::string_view::npos && e + 1 < s.size() && s[e + 1] == '-';
-        v = tiny ? 0.0 : std::numeric_limits<double>::infinity();
+        v = below_one(s) ? 0.0 : std::numeric_limits<double>::infinity();
     }
     return negative ? -v : v;
 }
@@ -212,7 +248,10 @@ parse_result parser::one(std::string_view input, node& out) noexcept {
         case '$':
         case '!':
         case '=': {
-            if (p != end && *p == '?') return fail(errc::streamed_not_supported, at(p));
+            // Only bulk strings have a streamed form; "!?" and "=?" are just malformed.
+            if (type_byte == '$' && p != end && *p == '?') {
+                return fail(errc::streamed_not_supported, at(p));
+            }
             std::int64_t len = 0;
             const char* data = nullptr;
             const scan s = detail::scan_length(p, end, type_byte == '$', len, data, err);
@@ -221,13 +260,15 @@ parse_result parser::one(std::string_view input, node& out) noexcept {
             if (len < 0) return scalar(resp_type::null, data);
             const auto n = static_cast<std::uint64_t>(len);
             if (n > limits_.max_bulk_length) return fail(errc::bulk_too_long, at(p));
-            if (static_cast<std::uint64_t>(end - data) < n + 2) {
-                return {parse_status::need_more, 0};
-            }
+            // The data is skipped by its length, never scanned. The CRLF after it is
+            // checked byte by byte as it arrives, so a wrong byte is reported at once
+            // (not after one more byte that may never come).
+            const auto available = static_cast<std::uint64_t>(end - data);
+            if (available <= n) return {parse_status::need_more, 0};
             const char* const data_end = data + n;
-            if (data_end[0] != '\r' || data_end[1] != '\n') {
-                return fail(errc::expected_crlf, at(data_end[0] != '\r' ? data_end : data_end + 1));
-            }
+            if (data_end[0] != '\r') return fail(errc::expected_crlf, at(data_end));
+            if (available == n + 1) return {parse_status::need_more, 0};
+            if (data_end[1] != '\n') return fail(errc::expected_crlf, at(data_end + 1));
             out.data = {data, static_cast<std::size_t>(n)};
             if (type_byte == '=') {
                 if (n < 4 || data[3] != ':') {
