@@ -1,0 +1,358 @@
+#include "notification.hpp"
+
+#include <limits>
+
+namespace ksn {
+
+namespace {
+
+constexpr bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+
+struct failure {
+    notification_errc error;
+    notification_part part;
+    std::size_t offset;
+};
+
+/// Parses `<len>:` at `pos` in `s` and checks that `len` bytes follow the colon.
+/// On success `pos` points at the first byte after the colon.
+[[nodiscard]] bool parse_length(std::string_view s, notification_part part, std::size_t& pos,
+                                std::size_t& len, failure& f) noexcept {
+    const std::size_t start = pos;
+    const std::size_t n = s.size();
+    std::size_t i = start;
+    while (i < n && is_digit(s[i]))
+        ++i;
+    const std::size_t digits = i - start;
+    if (digits == 0) {  // empty, or a sign or other byte where the first digit belongs
+        f = {notification_errc::bad_length, part, start};
+        return false;
+    }
+    if (digits > 1 && s[start] == '0') {  // the server never pads (ll2string)
+        f = {notification_errc::bad_length, part, start};
+        return false;
+    }
+    if (i == n) {
+        f = {notification_errc::missing_colon, part, i};
+        return false;
+    }
+    if (s[i] != ':') {
+        f = {notification_errc::bad_length, part, i};
+        return false;
+    }
+    // 19 digits always fit in 64 bits; more never can (no leading zeros).
+    if (digits > 19) {
+        f = {notification_errc::length_overflow, part, start};
+        return false;
+    }
+    std::uint64_t value = 0;
+    for (std::size_t k = start; k < i; ++k) {
+        value = value * 10 + static_cast<std::uint64_t>(s[k] - '0');
+    }
+    const std::size_t after_colon = i + 1;
+    if (value > n - after_colon) {
+        f = {notification_errc::length_past_end, part, start};
+        return false;
+    }
+    pos = after_colon;
+    len = static_cast<std::size_t>(value);
+    return true;
+}
+
+/// Parses the db between the prefix and `__:`. On success `pos` is after `__:`.
+[[nodiscard]] bool parse_db(std::string_view channel, std::size_t& pos, std::int32_t& db,
+                            failure& f) noexcept {
+    // A db has at most 10 digits: look for its `_` within 11 bytes, not through the key.
+    constexpr std::size_t max_token = 10;
+    const std::size_t start = pos;
+    const std::string_view window = channel.substr(start, max_token + 1);
+    const std::size_t underscore = window.find('_');
+    if (underscore == std::string_view::npos) {
+        if (window.size() <= max_token) {  // the channel ends inside the db
+            f = {notification_errc::missing_db_terminator, notification_part::channel,
+                 channel.size()};
+        } else {
+            f = {notification_errc::bad_db, notification_part::channel, start};
+        }
+        return false;
+    }
+    const std::size_t end = start + underscore;
+    const std::string_view token = window.substr(0, underscore);
+    if (token == "*") {
+        db = any_db;
+    } else {
+        // Canonical decimal in [0, 2^31-1]: the server writes the db with ll2string and
+        // `databases` is an int.
+        const bool padded = token.size() > 1 && token[0] == '0';
+        if (token.empty() || padded) {
+            f = {notification_errc::bad_db, notification_part::channel, start};
+            return false;
+        }
+        std::int64_t value = 0;
+        for (const char c : token) {
+            if (!is_digit(c)) {
+                f = {notification_errc::bad_db, notification_part::channel, start};
+                return false;
+            }
+            value = value * 10 + (c - '0');
+        }
+        if (value > std::numeric_limits<std::int32_t>::max()) {
+            f = {notification_errc::bad_db, notification_part::channel, start};
+            return false;
+        }
+        db = static_cast<std::int32_t>(value);
+    }
+    if (channel.substr(end, 3) != "__:") {
+        f = {notification_errc::missing_db_terminator, notification_part::channel, end};
+        return false;
+    }
+    pos = end + 3;
+    return true;
+}
+
+/// Which prefix `channel` has, and its length; checked by the first distinguishing bytes
+/// so that the common case costs a couple of compares.
+[[nodiscard]] bool match_prefix(std::string_view channel, channel_kind& kind) noexcept {
+    if (channel.size() < 11 || channel[0] != '_' || channel[1] != '_') return false;
+    if (channel[2] == 'k') {
+        if (channel.starts_with("__keyspace@")) {
+            kind = channel_kind::keyspace;
+            return true;
+        }
+        if (channel.starts_with("__keyevent@")) {
+            kind = channel_kind::keyevent;
+            return true;
+        }
+        return false;
+    }
+    if (channel[2] != 's' || !channel.starts_with("__subkey")) return false;
+    const std::string_view rest = channel.substr(8);
+    if (rest.starts_with("space@")) {
+        kind = channel_kind::subkeyspace;
+    } else if (rest.starts_with("event@")) {
+        kind = channel_kind::subkeyevent;
+    } else if (rest.starts_with("spaceitem@")) {
+        kind = channel_kind::subkeyspaceitem;
+    } else if (rest.starts_with("spaceevent@")) {
+        kind = channel_kind::subkeyspaceevent;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+/// The parser proper; a struct so that key_notification can befriend it.
+struct notification_parser {
+    static parse_result run(std::string_view channel, std::string_view payload,
+                            key_notification& out, std::string_view key_prefix) noexcept;
+
+    /// Parses `<subkeys>` from `pos` to the end of `s` into out's storage (as many as
+    /// fit), counting all of them.
+    static bool parse_subkeys(std::string_view s, notification_part part, std::size_t pos,
+                              key_notification& out, std::size_t& count, failure& f) noexcept {
+        const std::size_t n = s.size();
+        if (pos == n) {
+            f = {notification_errc::no_subkeys, part, pos};
+            return false;
+        }
+        std::string_view* const store =
+            out.external_ != nullptr ? out.external_ : out.inline_.data();
+        // Each round consumes at least "0:" so the loop ends within n/2 rounds.
+        for (;;) {
+            std::size_t len = 0;
+            if (!parse_length(s, part, pos, len, f)) return false;
+            if (count < out.capacity_) store[count] = s.substr(pos, len);
+            ++count;
+            pos += len;
+            if (pos == n) return true;
+            if (s[pos] != ',') {
+                f = {notification_errc::trailing_garbage, part, pos};
+                return false;
+            }
+            ++pos;
+            if (pos == n) {
+                f = {notification_errc::dangling_comma, part, pos - 1};
+                return false;
+            }
+        }
+    }
+
+    static void store_one(key_notification& out, std::string_view subkey) noexcept {
+        std::string_view* const store =
+            out.external_ != nullptr ? out.external_ : out.inline_.data();
+        if (out.capacity_ > 0) store[0] = subkey;
+    }
+};
+
+parse_result notification_parser::run(std::string_view channel, std::string_view payload,
+                                      key_notification& out, std::string_view key_prefix) noexcept {
+    channel_kind kind{};
+    if (!match_prefix(channel, kind)) return {.status = parse_status::not_notification};
+
+    failure f{};
+    auto malformed = [&f]() noexcept {
+        return parse_result{.status = parse_status::malformed,
+                            .error = f.error,
+                            .part = f.part,
+                            .offset = f.offset};
+    };
+
+    std::size_t pos = channel_prefix(kind).size();
+    std::int32_t db = 0;
+    if (!parse_db(channel, pos, db, f)) return malformed();
+    const std::string_view rest = channel.substr(pos);
+
+    std::string_view key;
+    std::string_view event;
+    std::size_t count = 0;
+    switch (kind) {
+        case channel_kind::keyspace:
+            key = rest;
+            event = payload;
+            if (event.empty()) {
+                f = {notification_errc::empty_event, notification_part::payload, 0};
+                return malformed();
+            }
+            break;
+        case channel_kind::keyevent:
+            event = rest;
+            key = payload;
+            if (event.empty()) {
+                f = {notification_errc::empty_event, notification_part::channel, pos};
+                return malformed();
+            }
+            break;
+        case channel_kind::subkeyspace: {
+            key = rest;
+            const std::size_t pipe = payload.find('|');
+            if (pipe == std::string_view::npos) {
+                f = {notification_errc::missing_pipe, notification_part::payload, payload.size()};
+                return malformed();
+            }
+            event = payload.substr(0, pipe);
+            if (event.empty()) {
+                f = {notification_errc::empty_event, notification_part::payload, 0};
+                return malformed();
+            }
+            if (!parse_subkeys(payload, notification_part::payload, pipe + 1, out, count, f)) {
+                return malformed();
+            }
+            break;
+        }
+        case channel_kind::subkeyevent: {
+            event = rest;
+            if (event.empty()) {
+                f = {notification_errc::empty_event, notification_part::channel, pos};
+                return malformed();
+            }
+            std::size_t p = 0;
+            std::size_t len = 0;
+            if (!parse_length(payload, notification_part::payload, p, len, f)) {
+                return malformed();
+            }
+            key = payload.substr(p, len);
+            p += len;
+            if (p == payload.size() || payload[p] != '|') {
+                f = {notification_errc::missing_pipe, notification_part::payload, p};
+                return malformed();
+            }
+            if (!parse_subkeys(payload, notification_part::payload, p + 1, out, count, f)) {
+                return malformed();
+            }
+            break;
+        }
+        case channel_kind::subkeyspaceitem: {
+            const std::size_t nl = rest.find('\n');
+            if (nl == std::string_view::npos) {
+                f = {notification_errc::missing_newline, notification_part::channel,
+                     channel.size()};
+                return malformed();
+            }
+            key = rest.substr(0, nl);
+            event = payload;
+            if (event.empty()) {
+                f = {notification_errc::empty_event, notification_part::payload, 0};
+                return malformed();
+            }
+            store_one(out, rest.substr(nl + 1));
+            count = 1;
+            break;
+        }
+        case channel_kind::subkeyspaceevent: {
+            const std::size_t pipe = rest.find('|');
+            if (pipe == std::string_view::npos) {
+                f = {notification_errc::missing_pipe, notification_part::channel, channel.size()};
+                return malformed();
+            }
+            event = rest.substr(0, pipe);
+            if (event.empty()) {
+                f = {notification_errc::empty_event, notification_part::channel, pos};
+                return malformed();
+            }
+            key = rest.substr(pipe + 1);
+            if (!parse_subkeys(payload, notification_part::payload, 0, out, count, f)) {
+                return malformed();
+            }
+            break;
+        }
+    }
+
+    if (!key.starts_with(key_prefix)) {
+        return {.status = parse_status::filtered, .subkeys = count};
+    }
+    key.remove_prefix(key_prefix.size());
+
+    out.kind_ = kind;
+    out.db_ = db;
+    out.key_ = key;
+    out.event_ = event;
+    out.channel_ = channel;
+    out.payload_ = payload;
+    if (count > out.capacity_) {
+        out.subkey_count_ = 0;
+        return {.status = parse_status::storage_too_small,
+                .error = notification_errc::too_many_subkeys,
+                .subkeys = count};
+    }
+    out.subkey_count_ = count;
+    return {.status = parse_status::ok, .subkeys = count};
+}
+
+parse_result parse_notification(std::string_view channel, std::string_view payload,
+                                key_notification& out, std::string_view key_prefix) noexcept {
+    return notification_parser::run(channel, payload, out, key_prefix);
+}
+
+owned_key_notification key_notification::to_owned() const {
+    owned_key_notification o;
+    o.kind = kind_;
+    o.db = db_;
+    o.key.assign(key_);
+    o.event.assign(event_);
+    const auto subs = subkeys();
+    o.subkeys.reserve(subs.size());
+    for (const std::string_view s : subs)
+        o.subkeys.emplace_back(s);
+    o.channel.assign(channel_);
+    o.payload.assign(payload_);
+    return o;
+}
+
+bool operator==(const owned_key_notification& owned, const key_notification& view) noexcept {
+    const auto subs = view.subkeys();
+    if (owned.kind != view.kind() || owned.db != view.db() || owned.key != view.key() ||
+        owned.event != view.event() || owned.channel != view.channel() ||
+        owned.payload != view.payload() || owned.subkeys.size() != subs.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+        if (owned.subkeys[i] != subs[i]) return false;
+    }
+    return true;
+}
+
+}  // namespace ksn
