@@ -143,9 +143,12 @@ void connection::do_read() {
         [self = shared_from_this(), gen = generation_](const std::error_code& ec, std::size_t n) {
             if (gen != self->generation_) return;
             self->reading_ = false;
+            if (ec == asio::error::eof) {
+                self->handle_error(make_error_code(errc::closed_by_peer), {});
+                return;
+            }
             if (ec) {
-                self->handle_error(make_error_code(errc::connection_lost),
-                                   ec == asio::error::eof ? "closed by the server" : ec.message());
+                self->handle_error(make_error_code(errc::connection_lost), ec.message());
                 return;
             }
             self->rbuf_.commit(n);

@@ -29,6 +29,8 @@ class net_category_impl final : public std::error_category {
                 return "health check timed out (PING not answered)";
             case errc::connection_lost:
                 return "connection lost";
+            case errc::closed_by_peer:
+                return "connection closed by the server";
             case errc::not_connected:
                 return "not connected";
             case errc::closed:

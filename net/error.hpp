@@ -18,7 +18,8 @@ enum class errc : int {
     protocol_error,        ///< the peer sent malformed RESP (the connection is reset)
     unexpected_reply,      ///< a reply that answers no command sent
     health_check_timeout,  ///< PING not answered within health_check_timeout
-    connection_lost,       ///< the peer closed the connection or the socket failed
+    connection_lost,       ///< the socket failed (reset, unreachable, ...)
+    closed_by_peer,        ///< the server closed the connection (EOF)
     not_connected,         ///< a command was sent while the connection was down
     closed,                ///< the connection was closed by the user
     server_error,          ///< the server answered a command with an error reply

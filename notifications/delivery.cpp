@@ -1,0 +1,97 @@
+#include "notifications/delivery.hpp"
+
+namespace ksn {
+
+std::string_view to_string(gap_reason r) noexcept {
+    switch (r) {
+        case gap_reason::connection_lost:
+            return "connection_lost";
+        case gap_reason::server_restarted:
+            return "server_restarted";
+        case gap_reason::server_closed_connection:
+            return "server_closed_connection";
+        case gap_reason::health_check_timeout:
+            return "health_check_timeout";
+        case gap_reason::protocol_error:
+            return "protocol_error";
+        case gap_reason::queue_overflow:
+            return "queue_overflow";
+        case gap_reason::slow_consumer_disconnect:
+            return "slow_consumer_disconnect";
+        case gap_reason::node_closed:
+            return "node_closed";
+        case gap_reason::topology_change:
+            return "topology_change";
+    }
+    return "unknown";
+}
+
+void delivery::rebuild() noexcept {
+    if (type_ != type::notification) return;
+    auto r = parse_notification(channel_, payload_, view_, key_prefix_);
+    if (r.status == parse_status::storage_too_small) {
+        // Only reached on the pull path; the vector grows once to the largest message.
+        try {
+            subkey_storage_.resize(r.subkeys);
+        } catch (...) {
+            return;
+        }
+        view_.set_storage(subkey_storage_);
+        (void)parse_notification(channel_, payload_, view_, key_prefix_);
+    }
+    view_.set_origin(node_, received_, pattern_);
+}
+
+delivery::delivery(const delivery& other)
+    : type_(other.type_),
+      channel_(other.channel_),
+      payload_(other.payload_),
+      pattern_(other.pattern_),
+      node_(other.node_),
+      key_prefix_(other.key_prefix_),
+      received_(other.received_),
+      gap_(other.gap_),
+      confirmation_(other.confirmation_),
+      handler_(other.handler_) {
+    rebuild();
+}
+
+delivery::delivery(delivery&& other) noexcept
+    : type_(other.type_),
+      channel_(std::move(other.channel_)),
+      payload_(std::move(other.payload_)),
+      pattern_(std::move(other.pattern_)),
+      node_(std::move(other.node_)),
+      key_prefix_(std::move(other.key_prefix_)),
+      received_(other.received_),
+      subkey_storage_(std::move(other.subkey_storage_)),
+      gap_(std::move(other.gap_)),
+      confirmation_(std::move(other.confirmation_)),
+      handler_(std::move(other.handler_)) {
+    rebuild();
+}
+
+delivery& delivery::operator=(const delivery& other) {
+    if (this != &other) *this = delivery(other);
+    return *this;
+}
+
+delivery& delivery::operator=(delivery&& other) noexcept {
+    if (this == &other) return *this;
+    type_ = other.type_;
+    channel_ = std::move(other.channel_);
+    payload_ = std::move(other.payload_);
+    pattern_ = std::move(other.pattern_);
+    node_ = std::move(other.node_);
+    key_prefix_ = std::move(other.key_prefix_);
+    received_ = other.received_;
+    subkey_storage_ = std::move(other.subkey_storage_);
+    view_ = received_notification{};
+    gap_ = std::move(other.gap_);
+    confirmation_ = std::move(other.confirmation_);
+    handler_ = std::move(other.handler_);
+    rebuild();
+    return *this;
+}
+
+}  // namespace ksn

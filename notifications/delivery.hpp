@@ -1,0 +1,153 @@
+// What a notifier delivers: notifications (with the node they came from and the time
+// their bytes were read), gap events, and optionally subscription confirmations.
+//
+// Redis pub/sub is fire-and-forget: what is published while a subscription is
+// interrupted is lost. ksn cannot prevent that, so it reports it: a gap_event says which
+// node's stream was interrupted, why, and from when to when, and it is delivered in order
+// with that node's notifications (after every notification received before the
+// interruption, before every one received after it). A cache that listens to ksn
+// invalidates what a gap covers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "notification.hpp"
+
+namespace ksn {
+
+namespace detail {
+class notifier_core;
+}
+
+using clock = std::chrono::steady_clock;
+
+enum class gap_reason : std::uint8_t {
+    connection_lost,           ///< the socket failed or closed; the server's fate is unknown
+    server_restarted,          ///< the node came back with a new run_id: it restarted
+    server_closed_connection,  ///< the node stayed up and closed the connection itself:
+                               ///< most often client-output-buffer-limit pubsub (a slow
+                               ///< consumer), else CLIENT KILL or client eviction
+    health_check_timeout,      ///< the node stopped answering PING (stalled, SIGSTOP)
+    protocol_error,            ///< the node sent malformed bytes; the connection was reset
+    queue_overflow,            ///< ksn's bounded queue was full: notifications were dropped
+    slow_consumer_disconnect,  ///< the queue was full under overflow_policy::disconnect:
+                               ///< ksn unsubscribed by disconnecting until it drained
+    node_closed,               ///< the node was given up (closed, auth failure, attempts
+                               ///< exhausted): nothing more will come from it
+    topology_change,           ///< cluster: the node's slots moved or it stopped being primary
+};
+
+std::string_view to_string(gap_reason r) noexcept;
+
+/// An interval in which notifications from one node may have been lost.
+struct gap_event {
+    /// The node, "host:port".
+    std::string node;
+    gap_reason reason = gap_reason::connection_lost;
+    /// A sentence for people, naming the node and the cause.
+    std::string detail;
+    /// When the interruption began (the disconnect, or the first dropped notification).
+    clock::time_point lost{};
+    /// When the subscription was whole again (resubscribed and confirmed, or the last
+    /// dropped notification); nullopt when the node was given up.
+    std::optional<clock::time_point> restored;
+    /// Notifications ksn itself dropped (queue overflow); 0 when the count is unknown
+    /// (what the server published while disconnected is never known).
+    std::uint64_t dropped = 0;
+    /// Cluster only: the slot ranges [first, last] the node served, whose keys' events are
+    /// covered by this gap; empty for a standalone server.
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> slots;
+};
+
+/// A parsed notification plus where and when it was received. Views are valid for the
+/// duration of a handler call, or while the delivery that holds it is not reused.
+class received_notification : public key_notification {
+  public:
+    /// The node it came from, "host:port".
+    [[nodiscard]] std::string_view node() const noexcept { return node_; }
+    /// CLOCK_MONOTONIC time at which its bytes were read from the socket.
+    [[nodiscard]] clock::time_point received() const noexcept { return received_; }
+    /// The pattern of a PSUBSCRIBE subscription it matched; empty for SUBSCRIBE.
+    [[nodiscard]] std::string_view pattern() const noexcept { return pattern_; }
+
+    void set_origin(std::string_view node, clock::time_point received,
+                    std::string_view pattern) noexcept {
+        node_ = node;
+        received_ = received;
+        pattern_ = pattern;
+    }
+
+  private:
+    std::string_view node_;
+    std::string_view pattern_;
+    clock::time_point received_{};
+};
+
+using notification_handler = std::function<void(const received_notification&)>;
+using gap_handler = std::function<void(const gap_event&)>;
+
+/// A subscription confirmation ((p)subscribe / (p)unsubscribe), delivered only when
+/// notifier_options::deliver_confirmations is set.
+struct confirmation {
+    std::string node;
+    std::string kind;  ///< "subscribe", "psubscribe", "unsubscribe", "punsubscribe"
+    std::string channel;
+    std::int64_t count = 0;  ///< the connection's subscription count after it
+};
+
+/// One item of the pull API: a notification, a gap or a confirmation. It owns its bytes;
+/// reuse one delivery across next() calls and steady-state pulling allocates nothing.
+class delivery {
+  public:
+    enum class type : std::uint8_t { notification, gap, confirmation };
+
+    delivery() = default;
+    /// Copies and moves rebuild the notification's views over the new object's bytes.
+    delivery(const delivery& other);
+    delivery(delivery&& other) noexcept;
+    delivery& operator=(const delivery& other);
+    delivery& operator=(delivery&& other) noexcept;
+    ~delivery() = default;
+
+    [[nodiscard]] type kind() const noexcept { return type_; }
+    [[nodiscard]] bool is_notification() const noexcept { return type_ == type::notification; }
+    [[nodiscard]] bool is_gap() const noexcept { return type_ == type::gap; }
+    [[nodiscard]] bool is_confirmation() const noexcept { return type_ == type::confirmation; }
+
+    /// Valid when is_notification(); views live as long as this delivery is not reused.
+    [[nodiscard]] const received_notification& notification() const noexcept { return view_; }
+    /// Valid when is_gap().
+    [[nodiscard]] const gap_event& gap() const noexcept { return gap_; }
+    /// Valid when is_confirmation().
+    [[nodiscard]] const struct confirmation& confirmation() const noexcept { return confirmation_; }
+
+  private:
+    friend class event_queue;
+    friend class detail::notifier_core;
+
+    /// Parses channel_/payload_ into view_ (with key_prefix_), sets its origin.
+    void rebuild() noexcept;
+
+    type type_ = type::notification;
+    std::string channel_;
+    std::string payload_;
+    std::string pattern_;
+    std::string node_;
+    std::string key_prefix_;
+    clock::time_point received_{};
+    std::vector<std::string_view> subkey_storage_;
+    received_notification view_;
+    gap_event gap_;
+    struct confirmation confirmation_;
+    std::shared_ptr<const notification_handler> handler_;
+};
+
+}  // namespace ksn

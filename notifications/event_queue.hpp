@@ -1,0 +1,101 @@
+// The bounded queue between a notifier's I/O thread and the threads that pull (next(),
+// listen(), run_in_thread()). Internal to the notifier.
+//
+// The I/O thread never blocks on it: when it is full, the overflow policy decides what is
+// lost, every loss is counted, and a gap_event says so in order. Slots are reused and
+// their buffers recycled through the consumer's delivery, so steady-state pushing and
+// pulling allocate nothing.
+//
+// Gaps ride on the slots: each slot carries the gaps that precede its notification, and
+// gaps after the newest slot wait in a tail list. A consumer therefore meets every gap
+// exactly where it happened in the stream.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "delivery.hpp"
+
+namespace ksn {
+
+/// What happens when a notification arrives and the queue is full.
+enum class overflow_policy : std::uint8_t {
+    drop_newest,  ///< the arriving notification is dropped
+    drop_oldest,  ///< the oldest queued notification is dropped to make room
+    disconnect,   ///< the node's connection is closed (no more server-side buffering)
+                  ///< until the queue has drained to half, then resubscribed
+};
+
+std::string_view to_string(overflow_policy p) noexcept;
+
+class event_queue {
+  public:
+    enum class push_result : std::uint8_t { queued, dropped, full };
+
+    event_queue(std::size_t capacity, overflow_policy policy);
+
+    /// Producer side (one thread). `full` is answered only under overflow_policy::disconnect:
+    /// the notification was not queued and the caller must disconnect its node.
+    push_result push_notification(std::string_view channel, std::string_view payload,
+                                  std::string_view pattern, std::string_view node,
+                                  clock::time_point received,
+                                  const std::shared_ptr<const notification_handler>& handler);
+    void push_gap(gap_event gap);
+    void push_confirmation(const confirmation& c);
+
+    /// Consumer side. Waits until an item is there (true) or `deadline` passes or the
+    /// queue is closed and empty (false). The delivery's buffers are swapped with the
+    /// slot's, so a delivery reused across calls keeps the allocation count at zero.
+    bool pop(delivery& out, clock::time_point deadline);
+
+    /// Wakes every waiting consumer; pop() answers false once the queue is empty.
+    void close();
+
+    /// Called (on the consuming thread, without the lock) when the queue drains to half
+    /// of its capacity after a `full` answer.
+    void set_drained_callback(std::function<void()> cb);
+
+    std::size_t capacity() const noexcept { return slots_.size(); }
+    std::size_t size() const;
+    std::size_t high_water() const;
+    std::uint64_t dropped() const;
+
+  private:
+    struct slot {
+        delivery::type type = delivery::type::notification;
+        std::string channel;
+        std::string payload;
+        std::string pattern;
+        std::string node;
+        clock::time_point received{};
+        std::shared_ptr<const notification_handler> handler;
+        confirmation conf;
+        std::vector<gap_event> gaps_before;
+    };
+
+    slot& claim_tail();  // under the lock; capacity available
+    void record_drop(std::vector<gap_event>& into, std::string_view node, clock::time_point when);
+    void wake();
+
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<slot> slots_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+    std::vector<gap_event> tail_gaps_;
+    overflow_policy policy_;
+    bool closed_ = false;
+    bool wants_drained_ = false;
+    std::size_t waiting_ = 0;
+    std::size_t high_water_ = 0;
+    std::uint64_t dropped_ = 0;
+    std::function<void()> drained_;
+};
+
+}  // namespace ksn
