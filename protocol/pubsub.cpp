@@ -73,8 +73,13 @@ inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
     }
     const auto n = static_cast<std::uint64_t>(len);
     if (n > max_len) return field::miss;
-    if (static_cast<std::uint64_t>(end - data) < n + 2) return field::need_more;
-    if (data[n] != '\r' || data[n + 1] != '\n') return field::miss;
+    // As in the parser, the CRLF after the data is checked as its bytes arrive, so that
+    // need_more here always means the generic parser would need more too.
+    const auto available = static_cast<std::uint64_t>(end - data);
+    if (available <= n) return field::need_more;
+    if (data[n] != '\r') return field::miss;
+    if (available == n + 1) return field::need_more;
+    if (data[n + 1] != '\n') return field::miss;
     out = {data, static_cast<std::size_t>(n)};
     p = data + n + 2;
     return field::ok;

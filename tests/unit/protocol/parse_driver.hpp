@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "protocol/parser.hpp"
+#include "protocol/pubsub.hpp"
 
 namespace ksn::protocol::test {
 
@@ -205,6 +206,64 @@ inline std::vector<std::string> run_parser_bytewise(std::string_view input, cons
     for (std::size_t i = 1; i < input.size(); ++i)
         cuts.push_back(i);
     return run_parser(input, lim, cuts);
+}
+
+/// Elements of a pub/sub frame of kind `k`, the kind's name included.
+inline std::size_t pubsub_elements(pubsub_kind k) noexcept {
+    return k == pubsub_kind::pmessage ? 4 : k == pubsub_kind::pong ? 2 : 3;
+}
+
+/// Checks that the generic parser, given `bytes`, reads the values of `f` (which
+/// decode_pubsub took from the first `consumed` bytes) from the same bytes and ends its
+/// message at the same place. Returns what differs, or an empty string.
+inline std::string pubsub_disagreement(std::string_view bytes, const pubsub_frame& f,
+                                       std::size_t consumed) {
+    parser p;
+    std::vector<node> nodes;
+    std::size_t pos = 0;
+    for (int i = 0; i < 8; ++i) {
+        node n;
+        const parse_result r = p.next(bytes.substr(pos), n);
+        if (r.status != parse_status::complete) return "the parser did not complete a message";
+        pos += r.consumed;
+        nodes.push_back(n);
+        if (p.message_complete()) break;
+    }
+    if (!p.message_complete()) return "the parser's message is longer";
+    if (pos != consumed)
+        return "consumed " + std::to_string(pos) + " != " + std::to_string(consumed);
+    const std::size_t elements = pubsub_elements(f.kind);
+    if (nodes.size() != elements + 1) return "node count " + std::to_string(nodes.size());
+    if (nodes[0].type != (f.push ? resp_type::push : resp_type::array) ||
+        nodes[0].aggregate_size != elements) {
+        return "header " + render(nodes[0], false);
+    }
+    const auto same_bulk = [](const node& n, std::string_view data) {
+        return n.type == resp_type::bulk_string && n.data == data &&
+               (data.empty() || n.data.data() == data.data());
+    };
+    if (nodes[1].type != resp_type::bulk_string || nodes[1].data != to_string(f.kind)) {
+        return "kind " + render(nodes[1], false);
+    }
+    bool ok = true;
+    switch (f.kind) {
+        case pubsub_kind::message:
+        case pubsub_kind::smessage:
+            ok = same_bulk(nodes[2], f.channel) && same_bulk(nodes[3], f.payload);
+            break;
+        case pubsub_kind::pmessage:
+            ok = same_bulk(nodes[2], f.pattern) && same_bulk(nodes[3], f.channel) &&
+                 same_bulk(nodes[4], f.payload);
+            break;
+        case pubsub_kind::pong:
+            ok = same_bulk(nodes[2], f.payload);
+            break;
+        default:
+            ok = (f.channel_null ? nodes[2].type == resp_type::null
+                                 : same_bulk(nodes[2], f.channel)) &&
+                 nodes[3].type == resp_type::integer && nodes[3].integer == f.count;
+    }
+    return ok ? std::string{} : std::string("element values differ");
 }
 
 /// A copy of some bytes that ends exactly where an inaccessible (PROT_NONE) page starts,

@@ -107,59 +107,8 @@ void expect_frame(const pubsub_frame& got, const pubsub_frame& want) {
     EXPECT_EQ(got.count, want.count);
 }
 
-std::size_t element_count(pubsub_kind k) {
-    return k == pubsub_kind::pmessage ? 4 : k == pubsub_kind::pong ? 2 : 3;
-}
-
-// The generic parser, given the same bytes, yields the frame's values and ends its
-// message where decode_pubsub said the frame ends.
 void expect_parser_agrees(std::string_view bytes, const pubsub_frame& f, std::size_t consumed) {
-    parser p;
-    std::vector<node> nodes;
-    std::size_t pos = 0;
-    for (int i = 0; i < 8; ++i) {
-        node n;
-        const parse_result r = p.next(bytes.substr(pos), n);
-        ASSERT_EQ(r.status, parse_status::complete) << test::escape(bytes);
-        pos += r.consumed;
-        nodes.push_back(n);
-        if (p.message_complete()) break;
-    }
-    ASSERT_TRUE(p.message_complete());
-    EXPECT_EQ(pos, consumed);
-    ASSERT_EQ(nodes.size(), element_count(f.kind) + 1);
-    EXPECT_EQ(nodes[0].type, f.push ? resp_type::push : resp_type::array);
-    EXPECT_EQ(nodes[0].aggregate_size, element_count(f.kind));
-    EXPECT_EQ(nodes[1].type, resp_type::bulk_string);
-    EXPECT_EQ(nodes[1].data, to_string(f.kind));
-    const auto expect_bulk = [](const node& n, std::string_view data) {
-        EXPECT_EQ(n.type, resp_type::bulk_string);
-        EXPECT_EQ(n.data, data);
-        EXPECT_EQ(n.data.data(), data.data()) << "both views point at the same bytes";
-    };
-    switch (f.kind) {
-        case pubsub_kind::message:
-        case pubsub_kind::smessage:
-            expect_bulk(nodes[2], f.channel);
-            expect_bulk(nodes[3], f.payload);
-            break;
-        case pubsub_kind::pmessage:
-            expect_bulk(nodes[2], f.pattern);
-            expect_bulk(nodes[3], f.channel);
-            expect_bulk(nodes[4], f.payload);
-            break;
-        case pubsub_kind::pong:
-            expect_bulk(nodes[2], f.payload);
-            break;
-        default:
-            if (f.channel_null) {
-                EXPECT_EQ(nodes[2].type, resp_type::null);
-            } else {
-                expect_bulk(nodes[2], f.channel);
-            }
-            EXPECT_EQ(nodes[3].type, resp_type::integer);
-            EXPECT_EQ(nodes[3].integer, f.count);
-    }
+    EXPECT_EQ(test::pubsub_disagreement(bytes, f, consumed), "") << test::escape(bytes);
 }
 
 TEST(PubSub, DecodesEveryKindInResp2AndResp3) {
@@ -227,6 +176,20 @@ TEST(PubSub, AgreesWithTheGenericParser) {
         ASSERT_EQ(r.status, pubsub_status::complete);
         expect_parser_agrees(c.bytes, f, r.consumed);
     }
+}
+
+TEST(PubSub, AgreementCheckSeesADifference) {
+    const std::string in = "*3\r\n" + bulk("message") + bulk("c") + bulk("p");
+    pubsub_frame f;
+    ASSERT_EQ(decode_pubsub(in, f).status, pubsub_status::complete);
+    EXPECT_EQ(test::pubsub_disagreement(in, f, in.size()), "");
+    EXPECT_NE(test::pubsub_disagreement(in, f, in.size() - 1), "");
+    pubsub_frame other = f;
+    other.payload = "p";  // same text, other bytes
+    EXPECT_NE(test::pubsub_disagreement(in, other, in.size()), "");
+    other = f;
+    other.kind = pubsub_kind::smessage;
+    EXPECT_NE(test::pubsub_disagreement(in, other, in.size()), "");
 }
 
 std::vector<std::string> not_pubsub_inputs() {
