@@ -126,11 +126,13 @@ void connection::on_connected() {
     connect_timer_.cancel();
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    const auto gen = generation_;
     session_.start(clock::now());
     set_state(connection_state::handshaking);
-    if (state_ != connection_state::handshaking) return;
-    flush();
-    arm_timer();
+    if (gen != generation_ || state_ != connection_state::handshaking) return;
+    // A forced RESP2 session without credentials is ready at once.
+    after_session(session_state::handshaking);
+    if (gen != generation_) return;
     do_read();
 }
 

@@ -730,10 +730,13 @@ void notifier_core::configure(notify_flags flags, completion done) {
       public:
         std::function<void()> ready;
         std::function<void(const std::string&)> failed;
-        void on_state(net::connection_state s, const std::error_code&,
+        void on_state(net::connection_state s, const std::error_code& ec,
                       const std::string& detail) override {
             if (s == net::connection_state::ready && ready) ready();
-            if (s == net::connection_state::closed && failed) failed(detail);
+            // Closed by finish_one() itself after the answer, or given up by the driver.
+            if (s == net::connection_state::closed && ec != net::errc::closed && failed) {
+                failed(detail);
+            }
         }
         void on_message(const protocol::pubsub_frame&, clock::time_point) override {}
         void on_confirmation(const protocol::pubsub_frame&) override {}

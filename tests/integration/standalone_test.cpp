@@ -1,0 +1,620 @@
+// keyspace_notifications against real redis-server processes started by the tests.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "notifications/event.hpp"
+#include "tests/integration/notifier_fixture.hpp"
+
+namespace ksn::test {
+namespace {
+
+class Standalone : public testing::TestWithParam<net::resp_version> {};
+
+INSTANTIATE_TEST_SUITE_P(Resp, Standalone,
+                         testing::Values(net::resp_version::resp2, net::resp_version::resp3),
+                         [](const auto& info) {
+                             return info.param == net::resp_version::resp2 ? "RESP2" : "RESP3";
+                         });
+
+TEST_P(Standalone, CommandsProduceTheirNotificationsInOrder) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyspace("k*");
+    client c(server.port());
+    c.command({"SET", "k1", "v"});
+    c.command({"EXPIRE", "k1", "100"});
+    c.command({"RENAME", "k1", "k2"});
+    c.command({"HSET", "kh", "f", "v"});
+    c.command({"LPUSH", "kl", "a"});
+    c.command({"DEL", "k2"});
+    c.command({"SET", "kx", "v", "PX", "20"});
+    std::this_thread::sleep_for(100ms);
+    c.command({"GET", "kx"});  // expires it now if the active cycle has not
+    const auto got = pull(n, 9);
+    // SET with PX also announces the expire it sets.
+    EXPECT_EQ(key_events(got.notifications),
+              (std::vector<std::string>{"k1 set", "k1 expire", "k1 rename_from", "k2 rename_to",
+                                        "kh hset", "kl lpush", "k2 del", "kx set", "kx expire"}));
+    const auto expired = pull(n, 1);
+    EXPECT_EQ(key_events(expired.notifications), (std::vector<std::string>{"kx expired"}));
+    for (const auto& x : got.notifications) {
+        EXPECT_EQ(x.kind, channel_kind::keyspace);
+        EXPECT_EQ(x.db, 0);
+    }
+    EXPECT_TRUE(got.gaps.empty());
+    const auto st = n.stats();
+    ASSERT_EQ(st.nodes.size(), 1u);
+    EXPECT_EQ(st.nodes[0].resp, GetParam() == net::resp_version::resp2 ? 2 : 3);
+    EXPECT_EQ(st.nodes[0].notifications, 10u);
+    EXPECT_GT(st.nodes[0].bytes, 0u);
+}
+
+TEST_P(Standalone, KeyeventCarriesTheKeyAndReceiveTime) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyevent(event::del);
+    client c(server.port());
+    c.command({"SET", "a", "1"});
+    const auto before = clock::now();
+    c.command({"DEL", "a"});
+    delivery d;
+    ASSERT_TRUE(n.next(d, 5s));
+    ASSERT_TRUE(d.is_notification());
+    EXPECT_EQ(d.notification().kind(), channel_kind::keyevent);
+    EXPECT_EQ(d.notification().key(), "a");
+    EXPECT_EQ(d.notification().event(), "del");
+    EXPECT_EQ(d.notification().node(), server.address());
+    EXPECT_GE(d.notification().received(), before);
+    EXPECT_LE(d.notification().received(), clock::now());
+}
+
+TEST_P(Standalone, ExactSubscriptionOfAGlobLookingKeyStaysExact) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyspace("a*b", 0, {}, match::exact);
+    n.subscribe_keyspace("marker");
+    client c(server.port());
+    c.command({"SET", "axxb", "1"});  // would match the pattern a*b
+    c.command({"SET", "a*b", "1"});
+    c.command({"SET", "marker", "1"});
+    const auto got = pull(n, 2);
+    EXPECT_EQ(key_events(got.notifications), (std::vector<std::string>{"a*b set", "marker set"}));
+}
+
+TEST_P(Standalone, PatternSubscriptionMatchesAndReportsItsPattern) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe(channel::keyspace("user:*"));
+    client c(server.port());
+    c.command({"SET", "user:1", "x"});
+    delivery d;
+    ASSERT_TRUE(n.next(d, 5s));
+    EXPECT_EQ(d.notification().pattern(), "__keyspace@0__:user:*");
+    EXPECT_EQ(d.notification().key(), "user:1");
+}
+
+TEST_P(Standalone, OtherDatabase) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyevent(event::set, 3);
+    client c(server.port());
+    c.command({"SET", "in0", "x"});
+    c.command({"SELECT", "3"});
+    c.command({"SET", "in3", "x"});
+    const auto got = pull(n, 1);
+    ASSERT_EQ(got.notifications.size(), 1u);
+    EXPECT_EQ(got.notifications[0].db, 3);
+    EXPECT_EQ(got.notifications[0].key, "in3");
+}
+
+TEST_P(Standalone, KeyPrefixFiltersAndStrips) {
+    redis_server server;
+    auto o = options_for(server, GetParam());
+    o.key_prefix = "app:";
+    keyspace_notifications n(o);
+    n.subscribe_keyspace("*");
+    client c(server.port());
+    c.command({"SET", "other:1", "x"});
+    c.command({"SET", "app:42", "x"});
+    const auto got = pull(n, 1);
+    EXPECT_EQ(key_events(got.notifications), (std::vector<std::string>{"42 set"}));
+    EXPECT_TRUE(wait_until([&] { return n.stats().nodes[0].filtered == 1; }, 2s));
+}
+
+TEST_P(Standalone, UnsubscribeStopsDelivery) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyspace("u1");
+    n.subscribe_keyspace("marker");
+    client c(server.port());
+    c.command({"SET", "u1", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"u1 set"}));
+    n.unsubscribe(channel::keyspace("u1"));
+    EXPECT_TRUE(n.subscribed());
+    c.command({"SET", "u1", "y"});
+    c.command({"SET", "marker", "y"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"marker set"}));
+    n.unsubscribe("__keyspace@0__:marker");
+    EXPECT_FALSE(n.subscribed());
+}
+
+TEST_P(Standalone, HandlersAndPullMix) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    std::vector<std::string> handled;
+    n.subscribe_keyspace(
+        "h:*", 0, [&](const received_notification& x) { handled.push_back(std::string(x.key())); });
+    n.subscribe_keyspace("p:*");
+    client c(server.port());
+    c.command({"SET", "h:1", "x"});
+    c.command({"SET", "p:1", "x"});
+    c.command({"SET", "h:2", "x"});
+    c.command({"SET", "p:2", "x"});
+    const auto got = pull(n, 2);
+    EXPECT_EQ(key_events(got.notifications), (std::vector<std::string>{"p:1 set", "p:2 set"}));
+    // Handlers ran inside next(), in stream order, before p:2 was returned.
+    EXPECT_EQ(handled, (std::vector<std::string>{"h:1", "h:2"}));
+}
+
+TEST_P(Standalone, RunInThreadSurvivesAThrowingHandler) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    std::atomic<int> calls{0};
+    std::atomic<int> exceptions{0};
+    n.subscribe_keyspace("t*", 0, [&](const received_notification&) {
+        if (calls++ == 0) throw std::runtime_error("first one fails");
+    });
+    auto w = n.run_in_thread([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::runtime_error& ex) {
+            if (std::string(ex.what()) == "first one fails") ++exceptions;
+        }
+    });
+    client c(server.port());
+    for (int i = 0; i < 5; ++i)
+        c.command({"SET", "t" + std::to_string(i), "x"});
+    EXPECT_TRUE(wait_until([&] { return calls == 5; }));
+    EXPECT_EQ(exceptions, 1);
+    EXPECT_TRUE(w.running());
+    w.stop();
+    EXPECT_FALSE(w.running());
+}
+
+TEST_P(Standalone, RunInThreadRefusesSubscriptionsWithoutHandler) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyspace("with", 0, [](const received_notification&) {});
+    n.subscribe_keyspace("without");
+    try {
+        auto w = n.run_in_thread();
+        FAIL() << "run_in_thread() accepted a subscription without handler";
+    } catch (const std::logic_error& e) {
+        EXPECT_NE(std::string(e.what()).find("SUBSCRIBE __keyspace@0__:without"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST_P(Standalone, BinaryKeysEndToEnd) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyspace("*");
+    const std::vector<std::string> keys{std::string("nul\0key", 7),
+                                        "line\nbreak",
+                                        "crlf\r\nkey",
+                                        "\xff\xfe invalid utf-8",
+                                        "a:b@c|d,e",
+                                        "",
+                                        "поле"};
+    client c(server.port());
+    for (const auto& k : keys)
+        c.command(std::vector<std::string>{"SET", k, "v"});
+    const auto got = pull(n, keys.size());
+    ASSERT_EQ(got.notifications.size(), keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        EXPECT_EQ(got.notifications[i].key, keys[i]) << i;
+        EXPECT_EQ(got.notifications[i].event, "set");
+    }
+}
+
+TEST_P(Standalone, SubkeyNotificationsPublishedByHandDecode) {
+    // Debian's server (7.0) does not emit subkey notifications, but it delivers any PUBLISH
+    // on those channels byte for byte.
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_subkeyspace("h1");
+    n.subscribe_subkeyevent("hset");
+    n.subscribe_subkeyspaceitem("h1", "f*");
+    n.subscribe_subkeyspaceevent("hdel", "h1");
+    client c(server.port());
+    c.command({"PUBLISH", "__subkeyspace@0__:h1", "hset|2:f1,4:f\n|,"});
+    c.command({"PUBLISH", "__subkeyevent@0__:hset", "2:h1|8:поле"});
+    c.command({"PUBLISH", "__subkeyspaceitem@0__:h1\nfield", "hexpired"});
+    c.command({"PUBLISH", "__subkeyspaceevent@0__:hdel|h1", "1:a,0:"});
+    const auto got = pull(n, 4);
+    ASSERT_EQ(got.notifications.size(), 4u);
+    EXPECT_EQ(got.notifications[0].kind, channel_kind::subkeyspace);
+    EXPECT_EQ(got.notifications[0].event, "hset");
+    EXPECT_EQ(got.notifications[0].subkeys, (std::vector<std::string>{"f1", "f\n|,"}));
+    EXPECT_EQ(got.notifications[1].kind, channel_kind::subkeyevent);
+    EXPECT_EQ(got.notifications[1].key, "h1");
+    EXPECT_EQ(got.notifications[1].subkeys, (std::vector<std::string>{"поле"}));
+    EXPECT_EQ(got.notifications[2].kind, channel_kind::subkeyspaceitem);
+    EXPECT_EQ(got.notifications[2].event, "hexpired");
+    EXPECT_EQ(got.notifications[2].subkeys, (std::vector<std::string>{"field"}));
+    EXPECT_EQ(got.notifications[3].kind, channel_kind::subkeyspaceevent);
+    EXPECT_EQ(got.notifications[3].subkeys, (std::vector<std::string>{"a", ""}));
+}
+
+TEST_P(Standalone, MalformedSubkeyPayloadIsCountedNotThrown) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_subkeyspace("h1");
+    client c(server.port());
+    c.command({"PUBLISH", "__subkeyspace@0__:h1", "hset|9:short"});
+    c.command({"PUBLISH", "__subkeyspace@0__:h1", "hset|1:x"});
+    const auto got = pull(n, 1);
+    ASSERT_EQ(got.notifications.size(), 1u);
+    EXPECT_EQ(got.notifications[0].subkeys, (std::vector<std::string>{"x"}));
+    EXPECT_EQ(n.stats().nodes[0].invalid, 1u);
+    EXPECT_TRUE(diag.contains("malformed notification")) << diag.all();
+}
+
+TEST_P(Standalone, AclUserWithPassword) {
+    redis_server server(with_config({"user alice on >s3cret ~* &* +@all", "user default off"}));
+    server.set_auth({"alice", "s3cret"});
+    auto o = options_for(server, GetParam());
+    o.connection.username = "alice";
+    o.connection.password = "s3cret";
+    keyspace_notifications n(o);
+    n.subscribe_keyspace("acl");
+    server.command({"SET", "acl", "1"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"acl set"}));
+}
+
+TEST_P(Standalone, WrongPasswordIsAClearErrorNotARetryLoop) {
+    redis_server server(with_config({"requirepass right"}));
+    auto o = options_for(server, GetParam());
+    o.connection.password = "wrong";
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    try {
+        n.subscribe_keyspace("x");
+        FAIL() << "subscribe succeeded with a wrong password";
+    } catch (const ksn::error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(server.address()), std::string::npos) << what;
+        EXPECT_NE(what.find("authentication failed"), std::string::npos) << what;
+    }
+    EXPECT_EQ(n.stats().nodes[0].state, net::connection_state::closed);
+    EXPECT_EQ(n.stats().nodes[0].reconnects, 0u);
+}
+
+TEST(StandaloneResp2Fallback, ServerThatRefusesHello) {
+    redis_server server(with_config({"rename-command HELLO \"\""}));
+    keyspace_notifications n(options_for(server, net::resp_version::automatic));
+    n.subscribe_keyspace("old");
+    server.command({"SET", "old", "1"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"old set"}));
+    EXPECT_EQ(n.stats().nodes[0].resp, 2);
+}
+
+TEST(StandaloneResp2Fallback, ForcedResp3AgainstSuchAServerFails) {
+    redis_server server(with_config({"rename-command HELLO \"\""}));
+    keyspace_notifications n(options_for(server, net::resp_version::resp3));
+    diagnostics diag;
+    diag.attach(n);
+    EXPECT_THROW(n.subscribe_keyspace("x"), ksn::error);
+    EXPECT_TRUE(wait_until([&] { return diag.contains("HELLO 3"); }, 3s)) << diag.all();
+}
+
+TEST_P(Standalone, ServerKilledAndRestartedIsAGapThenAllArrive) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("r*");
+    server.command({"SET", "r1", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"r1 set"}));
+    const auto killed = clock::now();
+    server.kill9();
+    std::this_thread::sleep_for(300ms);
+    server.start();
+    // The gap comes once the subscription is replayed and confirmed.
+    delivery d;
+    bool got_gap = false;
+    const auto deadline = clock::now() + 10s;
+    while (!got_gap && clock::now() < deadline) {
+        if (n.next(d, 100ms) && d.is_gap()) got_gap = true;
+    }
+    ASSERT_TRUE(got_gap) << diag.all();
+    EXPECT_EQ(d.gap().node, server.address());
+    EXPECT_EQ(d.gap().reason, gap_reason::server_restarted) << d.gap().detail;
+    EXPECT_GE(d.gap().lost, killed);
+    ASSERT_TRUE(d.gap().restored);
+    EXPECT_GT(*d.gap().restored, d.gap().lost);
+    for (int i = 2; i <= 50; ++i)
+        server.command({"SET", "r" + std::to_string(i), "x"});
+    const auto after = pull(n, 49);
+    EXPECT_EQ(after.notifications.size(), 49u);
+    EXPECT_GE(n.stats().nodes[0].reconnects, 1u);
+    EXPECT_GE(n.stats().nodes[0].gaps, 1u);
+}
+
+TEST_P(Standalone, StoppedServerIsDeclaredDeadByTheHealthCheck) {
+    redis_server server;
+    auto o = options_for(server, GetParam());
+    o.connection.health_check_interval = 300ms;
+    o.connection.health_check_timeout = 300ms;
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("s*");
+    server.pause();
+    const auto paused = clock::now();
+    // Declared dead within interval + timeout (plus scheduling slack).
+    EXPECT_TRUE(wait_until([&] { return diag.contains("health check timed out"); }, 3s))
+        << diag.all();
+    EXPECT_LT(clock::now() - paused, 3s);
+    server.resume();
+    delivery d;
+    bool got_gap = false;
+    const auto deadline = clock::now() + 10s;
+    while (!got_gap && clock::now() < deadline) {
+        if (n.next(d, 100ms) && d.is_gap()) got_gap = true;
+    }
+    ASSERT_TRUE(got_gap) << diag.all();
+    EXPECT_EQ(d.gap().reason, gap_reason::health_check_timeout);
+    server.command({"SET", "s1", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"s1 set"}));
+}
+
+TEST_P(Standalone, NotificationsDisabledIsDiagnosed) {
+    redis_server server(with_notify(""));
+    auto o = options_for(server, GetParam());
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("k");
+    EXPECT_TRUE(wait_until([&] { return diag.contains("notify-keyspace-events is \"\""); }, 3s))
+        << diag.all();
+    // The user who owns the server turns them on.
+    n.configure_notifications(from_letters("KA").value());
+    EXPECT_EQ(server.command({"CONFIG", "GET", "notify-keyspace-events"}).elements.at(1).data,
+              "AK");
+    server.command({"SET", "k", "1"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"k set"}));
+}
+
+TEST_P(Standalone, RequireModeFailsSubscribeWhenNotificationsAreOff) {
+    redis_server server(with_notify("E$"));
+    auto o = options_for(server, GetParam());
+    o.check = notify_check::require;
+    keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    // Wait for the connect-time CONFIG GET.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const auto c = n.configured_notifications();
+            return !c.empty() && c[0].second.has_value();
+        },
+        3s));
+    try {
+        n.subscribe_keyspace("k");
+        FAIL() << "subscribe succeeded though keyspace notifications (K) are off";
+    } catch (const ksn::error& e) {
+        EXPECT_EQ(e.code(), notifier_errc::notifications_disabled);
+    }
+    EXPECT_FALSE(n.subscribed());
+    n.subscribe_keyevent("set");  // E$ covers this one
+    EXPECT_TRUE(n.subscribed());
+}
+
+TEST(StandaloneErrors, SubscribeAgainstADeadServerFailsOrQueues) {
+    const auto port = free_port();
+    notifier_options o;
+    o.connection.address = {"127.0.0.1", port};
+    o.connection.reconnect.initial_delay = 20ms;
+    o.connection.reconnect.max_delay = 100ms;
+    o.subscribe_timeout = 2s;
+    {
+        keyspace_notifications n(o);
+        n.on_diagnostic([](severity, const std::string&) {});
+        try {
+            n.subscribe_keyspace("x");
+            FAIL() << "subscribe succeeded without a server";
+        } catch (const ksn::error& e) {
+            EXPECT_EQ(e.code(), notifier_errc::not_connected) << e.what();
+            EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)),
+                      std::string::npos);
+        }
+        EXPECT_FALSE(n.subscribed());
+    }
+    o.subscribe_when_disconnected = when_disconnected::queue;
+    keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyspace("q");  // queued
+    EXPECT_TRUE(n.subscribed());
+    redis_server server(on_port(port));
+    // The reconnect replays it; a gap says what could have been missed.
+    const auto got_gap = [&] {
+        delivery d;
+        return n.next(d, 100ms) && d.is_gap();
+    };
+    EXPECT_TRUE(wait_until(got_gap, 10s));
+    server.command({"SET", "q", "1"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"q set"}));
+}
+
+TEST(StandaloneFaults, MalformedBytesResetTheConnectionAndReconnect) {
+    // A peer that completes the handshake, confirms the subscription, then sends garbage.
+    const std::string hello = "%1\r\n$5\r\nproto\r\n:3\r\n";
+    fake_peer peer([&](std::string_view received, int) -> std::string {
+        std::string out;
+        if (received.find("HELLO") != std::string_view::npos) out += hello;
+        if (received.find("INFO") != std::string_view::npos) out += "$13\r\nrun_id:abcd\r\n\r\n";
+        if (received.find("CONFIG") != std::string_view::npos) {
+            out += "%1\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n";
+        }
+        if (received.find("SUBSCRIBE") != std::string_view::npos) {
+            out += ">3\r\n$9\r\nsubscribe\r\n$16\r\n__keyspace@0__:k\r\n:1\r\n";
+            out += ">3\r\n$7\r\nmessage\r\n$16\r\n__keyspace@0__:k\r\n$3\r\nset\r\n";
+            out += "$3x\r\n";  // malformed length
+        }
+        return out;
+    });
+    notifier_options o;
+    o.connection.address = {"127.0.0.1", peer.port()};
+    o.connection.reconnect.initial_delay = 20ms;
+    o.connection.reconnect.max_delay = 50ms;
+    o.connection.health_check_interval = 0ms;
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("k");
+    EXPECT_TRUE(wait_until([&] { return peer.connections() >= 3; }, 10s));
+    EXPECT_TRUE(diag.contains("protocol error")) << diag.all();
+    EXPECT_GE(n.stats().nodes[0].protocol_errors, 2u);
+    // The message before the garbage was delivered each time.
+    const auto got = pull(n, 2);
+    EXPECT_EQ(got.notifications.size(), 2u);
+    EXPECT_FALSE(got.gaps.empty());
+    EXPECT_EQ(got.gaps[0].reason, gap_reason::protocol_error);
+}
+
+// --- slow consumers -----------------------------------------------------------------------
+
+constexpr int flood = 200000;
+
+void write_flood(std::uint16_t port, int count, std::size_t key_size = 0) {
+    client c(port, 30s);
+    std::vector<std::vector<std::string>> batch;
+    for (int i = 0; i < count; ++i) {
+        std::string key = "f:" + std::to_string(i);
+        if (key.size() < key_size) key.resize(key_size, '.');
+        batch.push_back({"SET", std::move(key), "v"});
+        if (batch.size() == 10000) {
+            c.pipeline(batch);
+            batch.clear();
+        }
+    }
+    if (!batch.empty()) c.pipeline(batch);
+    c.command({"SET", "f:end", "v"});
+}
+
+class SlowConsumer : public testing::TestWithParam<overflow_policy> {};
+
+INSTANTIATE_TEST_SUITE_P(Policies, SlowConsumer,
+                         testing::Values(overflow_policy::drop_newest,
+                                         overflow_policy::drop_oldest),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST_P(SlowConsumer, DropsAreBoundedCountedAndReportedAsGaps) {
+    redis_server server;
+    auto o = options_for(server);
+    o.queue_capacity = 1000;
+    o.overflow = GetParam();
+    keyspace_notifications n(o);
+    n.subscribe_keyspace("f:*");
+    // Nobody pulls while 200k notifications arrive.
+    write_flood(server.port(), flood);
+    ASSERT_TRUE(wait_until([&] { return n.stats().nodes[0].notifications >= flood + 1; }, 30s))
+        << n.stats().nodes[0].notifications;
+    const auto st = n.stats();
+    EXPECT_LE(st.queue_high_water, 1000u);
+    EXPECT_EQ(st.queue_dropped, flood + 1 - 1000u);
+    // Everything is either delivered or inside a gap's count.
+    std::uint64_t delivered = 0, dropped = 0, gaps = 0;
+    bool saw_end = false;
+    delivery d;
+    while (n.next(d, 200ms)) {
+        if (d.is_gap()) {
+            EXPECT_EQ(d.gap().reason, gap_reason::queue_overflow);
+            EXPECT_EQ(d.gap().node, server.address());
+            dropped += d.gap().dropped;
+            ++gaps;
+        } else if (d.is_notification()) {
+            ++delivered;
+            saw_end = saw_end || d.notification().key() == "f:end";
+        }
+    }
+    EXPECT_EQ(delivered, 1000u);
+    EXPECT_EQ(delivered + dropped, flood + 1u);
+    EXPECT_GE(gaps, 1u);
+    // drop_newest keeps the first 1000, drop_oldest the last 1000 (f:end among them).
+    EXPECT_EQ(saw_end, GetParam() == overflow_policy::drop_oldest);
+}
+
+TEST(SlowConsumerDisconnect, DisconnectsUntilDrainedThenResubscribesWithAGap) {
+    redis_server server;
+    auto o = options_for(server);
+    o.queue_capacity = 1000;
+    o.overflow = overflow_policy::disconnect;
+    keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyspace("f:*");
+    write_flood(server.port(), 20000);
+    ASSERT_TRUE(wait_until([&] { return n.stats().queue_dropped > 0; }, 10s));
+    EXPECT_LE(n.stats().queue_high_water, 1000u);
+    // Drain: the node resubscribes once the queue is half empty, then reports the gap.
+    std::uint64_t delivered = 0;
+    bool gap = false;
+    delivery d;
+    const auto deadline = clock::now() + 10s;
+    while (!gap && clock::now() < deadline) {
+        if (!n.next(d, 100ms)) continue;
+        if (d.is_notification()) ++delivered;
+        if (d.is_gap()) {
+            gap = true;
+            EXPECT_EQ(d.gap().reason, gap_reason::slow_consumer_disconnect);
+        }
+    }
+    EXPECT_TRUE(gap);
+    EXPECT_GE(delivered, 1000u);
+    server.command({"SET", "f:after", "v"});
+    const auto after = pull(n, 1);
+    ASSERT_EQ(after.notifications.size(), 1u);
+    EXPECT_EQ(after.notifications[0].key, "f:after");
+}
+
+TEST(SlowConsumerServerSide, ServerCuttingOffABlockedHandlerIsAGapWithItsReason) {
+    // A handler on the I/O thread blocks: the server's pubsub output buffer limit trips.
+    redis_server server(with_config({"client-output-buffer-limit pubsub 256kb 128kb 1"}));
+    auto o = options_for(server);
+    o.dispatch = dispatch_mode::io_thread;
+    o.connection.health_check_interval = 0ms;
+    keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    std::atomic<int> calls{0};
+    std::atomic<bool> blocked_once{false};
+    std::vector<gap_event> gaps;
+    std::mutex m;
+    n.on_gap([&](const gap_event& g) {
+        std::lock_guard lock(m);
+        gaps.push_back(g);
+    });
+    n.subscribe_keyspace("f:*", 0, [&](const received_notification&) {
+        ++calls;
+        if (!blocked_once.exchange(true)) std::this_thread::sleep_for(3s);
+    });
+    // ~40 MB of notifications: more than the kernel's socket buffers can hide.
+    write_flood(server.port(), 200000, 100);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            std::lock_guard lock(m);
+            return !gaps.empty();
+        },
+        20s));
+    std::lock_guard lock(m);
+    EXPECT_EQ(gaps[0].reason, gap_reason::server_closed_connection) << gaps[0].detail;
+    EXPECT_LT(calls.load(), 200001);
+}
+
+}  // namespace
+}  // namespace ksn::test
