@@ -345,8 +345,16 @@ keyspace_notifications::keyspace_notifications(notifier_options options)
     core_->start([core = core_.get()] { core->add_node(core->options().connection.address); });
 }
 
+namespace {
+notifier_options on_caller_thread(notifier_options o) {
+    o.dispatch = dispatch_mode::io_thread;
+    return o;
+}
+}  // namespace
+
 keyspace_notifications::keyspace_notifications(asio::io_context& io, notifier_options options)
-    : notifier_base(std::make_shared<detail::notifier_core>(&io, std::move(options))) {
+    : notifier_base(
+          std::make_shared<detail::notifier_core>(&io, on_caller_thread(std::move(options)))) {
     core_->start([core = core_.get()] { core->add_node(core->options().connection.address); });
 }
 

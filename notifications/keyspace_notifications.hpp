@@ -278,8 +278,9 @@ class keyspace_notifications : public notifier_base {
     /// Runs on a thread of its own. Connecting starts at once; subscribe() waits for the
     /// first connection as needed (bounded by subscribe_timeout).
     explicit keyspace_notifications(notifier_options options = {});
-    /// Runs on `io`, which the caller runs; handlers run there. Use async_subscribe()
-    /// from the io_context's thread.
+    /// Runs on `io`, which the caller runs; handlers (and the gap handler) run there,
+    /// inline with zero-copy views (options.dispatch is set to io_thread). Use the async_
+    /// calls from the io_context's thread; the blocking ones work from other threads.
     keyspace_notifications(asio::io_context& io, notifier_options options);
     ~keyspace_notifications() override;
 };

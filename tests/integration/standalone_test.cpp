@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <asio/post.hpp>
+
 #include "notifications/event.hpp"
 #include "tests/integration/notifier_fixture.hpp"
 
@@ -486,6 +488,122 @@ TEST(StandaloneFaults, MalformedBytesResetTheConnectionAndReconnect) {
     EXPECT_EQ(got.notifications.size(), 2u);
     EXPECT_FALSE(got.gaps.empty());
     EXPECT_EQ(got.gaps[0].reason, gap_reason::protocol_error);
+}
+
+TEST_P(Standalone, ListenRangeYieldsUntilUnsubscribed) {
+    redis_server server;
+    keyspace_notifications n(options_for(server, GetParam()));
+    n.subscribe_keyspace("l*");
+    client c(server.port());
+    for (int i = 0; i < 3; ++i)
+        c.command({"SET", "l" + std::to_string(i), "x"});
+    std::vector<std::string> keys;
+    for (const delivery& d : n.listen()) {
+        ASSERT_TRUE(d.is_notification());
+        keys.push_back(std::string(d.notification().key()));
+        if (keys.size() == 3) n.unsubscribe("__keyspace@0__:l*");
+    }
+    EXPECT_EQ(keys, (std::vector<std::string>{"l0", "l1", "l2"}));
+}
+
+TEST_P(Standalone, ConfirmationsAreDeliveredWhenAsked) {
+    redis_server server;
+    auto o = options_for(server, GetParam());
+    o.deliver_confirmations = true;
+    keyspace_notifications n(o);
+    n.subscribe_keyspace("c1");
+    n.subscribe_keyspace("c*");
+    delivery d;
+    ASSERT_TRUE(n.next(d, 2s));
+    ASSERT_TRUE(d.is_confirmation());
+    EXPECT_EQ(d.confirmation().kind, "subscribe");
+    EXPECT_EQ(d.confirmation().channel, "__keyspace@0__:c1");
+    EXPECT_EQ(d.confirmation().count, 1);
+    ASSERT_TRUE(n.next(d, 2s));
+    EXPECT_EQ(d.confirmation().kind, "psubscribe");
+    EXPECT_EQ(d.confirmation().count, 2);
+}
+
+TEST_P(Standalone, AsyncModeOnTheCallersIoContext) {
+    redis_server server;
+    asio::io_context io;
+    auto o = options_for(server, GetParam());
+    keyspace_notifications n(io, o);
+    std::vector<std::string> keys;
+    std::error_code sub_ec = make_error_code(notifier_errc::closed);
+    bool subscribed = false;
+    n.async_subscribe(
+        {channel::keyspace("a*")},
+        [&](const received_notification& x) {
+            // Runs on this thread, inside io.run_one(): no locks needed.
+            keys.push_back(std::string(x.key()));
+        },
+        [&](const std::error_code& ec, const std::string&) {
+            sub_ec = ec;
+            subscribed = true;
+        });
+    const auto deadline = clock::now() + 5s;
+    while (!subscribed && clock::now() < deadline)
+        io.run_one_for(50ms);
+    ASSERT_TRUE(subscribed);
+    EXPECT_FALSE(sub_ec) << sub_ec.message();
+    std::thread writer([&] {
+        client c(server.port());
+        c.command({"SET", "a1", "x"});
+        c.command({"SET", "a2", "x"});
+    });
+    while (keys.size() < 2 && clock::now() < deadline + 5s)
+        io.run_one_for(50ms);
+    writer.join();
+    EXPECT_EQ(keys, (std::vector<std::string>{"a1", "a2"}));
+    // A blocking call from the io_context's own thread is refused loudly.
+    bool refused = false;
+    asio::post(io, [&] {
+        try {
+            n.subscribe_keyspace("b");
+        } catch (const std::logic_error&) {
+            refused = true;
+        }
+    });
+    const auto until = clock::now() + 2s;
+    while (!refused && clock::now() < until)
+        io.run_one_for(50ms);
+    EXPECT_TRUE(refused);
+}
+
+TEST(StandaloneNet, HostNamesAndIpv6) {
+    redis_server server(with_config({"bind 127.0.0.1 ::1"}));
+    for (const std::string host : {"localhost", "::1"}) {
+        auto o = options_for(server);
+        o.connection.address.host = host;
+        keyspace_notifications n(o);
+        n.subscribe_keyspace("h");
+        server.command({"SET", "h", host});
+        const auto got = pull(n, 1);
+        ASSERT_EQ(got.notifications.size(), 1u) << host;
+        EXPECT_NE(got.notifications[0].channel.find("__keyspace@0__:h"), std::string::npos);
+    }
+}
+
+TEST(StandaloneNet, BoundedReconnectGivesUpWithAGap) {
+    auto server = std::make_unique<redis_server>();
+    auto o = options_for(*server);
+    o.connection.reconnect.max_attempts = 3;
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("b");
+    server.reset();  // stopped for good
+    delivery d;
+    bool gap = false;
+    const auto deadline = clock::now() + 10s;
+    while (!gap && clock::now() < deadline)
+        gap = n.next(d, 100ms) && d.is_gap();
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(d.gap().reason, gap_reason::node_closed);
+    EXPECT_FALSE(d.gap().restored.has_value());
+    EXPECT_TRUE(diag.contains("gave up after 3 reconnect attempts")) << diag.all();
+    EXPECT_EQ(n.stats().nodes[0].state, net::connection_state::closed);
 }
 
 // --- slow consumers -----------------------------------------------------------------------
