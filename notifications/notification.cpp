@@ -159,8 +159,7 @@ struct notification_parser {
             f = {notification_errc::no_subkeys, part, pos};
             return false;
         }
-        std::string_view* const store =
-            out.external_ != nullptr ? out.external_ : out.inline_.data();
+        std::string_view* const store = storage(out);
         // Each round consumes at least "0:" so the loop ends within n/2 rounds.
         for (;;) {
             std::size_t len = 0;
@@ -182,9 +181,11 @@ struct notification_parser {
     }
 
     static void store_one(key_notification& out, std::string_view subkey) noexcept {
-        std::string_view* const store =
-            out.external_ != nullptr ? out.external_ : out.inline_.data();
-        if (out.capacity_ > 0) store[0] = subkey;
+        if (out.capacity_ > 0) storage(out)[0] = subkey;
+    }
+
+    static std::string_view* storage(key_notification& out) noexcept {
+        return out.external_ != nullptr ? out.external_ : out.inline_.data();
     }
 };
 
@@ -213,18 +214,10 @@ parse_result notification_parser::run(std::string_view channel, std::string_view
         case channel_kind::keyspace:
             key = rest;
             event = payload;
-            if (event.empty()) {
-                f = {notification_errc::empty_event, notification_part::payload, 0};
-                return malformed();
-            }
             break;
         case channel_kind::keyevent:
             event = rest;
             key = payload;
-            if (event.empty()) {
-                f = {notification_errc::empty_event, notification_part::channel, pos};
-                return malformed();
-            }
             break;
         case channel_kind::subkeyspace: {
             key = rest;
@@ -234,10 +227,6 @@ parse_result notification_parser::run(std::string_view channel, std::string_view
                 return malformed();
             }
             event = payload.substr(0, pipe);
-            if (event.empty()) {
-                f = {notification_errc::empty_event, notification_part::payload, 0};
-                return malformed();
-            }
             if (!parse_subkeys(payload, notification_part::payload, pipe + 1, out, count, f)) {
                 return malformed();
             }
@@ -245,10 +234,6 @@ parse_result notification_parser::run(std::string_view channel, std::string_view
         }
         case channel_kind::subkeyevent: {
             event = rest;
-            if (event.empty()) {
-                f = {notification_errc::empty_event, notification_part::channel, pos};
-                return malformed();
-            }
             std::size_t p = 0;
             std::size_t len = 0;
             if (!parse_length(payload, notification_part::payload, p, len, f)) {
@@ -274,10 +259,6 @@ parse_result notification_parser::run(std::string_view channel, std::string_view
             }
             key = rest.substr(0, nl);
             event = payload;
-            if (event.empty()) {
-                f = {notification_errc::empty_event, notification_part::payload, 0};
-                return malformed();
-            }
             store_one(out, rest.substr(nl + 1));
             count = 1;
             break;
@@ -289,16 +270,21 @@ parse_result notification_parser::run(std::string_view channel, std::string_view
                 return malformed();
             }
             event = rest.substr(0, pipe);
-            if (event.empty()) {
-                f = {notification_errc::empty_event, notification_part::channel, pos};
-                return malformed();
-            }
             key = rest.substr(pipe + 1);
             if (!parse_subkeys(payload, notification_part::payload, 0, out, count, f)) {
                 return malformed();
             }
             break;
         }
+    }
+
+    if (event.empty()) {
+        // The server names every event. The keyspace kinds carry it at the start of the
+        // payload, the others right after `__:` in the channel.
+        f = is_keyspace_kind(kind)
+                ? failure{notification_errc::empty_event, notification_part::payload, 0}
+                : failure{notification_errc::empty_event, notification_part::channel, pos};
+        return malformed();
     }
 
     if (!key.starts_with(key_prefix)) {

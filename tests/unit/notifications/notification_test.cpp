@@ -493,6 +493,9 @@ std::vector<malformed_case> malformed_cases() {
          e::length_overflow, in_payload, 5},
         {"length_40_digits", "__subkeyspaceevent@0__:hset|h",
          "1234567890123456789012345678901234567890:a", e::length_overflow, in_payload, 0},
+        // The reference loops forever on this one (a negative length moves backwards).
+        {"reference_hang_negative_length", "__subkeyspaceevent@0__:hset|h", "-3:", e::bad_length,
+         in_payload, 0},
         {"second_length_past_end", "__subkeyspace@0__:h", "hset|1:a,2:b", e::length_past_end,
          in_payload, 9},
         // The list itself.
