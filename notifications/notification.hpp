@@ -62,7 +62,8 @@ class key_notification {
     /// Subkeys go to `storage`, which must outlive this object's use; an empty span
     /// switches back to the inline array. Clears the subkeys currently held.
     void set_storage(std::span<std::string_view> storage) noexcept {
-        external_ = storage.data();
+        // An empty span may still carry a non-null pointer (a reserved vector): ignore it.
+        external_ = storage.empty() ? nullptr : storage.data();
         capacity_ = storage.empty() ? inline_capacity : storage.size();
         subkey_count_ = 0;
     }

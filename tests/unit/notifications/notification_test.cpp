@@ -711,7 +711,14 @@ TEST(parse_notification, caller_storage_takes_any_number_of_subkeys) {
     EXPECT_EQ(r.status, parse_status::storage_too_small);
     EXPECT_EQ(r.subkeys, 3u);
 
-    // An empty span goes back to the inline array.
+    // An empty span goes back to the inline array, even with a non-null pointer.
+    std::vector<std::string_view> reserved;
+    reserved.reserve(1);
+    m.set_storage(reserved);
+    EXPECT_EQ(m.subkey_capacity(), key_notification::inline_capacity);
+    ASSERT_EQ(parse_notification("__subkeyspaceevent@0__:hset|h", "1:a,1:b,1:c", m).status,
+              parse_status::ok);
+    EXPECT_NE(m.subkeys().data(), reserved.data());
     m.set_storage({});
     EXPECT_EQ(m.subkey_capacity(), key_notification::inline_capacity);
     ASSERT_EQ(parse_notification("__subkeyspaceevent@0__:hset|h", "1:a,1:b,1:c", m).status,
