@@ -43,6 +43,27 @@ field to_field(scan s) noexcept {
     return s == scan::ok ? field::ok : s == scan::need_more ? field::need_more : field::miss;
 }
 
+// Decodes the usual short length field "<1 or 2 digits>\r\n" at p without a loop. Returns
+// false for anything else (longer, malformed, incomplete), which the strict general
+// scanner then decides; both give the same answer wherever this one answers.
+inline bool quick_length(const char* p, const char* end, std::uint64_t& n,
+                         const char*& data) noexcept {
+    if (end - p < 4) return false;
+    const unsigned d0 = static_cast<unsigned char>(p[0]) - unsigned{'0'};
+    if (d0 > 9) return false;
+    if (p[1] == '\r') {
+        if (p[2] != '\n') return false;
+        n = d0;
+        data = p + 3;
+        return true;
+    }
+    const unsigned d1 = static_cast<unsigned char>(p[1]) - unsigned{'0'};
+    if (d0 == 0 || d1 > 9 || p[2] != '\r' || p[3] != '\n') return false;
+    n = d0 * 10 + d1;
+    data = p + 4;
+    return true;
+}
+
 // Reads a bulk string at p. allow_null lets "$-1" (RESP2) stand for a null channel.
 inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
                        std::string_view& out, bool allow_null, bool& null) noexcept {
@@ -60,18 +81,21 @@ inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
         }
         return field::miss;
     }
-    std::int64_t len = 0;
+    std::uint64_t n = 0;
     const char* data = nullptr;
-    detail::scan_error err;
-    const field f = to_field(detail::scan_length(p + 1, end, allow_null, len, data, err));
-    if (f != field::ok) return f;
-    if (len < 0) {
-        p = data;
-        out = {};
-        null = true;
-        return field::ok;
+    if (!quick_length(p + 1, end, n, data)) {
+        std::int64_t len = 0;
+        detail::scan_error err;
+        const field f = to_field(detail::scan_length(p + 1, end, allow_null, len, data, err));
+        if (f != field::ok) return f;
+        if (len < 0) {
+            p = data;
+            out = {};
+            null = true;
+            return field::ok;
+        }
+        n = static_cast<std::uint64_t>(len);
     }
-    const auto n = static_cast<std::uint64_t>(len);
     if (n > max_len) return field::miss;
     // As in the parser, the CRLF after the data is checked as its bytes arrive, so that
     // need_more here always means the generic parser would need more too.
@@ -167,15 +191,28 @@ pubsub_result decode_pubsub(std::string_view input, pubsub_frame& out, const lim
         if (end - p >= 3 && p[2] != '\r') return not_pubsub;
         return need_more;
     }
-    if (p[1] < '2' || p[1] > '4' || p[2] != '\r' || p[3] != '\n') return not_pubsub;
-    const std::int64_t elements = p[1] - '0';
-    p += 4;
-
     bool null = false;
-    std::string_view name;
-    field f = read_bulk(p, end, lim.max_bulk_length, name, false, null);
-    if (f != field::ok) return f == field::need_more ? need_more : not_pubsub;
-    if (!classify(name, elements, out.kind)) return not_pubsub;
+    field f = field::ok;
+    // The headers of the frames a keyspace subscriber receives all the time, matched
+    // whole; what they match, the general path below reads the same way.
+    static constexpr char message_head[] = "3\r\n$7\r\nmessage\r\n";
+    static constexpr char pmessage_head[] = "4\r\n$8\r\npmessage\r\n";
+    if (end - p >= 17 && lim.max_bulk_length >= 8 && std::memcmp(p + 1, message_head, 16) == 0) {
+        out.kind = pubsub_kind::message;
+        p += 17;
+    } else if (end - p >= 18 && lim.max_bulk_length >= 8 &&
+               std::memcmp(p + 1, pmessage_head, 17) == 0) {
+        out.kind = pubsub_kind::pmessage;
+        p += 18;
+    } else {
+        if (p[1] < '2' || p[1] > '4' || p[2] != '\r' || p[3] != '\n') return not_pubsub;
+        const std::int64_t elements = p[1] - '0';
+        p += 4;
+        std::string_view name;
+        f = read_bulk(p, end, lim.max_bulk_length, name, false, null);
+        if (f != field::ok) return f == field::need_more ? need_more : not_pubsub;
+        if (!classify(name, elements, out.kind)) return not_pubsub;
+    }
 
     out.pattern = {};
     out.payload = {};
