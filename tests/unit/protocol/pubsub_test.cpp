@@ -46,6 +46,8 @@ std::vector<frame_case> frame_cases() {
     std::vector<frame_case> cases;
     // Static: the expected frames' views point into it.
     static const std::string binary_key = "__keyspace@0__:a\r\n\0b\xff"s;
+    static const std::string long_channel = "__keyspace@0__:" + std::string(200, 'k');
+    static const std::string long_payload(1234, 'p');
     for (const bool push : {false, true}) {
         const std::string p = push ? ">" : "*";
         const std::string v = push ? "resp3 " : "resp2 ";
@@ -54,6 +56,9 @@ std::vector<frame_case> frame_cases() {
             {v + "message",
              p + "3\r\n" + bulk("message") + bulk("__keyspace@0__:user:1") + bulk("set"),
              frame(k::message, push, "", "__keyspace@0__:user:1", "set")});
+        cases.push_back({v + "message with a 3-digit and a 4-digit length",
+                         p + "3\r\n" + bulk("message") + bulk(long_channel) + bulk(long_payload),
+                         frame(k::message, push, "", long_channel, long_payload)});
         cases.push_back({v + "message with binary channel and empty payload",
                          p + "3\r\n" + bulk("message") + bulk(binary_key) + bulk(""),
                          frame(k::message, push, "", binary_key, "")});
@@ -281,6 +286,11 @@ TEST(PubSub, HonoursTheBulkLengthLimit) {
               pubsub_status::not_pubsub);
     lim.max_bulk_length = 6;  // even the kind is limited
     EXPECT_EQ(decode_pubsub(in, f, lim).status, pubsub_status::not_pubsub);
+    const std::string pin = "*4\r\n" + bulk("pmessage") + bulk("p") + bulk("c") + bulk("x");
+    lim.max_bulk_length = 8;
+    EXPECT_EQ(decode_pubsub(pin, f, lim).status, pubsub_status::complete);
+    lim.max_bulk_length = 7;
+    EXPECT_EQ(decode_pubsub(pin, f, lim).status, pubsub_status::not_pubsub);
 }
 
 TEST(PubSub, KindNames) {
