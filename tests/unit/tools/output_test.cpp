@@ -1,0 +1,166 @@
+// The lines the ksn program prints: text quoting, JSON notifications, gaps, invalid ones.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "tools/output.hpp"
+
+namespace ksn::tools {
+namespace {
+
+using namespace std::string_literals;
+
+key_notification parsed(std::string_view channel, std::string_view payload,
+                        std::string_view prefix = {}) {
+    key_notification n;
+    const auto r = parse_notification(channel, payload, n, prefix);
+    EXPECT_TRUE(r.ok()) << r.error_code().message();
+    return n;
+}
+
+std::string shown(std::string_view bytes) {
+    std::string out;
+    append_quoted(out, bytes);
+    return out;
+}
+
+TEST(Quote, PlainTextStaysAsIs) {
+    EXPECT_EQ(shown("user:1"), "user:1");
+    EXPECT_EQ(shown("caf\xc3\xa9"), "caf\xc3\xa9");
+    EXPECT_EQ(shown("a*b?{c}"), "a*b?{c}");
+}
+
+TEST(Quote, OddBytesAreQuotedAndEscaped) {
+    EXPECT_EQ(shown(""), "\"\"");
+    EXPECT_EQ(shown("my key"), "\"my key\"");
+    EXPECT_EQ(shown("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    EXPECT_EQ(shown("[x]"), "\"[x]\"");
+    EXPECT_EQ(shown("bin\0\n\r\t\x7f\xff"s), "\"bin\\x00\\n\\r\\t\\x7f\\xff\"");
+    // A valid sequence next to an invalid one: only the invalid bytes are escaped.
+    EXPECT_EQ(shown("\xc3\xa9\xc3"), "\"\xc3\xa9\\xc3\"");
+}
+
+TEST(NotificationLine, JsonWithOrigin) {
+    const auto n = parsed("__keyspace@3__:user:1", "set");
+    const origin from{"127.0.0.1:6379", clock::time_point(std::chrono::nanoseconds(123456789))};
+    std::string line;
+    format_notification(line, output_format::json, n, &from);
+    EXPECT_EQ(line,
+              "{\"type\":\"keyspace\",\"db\":3,\"key\":\"user:1\",\"event\":\"set\","
+              "\"subkeys\":[],\"channel\":\"__keyspace@3__:user:1\","
+              "\"node\":\"127.0.0.1:6379\",\"ts_ns\":123456789}\n");
+}
+
+TEST(NotificationLine, JsonOfEveryKindWithoutOrigin) {
+    struct row {
+        std::string channel, payload, json;
+    };
+    const std::vector<row> rows = {
+        {"__keyevent@0__:del", "k",
+         R"({"type":"keyevent","db":0,"key":"k","event":"del","subkeys":[],"channel":"__keyevent@0__:del"})"},
+        {"__subkeyspace@0__:h", "hset|1:a,2:bc",
+         R"({"type":"subkeyspace","db":0,"key":"h","event":"hset","subkeys":["a","bc"],"channel":"__subkeyspace@0__:h"})"},
+        {"__subkeyevent@1__:hdel", "1:h|1:a",
+         R"({"type":"subkeyevent","db":1,"key":"h","event":"hdel","subkeys":["a"],"channel":"__subkeyevent@1__:hdel"})"},
+        {"__subkeyspaceitem@0__:h\nf", "hexpired",
+         R"({"type":"subkeyspaceitem","db":0,"key":"h","event":"hexpired","subkeys":["f"],"channel":"__subkeyspaceitem@0__:h\nf"})"},
+        {"__subkeyspaceevent@0__:hset|h", "1:a",
+         R"({"type":"subkeyspaceevent","db":0,"key":"h","event":"hset","subkeys":["a"],"channel":"__subkeyspaceevent@0__:hset|h"})"},
+        {"__keyspace@*__:k", "set",
+         R"({"type":"keyspace","db":-1,"key":"k","event":"set","subkeys":[],"channel":"__keyspace@*__:k"})"},
+    };
+    std::string line;
+    for (const auto& r : rows) {
+        format_notification(line, output_format::json, parsed(r.channel, r.payload));
+        EXPECT_EQ(line, r.json + "\n");
+    }
+}
+
+TEST(NotificationLine, JsonBase64ForBytesThatAreNotUtf8) {
+    std::string line;
+    format_notification(line, output_format::json,
+                        parsed("__subkeyspace@0__:k\xff", "hset|1:\xfe,1:a"));
+    EXPECT_EQ(line,
+              "{\"type\":\"subkeyspace\",\"db\":0,\"key_b64\":\"a/8=\",\"event\":\"hset\","
+              "\"subkeys_b64\":[\"/g==\",\"YQ==\"],"
+              "\"channel_b64\":\"X19zdWJrZXlzcGFjZUAwX186a/8=\"}\n");
+}
+
+TEST(NotificationLine, JsonKeyWithoutThePrefix) {
+    std::string line;
+    format_notification(line, output_format::json, parsed("__keyevent@0__:set", "app:k", "app:"));
+    EXPECT_EQ(
+        line,
+        R"({"type":"keyevent","db":0,"key":"k","event":"set","subkeys":[],"channel":"__keyevent@0__:set"})"
+        "\n");
+}
+
+TEST(NotificationLine, Text) {
+    std::string line;
+    format_notification(line, output_format::text, parsed("__keyspace@0__:a b", "set"));
+    EXPECT_EQ(line, "keyspace@0 set \"a b\"\n");
+    format_notification(line, output_format::text, parsed("__subkeyspace@2__:h", "hset|1:a,3:b c"));
+    EXPECT_EQ(line, "subkeyspace@2 hset h [a \"b c\"]\n");
+    format_notification(line, output_format::text, parsed("__keyevent@*__:del", "k"));
+    EXPECT_EQ(line, "keyevent@* del k\n");
+    const origin from{"n:1", clock::now()};
+    format_notification(line, output_format::text, parsed("__keyspace@0__:k", "del"), &from);
+    EXPECT_TRUE(std::regex_match(line, std::regex(R"(\d\d:\d\d:\d\d\.\d{3} keyspace@0 del k\n)")))
+        << line;
+}
+
+TEST(GapLine, Json) {
+    gap_event g;
+    g.node = "127.0.0.1:7000";
+    g.reason = gap_reason::server_restarted;
+    g.detail = "127.0.0.1:7000: restarted";
+    g.lost = clock::time_point(std::chrono::nanoseconds(1000));
+    g.restored = clock::time_point(std::chrono::nanoseconds(5000));
+    std::string line;
+    format_gap(line, output_format::json, g);
+    EXPECT_EQ(line,
+              "{\"type\":\"gap\",\"node\":\"127.0.0.1:7000\",\"reason\":\"server_restarted\","
+              "\"detail\":\"127.0.0.1:7000: restarted\",\"lost_ts_ns\":1000,"
+              "\"restored_ts_ns\":5000,\"dropped\":0}\n");
+    g.restored.reset();
+    g.dropped = 7;
+    g.reason = gap_reason::node_closed;
+    format_gap(line, output_format::json, g);
+    EXPECT_NE(line.find("\"reason\":\"node_closed\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"restored_ts_ns\":null,\"dropped\":7}"), std::string::npos) << line;
+}
+
+TEST(GapLine, Text) {
+    gap_event g;
+    g.node = "h:1";
+    g.reason = gap_reason::queue_overflow;
+    g.detail = "dropped";
+    g.lost = clock::now() - std::chrono::milliseconds(30);
+    g.restored = g.lost + std::chrono::milliseconds(25);
+    g.dropped = 12;
+    std::string line;
+    format_gap(line, output_format::text, g);
+    EXPECT_TRUE(std::regex_match(
+        line, std::regex(R"(\S+ gap h:1 queue_overflow \(25 ms\) dropped=12: dropped\n)")))
+        << line;
+}
+
+TEST(InvalidLine, JsonAndText) {
+    key_notification n;
+    const auto r = parse_notification("__keyspace@01__:k", "set", n);
+    ASSERT_EQ(r.status, parse_status::malformed);
+    std::string line;
+    format_invalid(line, output_format::json, "__keyspace@01__:k", "set", r);
+    EXPECT_EQ(line,
+              "{\"type\":\"invalid\",\"channel\":\"__keyspace@01__:k\",\"payload\":\"set\","
+              "\"error\":\"" +
+                  r.error_code().message() +
+                  "\",\"part\":\"channel\",\"offset\":" + std::to_string(r.offset) + "}\n");
+    format_invalid(line, output_format::text, "__keyspace@01__:k", "set", r);
+    EXPECT_EQ(line, "invalid __keyspace@01__:k set: " + r.error_code().message() +
+                        " at channel byte " + std::to_string(r.offset) + "\n");
+}
+
+}  // namespace
+}  // namespace ksn::tools

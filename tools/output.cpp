@@ -1,0 +1,213 @@
+#include "tools/output.hpp"
+
+#include <charconv>
+#include <ctime>
+
+#include "tools/json.hpp"
+
+namespace ksn::tools {
+
+namespace {
+
+bool plain(std::string_view bytes) noexcept {
+    if (bytes.empty()) return false;
+    for (std::size_t i = 0; i < bytes.size();) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        if (c <= 0x20 || c == 0x7F || c == '"' || c == '\\' || c == '[' || c == ']') return false;
+        const std::size_t n = utf8_sequence_length(bytes.substr(i));
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+void append_number(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+/// "HH:MM:SS.mmm" of local wall time for a steady-clock time point.
+void append_time_of_day(std::string& out, clock::time_point t) {
+    using namespace std::chrono;
+    const auto wall = system_clock::now() - duration_cast<system_clock::duration>(clock::now() - t);
+    const auto secs = system_clock::to_time_t(wall);
+    const auto ms = duration_cast<milliseconds>(wall.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    char buf[32];
+    const auto n = std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    out.append(buf, n);
+    out += '.';
+    out += static_cast<char>('0' + ms / 100);
+    out += static_cast<char>('0' + ms / 10 % 10);
+    out += static_cast<char>('0' + ms % 10);
+    out += ' ';
+}
+
+std::string error_sentence(const parse_result& r) {
+    return r.error_code().message() + " at " +
+           (r.part == notification_part::channel ? "channel" : "payload") + " byte " +
+           std::to_string(r.offset);
+}
+
+}  // namespace
+
+std::int64_t monotonic_ns(clock::time_point t) noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+void append_quoted(std::string& out, std::string_view bytes) {
+    if (plain(bytes)) {
+        out += bytes;
+        return;
+    }
+    static constexpr std::string_view hex = "0123456789abcdef";
+    out += '"';
+    for (std::size_t i = 0; i < bytes.size();) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                ++i;
+                continue;
+            case '\\':
+                out += "\\\\";
+                ++i;
+                continue;
+            case '\n':
+                out += "\\n";
+                ++i;
+                continue;
+            case '\r':
+                out += "\\r";
+                ++i;
+                continue;
+            case '\t':
+                out += "\\t";
+                ++i;
+                continue;
+            default:
+                break;
+        }
+        const std::size_t n = utf8_sequence_length(bytes.substr(i));
+        if (n == 0 || c < 0x20 || c == 0x7F) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+            ++i;
+        } else {
+            out.append(bytes, i, n);
+            i += n;
+        }
+    }
+    out += '"';
+}
+
+void format_notification(std::string& line, output_format f, const key_notification& n,
+                         const origin* from) {
+    if (f == output_format::json) {
+        json_object o(line);
+        o.text("type", to_string(n.kind()))
+            .number("db", std::int64_t{n.db()})
+            .bytes("key", n.key())
+            .bytes("event", n.event())
+            .bytes_array("subkeys", n.subkeys())
+            .bytes("channel", n.channel());
+        if (from != nullptr) {
+            o.text("node", from->node).number("ts_ns", monotonic_ns(from->received));
+        }
+        o.end_line();
+        return;
+    }
+    line.clear();
+    if (from != nullptr) append_time_of_day(line, from->received);
+    line += to_string(n.kind());
+    line += '@';
+    if (n.db() == any_db) {
+        line += '*';
+    } else {
+        append_number(line, n.db());
+    }
+    line += ' ';
+    append_quoted(line, n.event());
+    line += ' ';
+    append_quoted(line, n.key());
+    if (!n.subkeys().empty()) {
+        line += " [";
+        bool first = true;
+        for (const auto s : n.subkeys()) {
+            if (!first) line += ' ';
+            first = false;
+            append_quoted(line, s);
+        }
+        line += ']';
+    }
+    line += '\n';
+}
+
+void format_gap(std::string& line, output_format f, const gap_event& g) {
+    if (f == output_format::json) {
+        json_object o(line);
+        o.text("type", "gap")
+            .text("node", g.node)
+            .text("reason", to_string(g.reason))
+            .bytes("detail", g.detail)
+            .number("lost_ts_ns", monotonic_ns(g.lost));
+        if (g.restored) {
+            o.number("restored_ts_ns", monotonic_ns(*g.restored));
+        } else {
+            o.null("restored_ts_ns");
+        }
+        o.number("dropped", g.dropped).end_line();
+        return;
+    }
+    line.clear();
+    append_time_of_day(line, g.restored.value_or(g.lost));
+    line += "gap ";
+    line += g.node;
+    line += ' ';
+    line += to_string(g.reason);
+    if (g.restored) {
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*g.restored - g.lost).count();
+        line += " (";
+        append_number(line, ms);
+        line += " ms)";
+    } else {
+        line += " (not restored)";
+    }
+    if (g.dropped > 0) {
+        line += " dropped=";
+        append_number(line, static_cast<std::int64_t>(g.dropped));
+    }
+    if (!g.detail.empty()) {
+        line += ": ";
+        line += g.detail;
+    }
+    line += '\n';
+}
+
+void format_invalid(std::string& line, output_format f, std::string_view channel,
+                    std::string_view payload, const parse_result& r) {
+    if (f == output_format::json) {
+        json_object(line)
+            .text("type", "invalid")
+            .bytes("channel", channel)
+            .bytes("payload", payload)
+            .text("error", r.error_code().message())
+            .text("part", r.part == notification_part::channel ? "channel" : "payload")
+            .number("offset", static_cast<std::uint64_t>(r.offset))
+            .end_line();
+        return;
+    }
+    line = "invalid ";
+    append_quoted(line, channel);
+    line += ' ';
+    append_quoted(line, payload);
+    line += ": ";
+    line += error_sentence(r);
+    line += '\n';
+}
+
+}  // namespace ksn::tools

@@ -1,0 +1,53 @@
+// How the ksn program prints what it receives: one line per notification, gap or invalid
+// notification, either for people (text) or as one JSON object per line (json).
+//
+// JSON lines (fields whose bytes are not valid UTF-8 get `_b64` names, see json.hpp):
+//   {"type":"keyspace","db":0,"key":"k","event":"set","subkeys":[],"channel":"…",
+//    "node":"host:port","ts_ns":N}                        (node and ts_ns: watch only)
+//   {"type":"gap","node":"…","reason":"connection_lost","detail":"…","lost_ts_ns":N,
+//    "restored_ts_ns":N|null,"dropped":N}
+//   {"type":"invalid","channel":"…","payload":"…","error":"…","part":"channel","offset":N}
+// `type` is the channel kind ("keyspace", "keyevent", "subkeyspace", "subkeyevent",
+// "subkeyspaceitem", "subkeyspaceevent"); db is -1 for a channel published with `@*`;
+// ts_ns values are CLOCK_MONOTONIC nanoseconds (steady_clock on Linux) of the moment the
+// bytes were read from the socket.
+//
+// Text lines show the same facts, with bytes that are not printable UTF-8 escaped C-style
+// inside double quotes (see quote()).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "notifications/delivery.hpp"
+#include "notifications/notification.hpp"
+
+namespace ksn::tools {
+
+enum class output_format { text, json };
+
+/// Where and when a notification was received (watch); parse has neither.
+struct origin {
+    std::string_view node;
+    clock::time_point received{};
+};
+
+/// Appends `bytes` for a terminal: as is when they are non-empty printable UTF-8 without
+/// spaces, quotes, backslashes or brackets; otherwise in double quotes with `\"`, `\\`,
+/// `\n`, `\r`, `\t` and `\xNN` for every other control byte or byte that is not part of
+/// a well-formed UTF-8 sequence.
+void append_quoted(std::string& out, std::string_view bytes);
+
+/// The lines below replace `line` with one whole line, newline included.
+void format_notification(std::string& line, output_format f, const key_notification& n,
+                         const origin* from = nullptr);
+void format_gap(std::string& line, output_format f, const gap_event& g);
+/// A message on a notification channel that does not follow the grammar.
+void format_invalid(std::string& line, output_format f, std::string_view channel,
+                    std::string_view payload, const parse_result& r);
+
+/// Nanoseconds since the steady clock's epoch (CLOCK_MONOTONIC on Linux).
+[[nodiscard]] std::int64_t monotonic_ns(clock::time_point t) noexcept;
+
+}  // namespace ksn::tools
