@@ -19,23 +19,27 @@ inline std::uint64_t allocations() noexcept {
 
 }  // namespace ksn::bench
 
-void* operator new(std::size_t size) {
+// noinline: once inlined, GCC 12 pairs the malloc/free inside with the new/delete
+// expressions of the caller and reports a false -Wmismatched-new-delete.
+#define KSN_NOINLINE __attribute__((noinline))
+
+KSN_NOINLINE void* operator new(std::size_t size) {
     ksn::bench::allocation_count.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
     throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) {
+KSN_NOINLINE void* operator new[](std::size_t size) {
     return ::operator new(size);
 }
-void operator delete(void* p) noexcept {
+KSN_NOINLINE void operator delete(void* p) noexcept {
     std::free(p);
 }
-void operator delete[](void* p) noexcept {
+KSN_NOINLINE void operator delete[](void* p) noexcept {
     std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept {
+KSN_NOINLINE void operator delete(void* p, std::size_t) noexcept {
     std::free(p);
 }
-void operator delete[](void* p, std::size_t) noexcept {
+KSN_NOINLINE void operator delete[](void* p, std::size_t) noexcept {
     std::free(p);
 }

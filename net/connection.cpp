@@ -35,8 +35,7 @@ std::shared_ptr<connection> connection::create(asio::io_context& io, connection_
 
 connection::connection(asio::io_context& io, connection_options options,
                        connection_observer* observer)
-    : io_(io),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       name_(options_.address.to_string()),
       observer_(observer),
       resolver_(io),

@@ -113,7 +113,6 @@ class connection : public std::enable_shared_from_this<connection> {
         connection& c_;
     };
 
-    asio::io_context& io_;
     connection_options options_;
     std::string name_;
     connection_observer* observer_;

@@ -99,6 +99,7 @@ void node_subscriber::on_state(net::connection_state state, const std::error_cod
             return;
         case net::connection_state::disconnected: {
             first_attempt_ = false;
+            covered_ = false;
             lost_by_eof_ = ec == net::errc::closed_by_peer;
             if (!gap_ && !core_.registry().empty()) {
                 gap_event g;
@@ -126,6 +127,7 @@ void node_subscriber::on_state(net::connection_state state, const std::error_cod
                 g.reason = gap_reason::node_closed;
                 g.detail = detail;
                 g.restored.reset();
+                if (g.slots.empty()) g.slots = slots_;
                 gap_.reset();
                 ++stats_.gaps;
                 core_.emit_gap(std::move(g));
@@ -139,6 +141,7 @@ void node_subscriber::on_state(net::connection_state state, const std::error_cod
 
 void node_subscriber::on_ready() {
     first_attempt_ = false;
+    covered_ = false;
     if (ever_ready_) ++stats_.reconnects;
     ever_ready_ = true;
 
@@ -217,11 +220,23 @@ void node_subscriber::check_flags(const protocol::value& reply) {
 }
 
 void node_subscriber::covered() {
+    covered_ = true;
     if (!gap_) return;
     gap_->restored = clock::now();
+    if (gap_->slots.empty()) gap_->slots = slots_;
     ++stats_.gaps;
     core_.emit_gap(std::move(*gap_));
     gap_.reset();
+}
+
+void node_subscriber::expect_gap(gap_event gap) {
+    if (gap_) {
+        // Already interrupted: one gap covers both, from the earlier start.
+        gap.lost = std::min(gap.lost, gap_->lost);
+    }
+    gap.node = name_;
+    gap_ = std::move(gap);
+    if (covered_ && ready()) covered();
 }
 
 void node_subscriber::send_commands(const std::vector<subscription_key>& keys, bool unsubscribe,
@@ -406,6 +421,7 @@ void notifier_core::shutdown() {
     if (closed_.exchange(true)) return;
     queue_.close();
     auto close_all = [self = shared_from_this()] {
+        if (self->on_shutdown) self->on_shutdown();
         for (auto& [id, op] : self->operations_) {
             if (op.timer) op.timer->cancel();
         }
@@ -592,13 +608,14 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
         if (registry_.add(k, handler)) op.added.push_back(k);
     }
     subscription_count_ = registry_.size();
-    if (op.added.empty() || nodes_.empty()) {
-        // Only handlers changed, or no node yet (a cluster before its first topology):
-        // the subscriptions are applied when nodes come.
+    const bool park = nodes_.empty() && awaiting_nodes_;
+    if (op.added.empty() || (nodes_.empty() && !park)) {
+        // Only handlers changed, or no node (every node was given up): nothing to wait for.
         auto d = std::move(op.done);
         d({}, {});
         return;
     }
+    op.parked = park;
     op.timer = std::make_unique<asio::steady_timer>(*io_, options_.subscribe_timeout);
     op.timer->async_wait([self = shared_from_this(), id](const std::error_code& ec) {
         if (ec) return;
@@ -610,6 +627,7 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
             if (!keys.empty())
                 late += (late.empty() ? "" : "; ") + n->name() + ": " + join_names(keys);
         }
+        if (late.empty()) late = "any node (the cluster topology is not known yet)";
         it->second.ec = make_error_code(notifier_errc::subscribe_timeout);
         it->second.detail = "no confirmation within " +
                             std::to_string(self->options_.subscribe_timeout.count()) + " ms from " +
@@ -618,6 +636,7 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
     });
     const auto added = op.added;
     operations_.emplace(id, std::move(op));
+    if (park) return;  // nodes_ready() sends it
     const std::size_t count = nodes_.size();
     for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
         nodes_[i]->send(
@@ -625,6 +644,47 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
             [self = shared_from_this(), id](const std::error_code& ec, const std::string& detail) {
                 self->node_done(id, ec, detail);
             });
+    }
+}
+
+void notifier_core::nodes_ready() {
+    awaiting_nodes_ = false;
+    std::vector<std::uint64_t> parked;
+    for (auto& [id, op] : operations_) {
+        if (op.parked) parked.push_back(id);
+    }
+    for (const auto id : parked) {
+        auto it = operations_.find(id);
+        if (it == operations_.end()) continue;
+        it->second.parked = false;
+        it->second.waiting = nodes_.size();
+        if (nodes_.empty()) {
+            finish(id);
+            continue;
+        }
+        const auto keys = it->second.added;
+        const std::size_t count = nodes_.size();
+        for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
+            nodes_[i]->send(keys, false, id,
+                            [self = shared_from_this(), id](const std::error_code& ec,
+                                                            const std::string& detail) {
+                                self->node_done(id, ec, detail);
+                            });
+        }
+    }
+}
+
+void notifier_core::fail_parked(const std::string& detail) {
+    std::vector<std::uint64_t> parked;
+    for (auto& [id, op] : operations_) {
+        if (op.parked) parked.push_back(id);
+    }
+    for (const auto id : parked) {
+        auto it = operations_.find(id);
+        if (it == operations_.end()) continue;
+        it->second.ec = make_error_code(notifier_errc::not_connected);
+        it->second.detail = detail;
+        finish(id);
     }
 }
 

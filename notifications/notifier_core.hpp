@@ -56,6 +56,20 @@ class node_subscriber final : public net::connection_observer {
     void resume();
     bool paused() const noexcept { return paused_; }
 
+    /// Cluster: the slot ranges this node serves, named in its gap events.
+    void set_slots(std::vector<std::pair<std::uint16_t, std::uint16_t>> slots) {
+        slots_ = std::move(slots);
+    }
+    /// Cluster: this node took over slots whose events may have been lost since `gap.lost`;
+    /// the gap is reported once the node is covered (every subscription confirmed).
+    void expect_gap(gap_event gap);
+    /// When the current interruption began, if the node is in one.
+    std::optional<clock::time_point> gap_start() const noexcept {
+        return gap_ ? std::optional<clock::time_point>(gap_->lost) : std::nullopt;
+    }
+    /// True once every subscription was confirmed on the current connection.
+    bool covered_now() const noexcept { return covered_; }
+
     std::optional<notify_flags> configured_flags() const noexcept { return configured_; }
     void set_configured_flags(notify_flags f) noexcept { configured_ = f; }
     node_stats stats() const;
@@ -95,6 +109,8 @@ class node_subscriber final : public net::connection_observer {
     bool paused_ = false;
     bool closed_ = false;
     std::optional<gap_event> gap_;  // an interruption not yet reported
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> slots_;
+    bool covered_ = false;
     bool lost_by_eof_ = false;
     std::string run_id_;
     std::optional<notify_flags> configured_;
@@ -133,6 +149,14 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     void report(severity s, const std::string& message);
     /// Cluster hook: a node lost its connection (the tracker refreshes the topology).
     std::function<void(const std::string&)> on_node_lost;
+    /// Cluster hook: runs on the I/O thread when the notifier closes.
+    std::function<void()> on_shutdown;
+    /// Cluster: subscribe operations wait (parked) until the first nodes are known.
+    void await_nodes() noexcept { awaiting_nodes_ = true; }
+    /// Cluster: the first nodes were added; parked operations are sent to them.
+    void nodes_ready();
+    /// Cluster: no node could be found; parked operations fail with `detail`.
+    void fail_parked(const std::string& detail);
 
     // Operations (I/O thread); `done` runs exactly once on the I/O thread.
     void subscribe(std::vector<subscription_key> keys, notification_handler handler,
@@ -165,6 +189,7 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
         std::unique_ptr<asio::steady_timer> timer;
         std::error_code ec;
         std::string detail;
+        bool parked = false;  // waiting for the first nodes (cluster)
     };
     void node_done(std::uint64_t id, const std::error_code& ec, const std::string& detail);
     void finish(std::uint64_t id);
@@ -182,6 +207,7 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     std::map<std::uint64_t, operation> operations_;
     std::uint64_t next_op_ = 1;
     std::atomic<bool> closed_{false};
+    bool awaiting_nodes_ = false;
     std::atomic<std::size_t> subscription_count_{0};
 
     // Scratch for dispatch: reused so that parsing allocates nothing per message.

@@ -1,0 +1,65 @@
+// Keyspace notifications from a whole Redis Cluster.
+//
+// Each node publishes only the events of the keys it owns, on its own non-sharded
+// pub/sub (SSUBSCRIBE never sees them), so a cluster consumer must subscribe on every
+// primary and follow the topology. cluster_keyspace_notifications does, with the same
+// API as keyspace_notifications (both are notifier_base):
+//   - subscriptions are registered once and applied to every primary; a new primary
+//     (scale out, failover promotion) gets the whole set, and only when it confirmed all
+//     of it is it counted as covered;
+//   - a node that is no longer a primary (a manual CLUSTER FAILOVER keeps the old primary
+//     alive as a replica: its connection does not break, only the tracker can notice)
+//     and a removed node are closed;
+//   - each change that may have lost events yields a gap_event naming the node, the slot
+//     ranges and the interval: a primary that takes over slots reports
+//     topology_change from the last topology in which another node still owned them
+//     (or from when that node's connection broke) until it is covered;
+//   - each notification says which node it came from (received_notification::node()).
+// The topology is refreshed every refresh_interval, at once when a subscriber connection
+// is lost, and on demand; all of it on the notifier's I/O thread, ready-driven: a hot
+// shard never starves the others and an idle one never slows a hot one.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "../notifications/keyspace_notifications.hpp"
+#include "topology.hpp"
+
+namespace ksn {
+
+struct cluster_options : notifier_options {
+    /// Seed nodes; empty means connection.address. Any reachable one will do.
+    std::vector<net::endpoint> seeds;
+    /// How often the topology is refreshed (also at once when a node's connection is lost).
+    std::chrono::milliseconds refresh_interval{1000};
+    /// Subscribe replicas as well as primaries. Replicas also publish the events of the
+    /// writes they replicate, so this DUPLICATES every notification (once per copy of
+    /// the data); in exchange a promoted replica is already subscribed when it takes
+    /// over. Off by default.
+    bool subscribe_replicas = false;
+};
+
+class cluster_keyspace_notifications : public notifier_base {
+  public:
+    /// Runs on a thread of its own; discovery starts at once. subscribe() waits for the
+    /// first topology (bounded by subscribe_timeout) and fails with not_connected naming
+    /// every seed when none answers.
+    explicit cluster_keyspace_notifications(cluster_options options);
+    /// Runs on `io` (handlers inline there, as for keyspace_notifications).
+    cluster_keyspace_notifications(asio::io_context& io, cluster_options options);
+    ~cluster_keyspace_notifications() override;
+
+    /// The topology as last seen (nullopt before the first).
+    [[nodiscard]] std::optional<cluster::topology> topology() const;
+    /// Asks for a refresh now (returns at once).
+    void refresh_topology();
+
+  private:
+    void init(cluster_options options);
+    struct controller;
+    std::shared_ptr<controller> controller_;
+};
+
+}  // namespace ksn

@@ -1,0 +1,99 @@
+// A Redis Cluster topology: which primary serves which slot ranges, with its replicas,
+// parsed from CLUSTER SLOTS (RESP2 and RESP3 shapes, Redis 7 node ids and hostname
+// metadata) or CLUSTER SHARDS, and the difference between two of them.
+//
+// An empty or "?" endpoint in a reply means "the address you asked" (the server does not
+// know its own address); parse functions take that address for it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "../net/options.hpp"
+#include "../protocol/value.hpp"
+#include "slot.hpp"
+
+namespace ksn::cluster {
+
+struct slot_range {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;  ///< inclusive
+    friend bool operator==(const slot_range&, const slot_range&) = default;
+    friend auto operator<=>(const slot_range&, const slot_range&) = default;
+};
+
+struct node_info {
+    std::string id;  ///< the node id (40 hex), empty when the server does not say
+    net::endpoint address;
+    friend bool operator==(const node_info&, const node_info&) = default;
+};
+
+struct shard {
+    std::vector<slot_range> slots;  ///< sorted, merged
+    node_info primary;
+    std::vector<node_info> replicas;
+};
+
+class topology {
+  public:
+    topology() = default;
+    /// Groups ranges by primary (by endpoint), sorts and merges them, and computes the
+    /// signature.
+    explicit topology(std::vector<shard> shards);
+
+    const std::vector<shard>& shards() const noexcept { return shards_; }
+    /// A hash of the slot assignment and primaries: equal topologies have equal
+    /// signatures, so a refresh that changed nothing costs one comparison.
+    std::uint64_t signature() const noexcept { return signature_; }
+    /// The shard serving `slot`, or nullptr for an unassigned slot.
+    const shard* owner(std::uint16_t slot) const noexcept;
+    /// Every node address, primaries first (for asking another node when one fails).
+    std::vector<net::endpoint> endpoints() const;
+    bool empty() const noexcept { return shards_.empty(); }
+    /// True when every slot is served.
+    bool complete() const noexcept;
+
+  private:
+    std::vector<shard> shards_;
+    std::vector<std::uint16_t> owner_;  // slot -> shard index + 1 (0: none)
+    std::uint64_t signature_ = 0;
+};
+
+/// What changed between two topologies, by primary endpoint.
+struct topology_diff {
+    std::vector<node_info> added;     ///< primaries now that were not primaries before
+    std::vector<node_info> removed;   ///< primaries before that are not now
+    std::vector<node_info> promoted;  ///< of `added`, those that were replicas before
+    std::vector<node_info> demoted;   ///< of `removed`, those that are replicas now
+    /// Slot ranges whose primary changed: [range, old primary endpoint (may be empty),
+    /// new primary endpoint (may be empty)].
+    struct move {
+        slot_range range;
+        std::string from;
+        std::string to;
+    };
+    std::vector<move> moved;
+    bool empty() const noexcept { return added.empty() && removed.empty() && moved.empty(); }
+};
+
+[[nodiscard]] topology_diff diff(const topology& before, const topology& after);
+
+/// Parses a CLUSTER SLOTS reply. `asked` stands in for empty or "?" hosts. Returns
+/// nullopt (and sets `error` to a sentence) when the reply does not have the documented
+/// shape.
+[[nodiscard]] std::optional<topology> parse_cluster_slots(const protocol::value& reply,
+                                                          const net::endpoint& asked,
+                                                          std::string& error);
+
+/// Parses a CLUSTER SHARDS reply (Redis 7+). Nodes whose health is not "online" are
+/// left out of the replicas; a shard whose primary is not online keeps it (its slots
+/// still belong to it until a failover).
+[[nodiscard]] std::optional<topology> parse_cluster_shards(const protocol::value& reply,
+                                                           const net::endpoint& asked,
+                                                           std::string& error);
+
+}  // namespace ksn::cluster

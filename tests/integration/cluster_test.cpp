@@ -1,0 +1,419 @@
+// cluster_keyspace_notifications against a real cluster of 3 primaries + 3 replicas that
+// each test creates with redis-cli --cluster create and tears down.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cluster/cluster_keyspace_notifications.hpp"
+#include "cluster/slot.hpp"
+#include "tests/integration/notifier_fixture.hpp"
+#include "tests/support/redis_cluster.hpp"
+
+namespace ksn::test {
+namespace {
+
+constexpr auto refresh = 500ms;
+
+cluster_options cluster_options_for(redis_cluster& c) {
+    cluster_options o;
+    o.seeds = {c.seeds().front()};
+    o.refresh_interval = refresh;
+    o.connection.connect_timeout = 2s;
+    o.connection.health_check_interval = 1s;
+    o.connection.health_check_timeout = 1s;
+    o.connection.reconnect.initial_delay = 20ms;
+    o.connection.reconnect.max_delay = 200ms;
+    o.subscribe_timeout = 5s;
+    o.queue_capacity = 1 << 20;
+    return o;
+}
+
+/// Collects everything a notifier delivers, from a pulling thread.
+class collector {
+  public:
+    explicit collector(notifier_base& n) : n_(n), thread_([this] { run(); }) {}
+    ~collector() {
+        stop_ = true;
+        thread_.join();
+    }
+    std::size_t count() {
+        std::lock_guard lock(m_);
+        return received_.size();
+    }
+    std::vector<std::pair<std::string, std::string>> received() {  // key, node
+        std::lock_guard lock(m_);
+        return received_;
+    }
+    std::vector<gap_event> gaps() {
+        std::lock_guard lock(m_);
+        return gaps_;
+    }
+
+  private:
+    void run() {
+        delivery d;
+        while (!stop_) {
+            if (!n_.next(d, 50ms)) continue;
+            std::lock_guard lock(m_);
+            if (d.is_gap()) gaps_.push_back(d.gap());
+            if (d.is_notification()) {
+                received_.emplace_back(std::string(d.notification().key()),
+                                       std::string(d.notification().node()));
+            }
+        }
+    }
+    notifier_base& n_;
+    std::mutex m_;
+    std::vector<std::pair<std::string, std::string>> received_;
+    std::vector<gap_event> gaps_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+/// Writes keys "<prefix><n>" one by one in a thread, recording where and when.
+class write_load {
+  public:
+    struct write {
+        std::string key;
+        std::uint16_t port;
+        clock::time_point sent, acked;
+    };
+    write_load(redis_cluster& c, std::string prefix) : writer_(c), prefix_(std::move(prefix)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~write_load() { stop(); }
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    std::vector<write> writes() {
+        std::lock_guard lock(m_);
+        return writes_;
+    }
+
+  private:
+    void run() {
+        for (int i = 0; !stop_ && i < 200000; ++i) {
+            write w{prefix_ + std::to_string(i), 0, clock::now(), {}};
+            w.port = writer_.set(w.key);
+            w.acked = clock::now();
+            std::lock_guard lock(m_);
+            writes_.push_back(std::move(w));
+            std::this_thread::sleep_for(1ms);
+        }
+    }
+    cluster_writer writer_;
+    std::string prefix_;
+    std::mutex m_;
+    std::vector<write> writes_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+/// True when a gap covers a write: its slot is in the gap's slots (or the gap names the
+/// node that executed it) and the write overlaps the gap's interval.
+bool covered_by_gap(const write_load::write& w, const std::vector<gap_event>& gaps) {
+    const auto slot = cluster::key_slot(w.key);
+    for (const auto& g : gaps) {
+        bool slot_in = g.slots.empty() && g.node == "127.0.0.1:" + std::to_string(w.port);
+        for (const auto& [a, b] : g.slots)
+            slot_in = slot_in || (slot >= a && slot <= b);
+        const auto end = g.restored.value_or(clock::time_point::max());
+        if (slot_in && w.sent <= end && w.acked >= g.lost) return true;
+    }
+    return false;
+}
+
+/// Every write outside a gap was received (at least once).
+void expect_all_outside_gaps_received(const std::vector<write_load::write>& writes,
+                                      collector& col) {
+    std::set<std::string> got;
+    for (const auto& [key, node] : col.received())
+        got.insert(key);
+    const auto gaps = col.gaps();
+    std::size_t missing = 0, excused = 0;
+    std::string example;
+    for (const auto& w : writes) {
+        if (got.count(w.key)) continue;
+        if (covered_by_gap(w, gaps)) {
+            ++excused;
+            continue;
+        }
+        if (missing++ == 0) example = w.key + " on port " + std::to_string(w.port);
+    }
+    EXPECT_EQ(missing, 0u) << "e.g. " << example << "; " << excused << " inside gaps, "
+                           << gaps.size() << " gaps";
+}
+
+std::set<std::string> primary_names(const cluster::topology& t) {
+    std::set<std::string> out;
+    for (const auto& s : t.shards())
+        out.insert(s.primary.address.to_string());
+    return out;
+}
+
+std::set<std::string> subscribed_nodes(notifier_base& n) {
+    std::set<std::string> out;
+    for (const auto& s : n.stats().nodes)
+        out.insert(s.node);
+    return out;
+}
+
+TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.subscribe_keyspace("k:*");
+    collector col(n);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 30000; ++i)
+        keys.push_back("k:" + std::to_string(i));
+    cluster_writer w(c);
+    const auto ports = w.set_many(keys);
+    ASSERT_TRUE(wait_until([&] { return col.count() >= keys.size(); }, 30s)) << col.count();
+    std::this_thread::sleep_for(200ms);  // anything extra would arrive now
+    std::map<std::string, std::vector<std::string>> by_key;
+    for (const auto& [key, node] : col.received())
+        by_key[key].push_back(node);
+    ASSERT_EQ(by_key.size(), keys.size());
+    std::set<std::string> nodes_seen;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto& seen = by_key[keys[i]];
+        ASSERT_EQ(seen.size(), 1u) << keys[i] << " received " << seen.size() << " times";
+        EXPECT_EQ(seen[0], "127.0.0.1:" + std::to_string(ports[i])) << keys[i];
+        nodes_seen.insert(seen[0]);
+    }
+    EXPECT_EQ(nodes_seen.size(), 3u);
+    EXPECT_TRUE(col.gaps().empty());
+    EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
+}
+
+TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.subscribe_keyspace("m:*");
+    collector col(n);
+    write_load load(c, "m:");
+    std::this_thread::sleep_for(300ms);
+    // Promote the replica of the shard that owns slot 0.
+    const auto before = c.topology();
+    const auto* shard0 = before.owner(0);
+    ASSERT_NE(shard0, nullptr);
+    ASSERT_FALSE(shard0->replicas.empty());
+    const auto old_primary = shard0->primary.address.to_string();
+    const auto replica = shard0->replicas.front().address;
+    c.node(replica.port).command({"CLUSTER", "FAILOVER"});
+    ASSERT_TRUE(wait_until([&] { return c.topology().owner(0)->primary.address == replica; }, 15s));
+    const auto promoted_at = clock::now();
+    // Subscribed within two refresh intervals (plus the time to connect and confirm).
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
+                           2 * refresh + 1s));
+    EXPECT_LT(clock::now() - promoted_at, 2 * refresh + 1s);
+    EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(old_primary) == 0; }, 2s))
+        << "the demoted primary is still subscribed";
+    ASSERT_TRUE(wait_until([&] { return !col.gaps().empty(); }, 5s));
+    const auto g = col.gaps().front();
+    EXPECT_EQ(g.node, replica.to_string());
+    EXPECT_EQ(g.reason, gap_reason::topology_change) << g.detail;
+    EXPECT_FALSE(g.slots.empty());
+    EXPECT_EQ(g.slots.front().first, 0);
+    std::this_thread::sleep_for(1s);  // writes after the promotion
+    load.stop();
+    const auto writes = load.writes();
+    ASSERT_TRUE(wait_until([&] { return col.count() >= writes.size(); }, 10s));
+    expect_all_outside_gaps_received(writes, col);
+    std::size_t after = 0;
+    for (const auto& [key, node] : col.received())
+        after += node == replica.to_string();
+    EXPECT_GT(after, 0u) << "nothing received from the promoted node";
+}
+
+TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyspace("x:*");
+    collector col(n);
+    write_load load(c, "x:");
+    std::this_thread::sleep_for(300ms);
+    const auto before = c.topology();
+    const auto* shard0 = before.owner(0);
+    const auto victim = shard0->primary.address;
+    const auto replica = shard0->replicas.front().address;
+    c.node(victim.port).kill9();
+    // The replica takes over after cluster-node-timeout (1 s) and an election.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            try {
+                return c.topology().owner(0)->primary.address == replica;
+            } catch (...) {
+                return false;
+            }
+        },
+        20s));
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
+                           2 * refresh + 2s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            for (const auto& g : col.gaps()) {
+                if (g.node == replica.to_string()) return true;
+            }
+            return false;
+        },
+        5s));
+    std::this_thread::sleep_for(1s);
+    load.stop();
+    const auto writes = load.writes();
+    ASSERT_TRUE(wait_until([&] { return col.count() >= writes.size() * 9 / 10; }, 10s));
+    std::this_thread::sleep_for(300ms);
+    expect_all_outside_gaps_received(writes, col);
+    for (const auto& g : col.gaps()) {
+        if (g.node != replica.to_string()) continue;
+        EXPECT_EQ(g.reason, gap_reason::topology_change);
+        ASSERT_TRUE(g.restored);
+    }
+    // The dead node comes back as a replica and is not subscribed as a primary.
+    c.node(victim.port).start();
+    c.wait_stable(30s, 1);
+    std::this_thread::sleep_for(3 * refresh);
+    EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
+    EXPECT_EQ(subscribed_nodes(n).count(victim.to_string()), 0u);
+}
+
+std::string node_id(redis_server& s) {
+    return s.command({"CLUSTER", "MYID"}).data;
+}
+
+TEST(Cluster, ReshardingUnderLoadNotifiesFromTheNewOwner) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.subscribe_keyspace("r:*");
+    collector col(n);
+    write_load load(c, "r:");
+    const auto t = c.topology();
+    const auto from = t.shards()[0].primary.address;
+    const auto to = t.shards()[1].primary.address;
+    std::string out;
+    const int status =
+        run_command({redis_cli_path(), "--cluster", "reshard", from.to_string(), "--cluster-from",
+                     node_id(c.node(from.port)), "--cluster-to", node_id(c.node(to.port)),
+                     "--cluster-slots", "200", "--cluster-yes"},
+                    out);
+    ASSERT_EQ(status, 0) << out;
+    c.wait_stable(30s, 1);
+    std::this_thread::sleep_for(3 * refresh);
+    load.stop();
+    // Keys in the moved slots written now come from the new owner.
+    cluster_writer w(c);
+    std::vector<std::string> moved_keys;
+    const auto now_t = c.topology();
+    for (int i = 0; moved_keys.size() < 50 && i < 100000; ++i) {
+        const std::string key = "r:after:" + std::to_string(i);
+        const auto slot = cluster::key_slot(key);
+        if (t.owner(slot)->primary.address == from && now_t.owner(slot)->primary.address == to) {
+            moved_keys.push_back(key);
+        }
+    }
+    ASSERT_EQ(moved_keys.size(), 50u);
+    w.set_many(moved_keys);
+    const auto writes = load.writes();
+    ASSERT_TRUE(wait_until([&] { return col.count() >= writes.size() + moved_keys.size(); }, 10s));
+    std::map<std::string, std::string> node_of;
+    for (const auto& [key, node] : col.received())
+        node_of[key] = node;
+    for (const auto& k : moved_keys)
+        EXPECT_EQ(node_of[k], to.to_string()) << k;
+    expect_all_outside_gaps_received(writes, col);
+}
+
+TEST(Cluster, ScaleOutAndIn) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.subscribe_keyspace("s:*");
+    collector col(n);
+    auto& fresh = c.add_node();
+    const auto t = c.topology();
+    const auto from = t.shards()[0].primary.address;
+    std::string out;
+    ASSERT_EQ(run_command({redis_cli_path(), "--cluster", "reshard", from.to_string(),
+                           "--cluster-from", node_id(c.node(from.port)), "--cluster-to",
+                           node_id(fresh), "--cluster-slots", "100", "--cluster-yes"},
+                          out),
+              0)
+        << out;
+    c.wait_stable(30s);
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(fresh.address()) == 1; },
+                           2 * refresh + 2s));
+    // Its keys are notified from it.
+    cluster_writer w(c);
+    std::string key;
+    for (int i = 0; key.empty(); ++i) {
+        const std::string k = "s:" + std::to_string(i);
+        if (c.owner_port(k) == fresh.port()) key = k;
+    }
+    w.set(key);
+    ASSERT_TRUE(wait_until([&] {
+        for (const auto& [k, node] : col.received()) {
+            if (k == key) return node == fresh.address();
+        }
+        return false;
+    }));
+    // Scale in: give the slots back and remove the node.
+    out.clear();
+    ASSERT_EQ(run_command({redis_cli_path(), "--cluster", "reshard", from.to_string(),
+                           "--cluster-from", node_id(fresh), "--cluster-to",
+                           node_id(c.node(from.port)), "--cluster-slots", "100", "--cluster-yes"},
+                          out),
+              0)
+        << out;
+    c.wait_stable(30s);
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(fresh.address()) == 0; },
+                           2 * refresh + 2s));
+    out.clear();
+    EXPECT_EQ(
+        run_command({redis_cli_path(), "--cluster", "del-node", from.to_string(), node_id(fresh)},
+                    out),
+        0)
+        << out;
+    EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
+}
+
+TEST(ClusterSeeds, EveryDeadSeedIsAClearError) {
+    cluster_options o;
+    const auto a = free_port(), b = free_port();
+    o.seeds = {{"127.0.0.1", a}, {"127.0.0.1", b}};
+    o.refresh_interval = refresh;
+    o.subscribe_timeout = 3s;
+    o.connection.connect_timeout = 1s;
+    cluster_keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    try {
+        n.subscribe_keyspace("x");
+        FAIL() << "subscribe succeeded with no reachable seed";
+    } catch (const ksn::error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(e.code(), notifier_errc::not_connected) << what;
+        EXPECT_NE(what.find("127.0.0.1:" + std::to_string(a)), std::string::npos) << what;
+        EXPECT_NE(what.find("127.0.0.1:" + std::to_string(b)), std::string::npos) << what;
+    }
+}
+
+TEST(ClusterSeeds, OneDeadSeedOfThreeIsFine) {
+    redis_cluster c;
+    auto o = cluster_options_for(c);
+    o.seeds = {{"127.0.0.1", free_port()}, c.seeds()[1], c.seeds()[2]};
+    cluster_keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyevent("set");
+    collector col(n);
+    cluster_writer w(c);
+    w.set_many({"a", "b", "c", "d", "e", "f"});
+    EXPECT_TRUE(wait_until([&] { return col.count() == 6; }, 5s));
+    EXPECT_EQ(subscribed_nodes(n).size(), 3u);
+}
+
+}  // namespace
+}  // namespace ksn::test
