@@ -1,0 +1,872 @@
+// The ksn program itself (KSN_BINARY, built by meson) against real redis-server processes:
+// `ksn watch` output and exit statuses, `ksn parse` on crafted byte streams. Every child
+// process runs under a deadline and is killed when it passes.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/support/redis_server.hpp"
+#include "tools/json.hpp"
+
+#ifndef KSN_BINARY
+#error "KSN_BINARY must name the ksn executable"
+#endif
+
+extern char** environ;
+
+namespace ksn::test {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+// --- running ksn ------------------------------------------------------------------------
+
+struct result {
+    int status = -1;  ///< exit status, or 128 + signal when killed by one
+    std::string out;
+    std::string err;
+    bool timed_out = false;
+};
+
+/// ksn running as a child process with its stdin, stdout and stderr on pipes.
+class ksn_process {
+  public:
+    explicit ksn_process(const std::vector<std::string>& args,
+                         const std::vector<std::string>& env = {}, std::string input = {})
+        : input_(std::move(input)) {
+        int in[2], out[2], err[2];
+        if (::pipe(in) != 0 || ::pipe(out) != 0 || ::pipe(err) != 0)
+            throw std::runtime_error("pipe");
+        // argv and envp are built before fork: the child only calls async-signal-safe code.
+        std::vector<std::string> argv_s{KSN_BINARY};
+        argv_s.insert(argv_s.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& a : argv_s)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        std::vector<std::string> env_s;
+        for (char** e = environ; *e != nullptr; ++e) {
+            if (!std::string_view(*e).starts_with("KSN_PASSWORD=")) env_s.emplace_back(*e);
+        }
+        env_s.insert(env_s.end(), env.begin(), env.end());
+        std::vector<char*> envp;
+        for (auto& e : env_s)
+            envp.push_back(e.data());
+        envp.push_back(nullptr);
+
+        pid_ = ::fork();
+        if (pid_ < 0) throw std::runtime_error("fork");
+        if (pid_ == 0) {
+            ::dup2(in[0], 0);
+            ::dup2(out[1], 1);
+            ::dup2(err[1], 2);
+            for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+                ::close(fd);
+            ::execve(argv[0], argv.data(), envp.data());
+            ::_exit(127);
+        }
+        ::close(in[0]);
+        ::close(out[1]);
+        ::close(err[1]);
+        in_ = in[1];
+        out_ = out[0];
+        err_ = err[0];
+        if (input_.empty()) close_fd(in_);
+    }
+    ~ksn_process() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        for (int fd : {in_, out_, err_}) {
+            if (fd >= 0) ::close(fd);
+        }
+    }
+    ksn_process(const ksn_process&) = delete;
+    ksn_process& operator=(const ksn_process&) = delete;
+
+    pid_t pid() const noexcept { return pid_; }
+    void signal(int sig) { ::kill(pid_, sig); }
+
+    /// Feeds stdin, collects stdout and stderr until the process exits; kills it with
+    /// SIGKILL when `limit` passes first.
+    result wait(std::chrono::milliseconds limit = 20s) {
+        result r;
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        std::size_t written = 0;
+        ::signal(SIGPIPE, SIG_IGN);  // ksn may exit before reading all its input
+        while (out_ >= 0 || err_ >= 0 || in_ >= 0) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left <= 0ms && !r.timed_out) {
+                r.timed_out = true;
+                ::kill(pid_, SIGKILL);
+                close_fd(in_);
+            }
+            pollfd fds[3] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}, {in_, POLLOUT, 0}};
+            if (::poll(fds, 3, static_cast<int>(std::max(left, 10ms).count())) < 0 &&
+                errno != EINTR) {
+                break;
+            }
+            drain(fds[0], out_, r.out);
+            drain(fds[1], err_, r.err);
+            if (in_ >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+                const auto n = ::write(in_, input_.data() + written,
+                                       std::min<std::size_t>(input_.size() - written, 65536));
+                if (n > 0) written += static_cast<std::size_t>(n);
+                if (n < 0 || written == input_.size()) close_fd(in_);
+            }
+        }
+        int st = 0;
+        ::waitpid(pid_, &st, 0);
+        pid_ = -1;
+        r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return r;
+    }
+
+  private:
+    static void close_fd(int& fd) {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+    static void drain(const pollfd& p, int& fd, std::string& to) {
+        if (fd < 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) return;
+        char buf[65536];
+        const auto n = ::read(fd, buf, sizeof buf);
+        if (n > 0) {
+            to.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            close_fd(fd);
+        }
+    }
+
+    pid_t pid_ = -1;
+    int in_ = -1, out_ = -1, err_ = -1;
+    std::string input_;
+};
+
+result run_ksn(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+               std::string input = {}) {
+    ksn_process p(args, env, std::move(input));
+    return p.wait();
+}
+
+std::string describe(const result& r) {
+    return "status " + std::to_string(r.status) + (r.timed_out ? " (timed out)" : "") +
+           "\nstdout:\n" + r.out + "stderr:\n" + r.err;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const auto nl = text.find('\n', at);
+        const auto end = nl == std::string::npos ? text.size() : nl;
+        out.push_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    return out;
+}
+
+/// Waits until the server has a client named ksn-watch with at least one subscription.
+bool ksn_subscribed(redis_server& server, int channels = 1) {
+    return wait_until([&] {
+        const auto list = server.command({"CLIENT", "LIST"}).data;
+        for (const auto& l : lines(list)) {
+            if (l.find("name=ksn-watch") == std::string::npos) continue;
+            int sub = 0, psub = 0;
+            const auto s = l.find(" sub="), p = l.find(" psub=");
+            if (s != std::string::npos) sub = std::stoi(l.substr(s + 5));
+            if (p != std::string::npos) psub = std::stoi(l.substr(p + 6));
+            if (sub + psub >= channels) return true;
+        }
+        return false;
+    });
+}
+
+std::int64_t monotonic_now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// --- reading ksn's JSON lines -------------------------------------------------------------
+
+/// A value of a flat JSON object as ksn writes them: a string (unescaped to its bytes),
+/// an integer, null, or an array of strings.
+struct json_value {
+    enum class kind { string, number, null, array } type = kind::null;
+    std::string text;
+    std::int64_t number = 0;
+    std::vector<std::string> items;
+};
+using json_line = std::map<std::string, json_value>;
+
+class json_reader {
+  public:
+    explicit json_reader(std::string_view s) : s_(s) {}
+
+    std::optional<json_line> object() {
+        json_line out;
+        if (!eat('{')) return std::nullopt;
+        if (eat('}')) return at_end() ? std::optional(out) : std::nullopt;
+        do {
+            auto name = string();
+            if (!name || !eat(':')) return std::nullopt;
+            auto v = value();
+            if (!v) return std::nullopt;
+            out[*name] = std::move(*v);
+        } while (eat(','));
+        if (!eat('}') || !at_end()) return std::nullopt;
+        return out;
+    }
+
+  private:
+    bool at_end() const { return i_ == s_.size(); }
+    bool eat(char c) {
+        if (i_ < s_.size() && s_[i_] == c) {
+            ++i_;
+            return true;
+        }
+        return false;
+    }
+    std::optional<std::string> string() {
+        if (!eat('"')) return std::nullopt;
+        std::string out;
+        while (i_ < s_.size()) {
+            const char c = s_[i_++];
+            if (c == '"') return out;
+            if (static_cast<unsigned char>(c) < 0x20) return std::nullopt;  // must be escaped
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (i_ >= s_.size()) return std::nullopt;
+            const char e = s_[i_++];
+            switch (e) {
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'u': {
+                    // ksn escapes only control characters, so \u00XX is all it writes.
+                    if (i_ + 4 > s_.size() || s_.substr(i_, 2) != "00") return std::nullopt;
+                    out += static_cast<char>(
+                        std::stoi(std::string(s_.substr(i_ + 2, 2)), nullptr, 16));
+                    i_ += 4;
+                    break;
+                }
+                default:
+                    return std::nullopt;
+            }
+        }
+        return std::nullopt;
+    }
+    std::optional<json_value> value() {
+        json_value v;
+        if (i_ < s_.size() && s_[i_] == '"') {
+            auto s = string();
+            if (!s) return std::nullopt;
+            v.type = json_value::kind::string;
+            v.text = std::move(*s);
+        } else if (s_.substr(i_, 4) == "null") {
+            i_ += 4;
+        } else if (eat('[')) {
+            v.type = json_value::kind::array;
+            if (eat(']')) return v;
+            do {
+                auto s = string();
+                if (!s) return std::nullopt;
+                v.items.push_back(std::move(*s));
+            } while (eat(','));
+            if (!eat(']')) return std::nullopt;
+        } else {
+            const std::size_t start = i_;
+            if (eat('-')) {}
+            while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+                ++i_;
+            if (i_ == start) return std::nullopt;
+            v.type = json_value::kind::number;
+            v.number = std::stoll(std::string(s_.substr(start, i_ - start)));
+        }
+        return v;
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+};
+
+/// Every line of `out` as a JSON object; a line that is not one fails the test.
+std::vector<json_line> json_lines(const std::string& out) {
+    std::vector<json_line> objects;
+    for (const auto& l : lines(out)) {
+        auto o = json_reader(l).object();
+        EXPECT_TRUE(o.has_value()) << "not a JSON object: " << l;
+        if (o) objects.push_back(std::move(*o));
+    }
+    return objects;
+}
+
+/// The bytes of field `name`: its text, or the decoded `name_b64`.
+std::optional<std::string> field_bytes(const json_line& o, const std::string& name) {
+    if (auto it = o.find(name); it != o.end()) return it->second.text;
+    if (auto it = o.find(name + "_b64"); it != o.end())
+        return tools::base64_decode(it->second.text);
+    return std::nullopt;
+}
+
+std::string text_of(const json_line& o, const std::string& name) {
+    const auto it = o.find(name);
+    return it == o.end() ? "<missing " + name + ">" : it->second.text;
+}
+
+// --- watch -------------------------------------------------------------------------------
+
+TEST(CliWatch, JsonLinesCarryEveryField) {
+    redis_server server;
+    const auto before = monotonic_now_ns();
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count", "5",
+                     "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    c.command({"SET", "k", "v"});
+    c.command({"EXPIRE", "k", "100"});
+    c.command({"HSET", "h", "f", "v"});
+    c.command({"LPUSH", "l", "a"});
+    c.command({"DEL", "k"});
+    const auto r = ksn.wait();
+    const auto after = monotonic_now_ns();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 5u) << r.out;
+    const std::vector<std::pair<std::string, std::string>> expected = {
+        {"k", "set"}, {"k", "expire"}, {"h", "hset"}, {"l", "lpush"}, {"k", "del"}};
+    std::int64_t last_ts = 0;
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        const auto& o = objects[i];
+        EXPECT_EQ(text_of(o, "type"), "keyspace");
+        EXPECT_EQ(o.at("db").number, 0);
+        EXPECT_EQ(text_of(o, "key"), expected[i].first);
+        EXPECT_EQ(text_of(o, "event"), expected[i].second);
+        ASSERT_EQ(o.at("subkeys").type, json_value::kind::array);
+        EXPECT_TRUE(o.at("subkeys").items.empty());
+        EXPECT_EQ(text_of(o, "channel"), "__keyspace@0__:" + expected[i].first);
+        EXPECT_EQ(text_of(o, "node"), server.address());
+        // ts_ns is CLOCK_MONOTONIC, the same clock in every process of the machine.
+        const auto ts = o.at("ts_ns").number;
+        EXPECT_GE(ts, before);
+        EXPECT_LE(ts, after);
+        EXPECT_GE(ts, last_ts);
+        last_ts = ts;
+    }
+}
+
+TEST(CliWatch, TextLinesForPeople) {
+    redis_server server;
+    ksn_process ksn(
+        {"watch", "--port", std::to_string(server.port()), "--count", "2", "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    c.command({"SET", "user:1", "v"});
+    c.command({"SET", "a key\xff", "v"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto ls = lines(r.out);
+    ASSERT_EQ(ls.size(), 2u) << r.out;
+    EXPECT_TRUE(ls[0].ends_with(" keyspace@0 set user:1")) << ls[0];
+    EXPECT_TRUE(ls[1].ends_with(" keyspace@0 set \"a key\\xff\"")) << ls[1];
+}
+
+TEST(CliWatch, BinaryKeysRoundTripByteForByte) {
+    redis_server server;
+    const std::vector<std::string> keys = {
+        "nul\0key"s,
+        "line\nbreak"s,
+        "bad\xff\xfeutf8"s,
+        "\xff"s,
+        "mixed\0\n\xc3\xa9\xc3"s,
+        "caf\xc3\xa9"s,
+        "quote\"back\\slash\ttab"s,
+    };
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count",
+                     std::to_string(keys.size()), "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    for (const auto& k : keys)
+        c.command(std::vector<std::string>{"SET", k, "v"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), keys.size()) << r.out;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto& o = objects[i];
+        const bool utf8 = tools::valid_utf8(keys[i]);
+        // Valid UTF-8 (control characters included) is plain JSON text; the rest base64.
+        EXPECT_EQ(o.count("key"), utf8 ? 1u : 0u) << i;
+        EXPECT_EQ(o.count("key_b64"), utf8 ? 0u : 1u) << i;
+        EXPECT_EQ(field_bytes(o, "key"), keys[i]) << i;
+        EXPECT_EQ(field_bytes(o, "channel"), "__keyspace@0__:" + keys[i]) << i;
+        EXPECT_EQ(text_of(o, "event"), "set");
+    }
+}
+
+TEST(CliWatch, KeyeventDbAndResp2) {
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--db", "3", "--keyevent",
+                     "del", "--resp", "2", "--json", "--count", "2", "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    c.command({"SELECT", "3"});
+    c.command({"SET", "a", "1"});
+    c.command({"DEL", "a"});
+    c.command({"SET", "b", "1"});
+    c.command({"DEL", "b"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(text_of(objects[i], "type"), "keyevent");
+        EXPECT_EQ(objects[i].at("db").number, 3);
+        EXPECT_EQ(text_of(objects[i], "event"), "del");
+        EXPECT_EQ(text_of(objects[i], "channel"), "__keyevent@3__:del");
+    }
+    EXPECT_EQ(text_of(objects[0], "key"), "a");
+    EXPECT_EQ(text_of(objects[1], "key"), "b");
+}
+
+TEST(CliWatch, ExactChannelOfAGlobLookingKey) {
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--exact",
+                     "__keyspace@0__:a*b", "--json", "--count", "1", "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    c.command({"SET", "axb", "1"});  // would match if a*b were a pattern
+    c.command({"SET", "a*b", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 1u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "key"), "a*b");
+}
+
+TEST(CliWatch, PatternsAndPositionalChannels) {
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--pattern",
+                     "__keyevent@0__:h*", "__keyspace@0__:list", "--json", "--count", "2",
+                     "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server, 2));
+    client c(server.port());
+    c.command({"SET", "s", "1"});  // neither
+    c.command({"HSET", "h", "f", "v"});
+    c.command({"LPUSH", "list", "x"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "type"), "keyevent");
+    EXPECT_EQ(text_of(objects[0], "event"), "hset");
+    EXPECT_EQ(text_of(objects[1], "type"), "keyspace");
+    EXPECT_EQ(text_of(objects[1], "event"), "lpush");
+}
+
+TEST(CliWatch, PrefixFiltersAndStrips) {
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--prefix", "app:", "--json",
+                     "--count", "2", "--timeout", "15", "--stats"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    c.command({"SET", "other", "1"});
+    c.command({"SET", "app:one", "1"});
+    c.command({"SET", "app:two", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "key"), "one");
+    EXPECT_EQ(text_of(objects[1], "key"), "two");
+    EXPECT_EQ(text_of(objects[1], "channel"), "__keyspace@0__:app:two");
+    // --stats: per-node counters on stderr.
+    EXPECT_NE(r.err.find("ksn: stats " + server.address()), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("notifications=2 "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("filtered=1 "), std::string::npos) << r.err;
+}
+
+TEST(CliWatch, SubkeyChannelsDecodePublishedPayloads) {
+    // Redis 7.0 does not emit subkey notifications, but it delivers a PUBLISH on their
+    // channels byte for byte.
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--subkeyspaceitem", "h",
+                     "f\xff", "--subkeyspaceevent", "hset", "h", "--json", "--count", "2",
+                     "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server, 2));
+    client c(server.port());
+    c.command(std::vector<std::string>{"PUBLISH", "__subkeyspaceitem@0__:h\nf\xff", "hexpired"});
+    c.command(std::vector<std::string>{"PUBLISH", "__subkeyspaceevent@0__:hset|h", "1:a,2:\xff\n"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "type"), "subkeyspaceitem");
+    EXPECT_EQ(text_of(objects[0], "key"), "h");
+    EXPECT_EQ(text_of(objects[0], "event"), "hexpired");
+    ASSERT_EQ(objects[0].count("subkeys_b64"), 1u) << r.out;
+    ASSERT_EQ(objects[0].at("subkeys_b64").items.size(), 1u);
+    EXPECT_EQ(tools::base64_decode(objects[0].at("subkeys_b64").items[0]), "f\xff");
+    EXPECT_EQ(text_of(objects[1], "type"), "subkeyspaceevent");
+    ASSERT_EQ(objects[1].count("subkeys_b64"), 1u) << r.out;
+    const auto& items = objects[1].at("subkeys_b64").items;
+    ASSERT_EQ(items.size(), 2u);
+    EXPECT_EQ(tools::base64_decode(items[0]), "a");
+    EXPECT_EQ(tools::base64_decode(items[1]), "\xff\n");
+}
+
+TEST(CliWatch, TimeoutWithTooFewNotificationsExitsOne) {
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count", "5",
+                     "--timeout", "1.5"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    client c(server.port());
+    c.command({"SET", "a", "1"});
+    c.command({"SET", "b", "1"});
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = ksn.wait();
+    EXPECT_EQ(r.status, 1) << describe(r);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_EQ(json_lines(r.out).size(), 2u);
+    EXPECT_NE(r.err.find("timeout: 2 of 5"), std::string::npos) << r.err;
+}
+
+TEST(CliWatch, TimeoutWithoutCountExitsZero) {
+    redis_server server;
+    const auto r = run_ksn({"watch", "--port", std::to_string(server.port()), "--timeout", "0.5"});
+    EXPECT_EQ(r.status, 0) << describe(r);
+    EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliWatch, InterruptExitsCleanly) {
+    redis_server server;
+    for (const int sig : {SIGINT, SIGTERM}) {
+        ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--stats"});
+        ASSERT_TRUE(ksn_subscribed(server));
+        ksn.signal(sig);
+        const auto r = ksn.wait(10s);
+        EXPECT_EQ(r.status, 128 + sig) << describe(r);
+        EXPECT_FALSE(r.timed_out);
+        EXPECT_NE(r.err.find("ksn: stats"), std::string::npos) << r.err;  // a clean exit
+        ASSERT_TRUE(wait_until([&] {
+            return server.command({"CLIENT", "LIST"}).data.find("ksn-watch") == std::string::npos;
+        }));
+    }
+}
+
+TEST(CliWatch, RefusedConnectionIsAClearError) {
+    const auto port = std::to_string(free_port());
+    const auto r = run_ksn({"watch", "--port", port, "--timeout", "10"});
+    EXPECT_EQ(r.status, 1) << describe(r);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_NE(r.err.find("127.0.0.1:" + port), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("connection failed"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliWatch, Passwords) {
+    redis_server server(with_config({"user alice on >s3cret ~* &* +@all", "user default off"}));
+    server.set_auth({"alice", "s3cret"});
+    const auto port = std::to_string(server.port());
+    for (const auto& extra : std::vector<std::vector<std::string>>{
+             {"--user", "alice", "--pass", "wrong"}, {"--user", "alice"}, {"--resp", "2"}}) {
+        std::vector<std::string> args = {"watch", "--port", port, "--timeout", "10"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto r = run_ksn(args, {"KSN_PASSWORD=also-wrong"});
+        EXPECT_EQ(r.status, 1) << describe(r);
+        EXPECT_FALSE(r.timed_out);
+        EXPECT_NE(r.err.find(server.address()), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("authentication failed"), std::string::npos) << r.err;
+    }
+    // The right password from the environment.
+    ksn_process ksn(
+        {"watch", "--port", port, "--user", "alice", "--json", "--count", "1", "--timeout", "15"},
+        {"KSN_PASSWORD=s3cret"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    server.command({"SET", "k", "v"});
+    const auto r = ksn.wait();
+    EXPECT_EQ(r.status, 0) << describe(r);
+    EXPECT_EQ(json_lines(r.out).size(), 1u);
+}
+
+TEST(CliWatch, NotificationsOffIsAWarning) {
+    redis_server server(with_notify(""));
+    const auto r = run_ksn({"watch", "--port", std::to_string(server.port()), "--timeout", "1"});
+    EXPECT_EQ(r.status, 0) << describe(r);
+    EXPECT_NE(r.err.find("ksn: warning: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("notify-keyspace-events"), std::string::npos) << r.err;
+}
+
+TEST(CliUsage, BadOptionsAndHelp) {
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"watch", "--bogus"},
+             {"watch", "--resp", "4"},
+             {"watch", "--port", "notanumber"},
+             {"watch", "--count", "0"},
+             {"watch", "--subkeyspaceitem", "only-one"},
+             {"watch", "--subkeyspaceitem", "a\nb", "c"},  // never published: a usage error
+             {"nonsense"},
+             {},
+         }) {
+        const auto r = run_ksn(args);
+        EXPECT_EQ(r.status, 2) << describe(r);
+        EXPECT_FALSE(r.err.empty());
+    }
+    for (const auto& cmd : {"watch", "parse"}) {
+        const auto r = run_ksn({cmd, "--help"});
+        EXPECT_EQ(r.status, 0) << describe(r);
+        EXPECT_NE(r.out.find("Examples:"), std::string::npos) << r.out;
+    }
+    const auto help = run_ksn({"--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("watch"), std::string::npos);
+    EXPECT_NE(help.out.find("parse"), std::string::npos);
+    const auto version = run_ksn({"--version"});
+    EXPECT_EQ(version.status, 0);
+    EXPECT_FALSE(version.out.empty());
+}
+
+// --- parse -------------------------------------------------------------------------------
+
+std::string bulk(std::string_view s) {
+    return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
+}
+
+std::string frame(char type, const std::vector<std::string>& items) {
+    std::string out = type + std::to_string(items.size()) + "\r\n";
+    for (const auto& i : items)
+        out += bulk(i);
+    return out;
+}
+
+/// A file in the test's temporary directory, removed at the end.
+class temp_file {
+  public:
+    explicit temp_file(std::string_view bytes) {
+        char name[] = "/tmp/ksn-cli-test-XXXXXX";
+        const int fd = ::mkstemp(name);
+        if (fd < 0) throw std::runtime_error("mkstemp");
+        ::close(fd);
+        path_ = name;
+        std::ofstream(path_, std::ios::binary)
+            .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    ~temp_file() { std::filesystem::remove(path_); }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+TEST(CliParse, Resp2StreamWithConfirmationsRepliesAndAnInvalidNotification) {
+    std::string s = "+OK\r\n";
+    s += "*3\r\n" + bulk("psubscribe") + bulk("__keyspace@0__:*") + ":1\r\n";
+    s += frame('*', {"pmessage", "__keyspace@0__:*", "__keyspace@0__:user:1", "set"});
+    s += frame('*', {"pong", ""});
+    s += frame('*', {"message", "__keyspace@0__:k", ""});  // empty event
+    s += frame('*', {"message", "__keyevent@5__:del", "bin\0\xff"s});
+    s += frame('*', {"message", "elsewhere", "x"});
+    const temp_file f(s);
+    const auto r = run_ksn({"parse", "--json", f.path()});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 3u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "type"), "keyspace");
+    EXPECT_EQ(text_of(objects[0], "key"), "user:1");
+    EXPECT_EQ(objects[0].count("node"), 0u);
+    EXPECT_EQ(objects[0].count("ts_ns"), 0u);
+    EXPECT_EQ(text_of(objects[1], "type"), "invalid");
+    EXPECT_EQ(text_of(objects[1], "channel"), "__keyspace@0__:k");
+    EXPECT_EQ(text_of(objects[1], "error"), "empty event name");
+    EXPECT_EQ(text_of(objects[2], "type"), "keyevent");
+    EXPECT_EQ(objects[2].at("db").number, 5);
+    EXPECT_EQ(field_bytes(objects[2], "key"), "bin\0\xff"s);
+
+    const auto text = run_ksn({"parse", f.path()});
+    ASSERT_EQ(text.status, 0) << describe(text);
+    EXPECT_EQ(lines(text.out),
+              (std::vector<std::string>{"keyspace@0 set user:1",
+                                        "invalid __keyspace@0__:k \"\": empty event name at "
+                                        "payload byte 0",
+                                        "keyevent@5 del \"bin\\x00\\xff\""}));
+}
+
+TEST(CliParse, Resp3FromStdinWithHelloAndPrefix) {
+    std::string s = "%3\r\n" + bulk("server") + bulk("redis") + bulk("proto") + ":3\r\n" +
+                    bulk("modules") + "*0\r\n";
+    s += ">3\r\n" + bulk("subscribe") + bulk("__keyevent@0__:expired") + ":1\r\n";
+    s += frame('>', {"message", "__keyevent@0__:expired", "app:session:1"});
+    s += frame('>', {"message", "__keyevent@0__:expired", "other:1"});
+    s += frame('*', {"message", "__keyevent@0__:expired", "app:reply"});  // a RESP3 reply
+    const auto r = run_ksn({"parse", "--json", "--prefix", "app:", "-"}, {}, s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 1u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "key"), "session:1");
+    EXPECT_EQ(text_of(objects[0], "event"), "expired");
+}
+
+TEST(CliParse, ProtocolErrorExitsTwoWithItsOffset) {
+    const std::string good = frame('*', {"message", "__keyspace@0__:a", "set"});
+    const std::string s = good + good + "*3\r\n$7\r\nmessage\r\n$x\r\n";
+    const temp_file f(s);
+    const auto r = run_ksn({"parse", "--json", f.path()});
+    EXPECT_EQ(r.status, 2) << describe(r);
+    EXPECT_EQ(json_lines(r.out).size(), 2u);  // what came before the error
+    const auto at = 2 * good.size() + std::string_view("*3\r\n$7\r\nmessage\r\n$").size();
+    EXPECT_NE(r.err.find("ksn parse: protocol error at byte " + std::to_string(at) + ": "),
+              std::string::npos)
+        << r.err;
+}
+
+TEST(CliParse, LargeInputIsStreamedAcrossChunks) {
+    // Big enough for many 64 KiB reads, with frames cut at chunk boundaries.
+    std::string s;
+    constexpr int n = 20000;
+    for (int i = 0; i < n; ++i)
+        s += frame('>', {"message", "__keyevent@0__:set", "key:" + std::to_string(i)});
+    s += frame('>', {"message", "__keyspace@0__:big", std::string(200000, 'e')});
+    const temp_file f(s);
+    const auto r = run_ksn({"parse", "--json", f.path()});
+    ASSERT_EQ(r.status, 0) << describe(r).substr(0, 2000);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), static_cast<std::size_t>(n + 1));
+    EXPECT_EQ(text_of(objects[12345], "key"), "key:12345");
+    EXPECT_EQ(text_of(objects[n], "event").size(), 200000u);
+}
+
+TEST(CliParse, TruncatedInputAndMissingFile) {
+    const std::string good = frame('*', {"message", "__keyspace@0__:a", "set"});
+    const temp_file f(good + good.substr(0, 10));
+    const auto r = run_ksn({"parse", f.path()});
+    EXPECT_EQ(r.status, 0) << describe(r);
+    EXPECT_EQ(lines(r.out).size(), 1u);
+    EXPECT_NE(r.err.find("ends inside a frame"), std::string::npos) << r.err;
+
+    const auto missing = run_ksn({"parse", "/nonexistent/ksn-capture"});
+    EXPECT_EQ(missing.status, 1) << describe(missing);
+    EXPECT_NE(missing.err.find("/nonexistent/ksn-capture"), std::string::npos) << missing.err;
+}
+
+/// A raw subscriber socket: sends `commands`, later returns every byte the server sent.
+class raw_subscriber {
+  public:
+    raw_subscriber(std::uint16_t port, std::string_view commands) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::write(fd_, commands.data(), commands.size()) !=
+                static_cast<ssize_t>(commands.size())) {
+            throw std::runtime_error("raw subscriber: cannot connect to the server");
+        }
+    }
+    ~raw_subscriber() { ::close(fd_); }
+
+    /// Reads until the server has been quiet for 300 ms (at most 5 s).
+    std::string received() {
+        std::string out;
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 300) <= 0) break;
+            char buf[65536];
+            const auto n = ::read(fd_, buf, sizeof buf);
+            if (n <= 0) break;
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+        return out;
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+bool operator==(const json_value& a, const json_value& b) {
+    return a.type == b.type && a.text == b.text && a.number == b.number && a.items == b.items;
+}
+
+TEST(CliParse, ParseOfARealCaptureMatchesWatch) {
+    // The bytes a real server sends to a subscriber (RESP2, and RESP3 after HELLO 3)
+    // decode to exactly what `ksn watch` printed for the same commands.
+    for (const bool resp3 : {false, true}) {
+        SCOPED_TRACE(resp3 ? "RESP3" : "RESP2");
+        redis_server server;
+        std::string commands = resp3 ? frame('*', {"HELLO", "3"}) : "";
+        commands += frame('*', {"PSUBSCRIBE", "__keyspace@0__:*"});
+        commands += frame('*', {"SUBSCRIBE", "__keyevent@0__:del"});
+        raw_subscriber capture(server.port(), commands);
+        ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--keyspace", "*",
+                         "--keyevent", "del", "--json", "--count", "4", "--timeout", "15"});
+        ASSERT_TRUE(ksn_subscribed(server, 2));
+        client c(server.port());
+        c.command({"SET", "x\xff\n", "1"});
+        c.command({"HSET", "h", "f", "v"});
+        c.command({"DEL", "x\xff\n"});
+        const auto watched = ksn.wait();
+        ASSERT_EQ(watched.status, 0) << describe(watched);
+        const auto parsed = run_ksn({"parse", "--json", "-"}, {}, capture.received());
+        ASSERT_EQ(parsed.status, 0) << describe(parsed);
+        auto expected = json_lines(watched.out);
+        for (auto& o : expected) {
+            o.erase("node");
+            o.erase("ts_ns");
+        }
+        const auto got = json_lines(parsed.out);
+        EXPECT_EQ(got.size(), 4u);
+        EXPECT_TRUE(got == expected) << "watch:\n" << watched.out << "parse:\n" << parsed.out;
+    }
+}
+
+}  // namespace
+}  // namespace ksn::test
