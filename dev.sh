@@ -112,6 +112,112 @@ cmd_test() {
     python3 scripts/test_summary.py build build-asan "${extra[@]}"
 }
 
+# demo: the main job. Builds ksn, starts a throwaway redis-server (Debian's) on a free
+# loopback port in a temporary directory, runs `ksn watch` on it while redis-cli writes a
+# few keys, shows what ksn printed, and removes everything again, whatever happens.
+# KSN_BUILD_DIR picks another build directory (default build/).
+DEMO_DIR=
+DEMO_SERVER_PID=
+DEMO_KSN_PID=
+
+demo_cleanup() {
+    local pid
+    for pid in "$DEMO_KSN_PID" "$DEMO_SERVER_PID"; do
+        [ -n "$pid" ] || continue
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    DEMO_KSN_PID= DEMO_SERVER_PID=
+    [ -z "$DEMO_DIR" ] || rm -rf "$DEMO_DIR"
+    DEMO_DIR=
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds, at most SECONDS.
+wait_for() {
+    local tries=$(($1 * 10)); shift
+    while [ "$tries" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        tries=$((tries - 1))
+        sleep 0.1
+    done
+    return 1
+}
+
+# demo_subscribed PORT: true once the server has a pattern subscription (ksn's).
+demo_subscribed() {
+    [ "$(redis-cli -p "$1" pubsub numpat)" -ge 1 ]
+}
+
+cmd_demo() {
+    deps
+    local dir=${KSN_BUILD_DIR:-build}
+    say "build ksn into $dir/"
+    setup "$dir"
+    ninja -C "$dir" tools/ksn >/dev/null
+    local ksn=$dir/tools/ksn
+
+    trap demo_cleanup EXIT
+    trap 'exit 130' INT TERM
+    DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ksn-demo.XXXXXX")
+    local port
+    port=$(free_port)
+    say "start a throwaway redis-server on 127.0.0.1:$port (notify-keyspace-events KEA)"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$DEMO_DIR" --save '' --appendonly no \
+        --notify-keyspace-events KEA --logfile "$DEMO_DIR/redis.log" &
+    DEMO_SERVER_PID=$!
+    if ! wait_for 10 redis-cli -p "$port" ping; then
+        cat "$DEMO_DIR/redis.log" >&2 || true
+        say "redis-server did not start"
+        return 1
+    fi
+
+    local count=9
+    say "$ksn watch --port $port --count $count --timeout 10"
+    "$ksn" watch --port "$port" --count "$count" --timeout 10 >"$DEMO_DIR/ksn.out" 2>"$DEMO_DIR/ksn.err" &
+    DEMO_KSN_PID=$!
+    if ! wait_for 10 demo_subscribed "$port"; then
+        cat "$DEMO_DIR/ksn.err" >&2
+        say "ksn did not subscribe"
+        return 1
+    fi
+
+    say "write a few keys with redis-cli"
+    local -a writes=(
+        'SET greeting hello'
+        'HSET user:1 name Ada lang C++'
+        'EXPIRE greeting 60'
+        'SET session:42 token PX 100'
+        'LPUSH jobs job-1'
+        'DEL greeting'
+        'SET "bin\x00\xffkey" binary-safe'
+    )
+    local w
+    for w in "${writes[@]}"; do
+        printf '    redis-cli> %s\n' "$w" >&2
+        printf '%s\n' "$w" | redis-cli -p "$port" >/dev/null
+    done
+    sleep 0.3
+    printf '    redis-cli> %s\n' 'GET session:42   (expired by now)' >&2
+    redis-cli -p "$port" GET session:42 >/dev/null
+
+    local status=0
+    wait "$DEMO_KSN_PID" || status=$?
+    DEMO_KSN_PID=
+    say "ksn printed (exit status $status):"
+    cat "$DEMO_DIR/ksn.out"
+    cat "$DEMO_DIR/ksn.err" >&2
+    if [ "$status" -ne 0 ]; then
+        say "ksn watch failed"
+        return "$status"
+    fi
+    demo_cleanup
+    say "done: the server is stopped and its directory removed. More: $ksn watch --help"
+}
+
 cmd_bench() {
     deps
     build
@@ -127,6 +233,9 @@ usage() {
     cat <<'USAGE'
 usage: ./dev.sh COMMAND
 
+  demo            the main job: build ksn, start a throwaway redis-server on a free loopback
+                  port, run `ksn watch` on it while writing a few keys, show the
+                  notifications, clean up
   test            install what is missing (apt-get), build, run every test (release build,
                   unit tests again under ASan+UBSan, each fuzz target briefly when clang is
                   there); ends with "N passed, N failed, N skipped"
@@ -139,6 +248,7 @@ USAGE
 }
 
 case "${1:-help}" in
+    demo) shift; cmd_demo ;;
     test) shift; cmd_test "$@" ;;
     fuzz) shift; deps; fuzz "${1:-300}" "${@:2}"; cat build-fuzz/fuzz-results.txt ;;
     bench) shift; cmd_bench "$@" ;;
