@@ -188,25 +188,24 @@ corpus make_large_bulks() {
     return c;
 }
 
-const corpus& resp2_notifications() {
-    static const corpus c = make_notifications(false);
-    return c;
+enum class corpus_id { resp2_notifications, resp3_notifications, resp2_mixed, resp3_mixed, large };
+
+const corpus& get(corpus_id id) {
+    static const corpus corpora[] = {make_notifications(false), make_notifications(true),
+                                     make_mixed(false), make_mixed(true), make_large_bulks()};
+    return corpora[static_cast<int>(id)];
 }
-const corpus& resp3_notifications() {
-    static const corpus c = make_notifications(true);
-    return c;
-}
-const corpus& resp2_mixed() {
-    static const corpus c = make_mixed(false);
-    return c;
-}
-const corpus& resp3_mixed() {
-    static const corpus c = make_mixed(true);
-    return c;
-}
-const corpus& large_bulks() {
-    static const corpus c = make_large_bulks();
-    return c;
+
+// Sets the figures every benchmark reports; `allocations` < 0: not counted.
+void report(benchmark::State& state, const corpus& c, double allocations) {
+    const auto total = static_cast<double>(state.iterations() * c.messages);
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * c.bytes.size()));
+    state.SetItemsProcessed(static_cast<std::int64_t>(total));
+    // An inverted rate: seconds per message (printed as e.g. "45n" for 45 ns).
+    state.counters["time/msg"] =
+        benchmark::Counter(total, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    if (allocations >= 0) state.counters["allocs/msg"] = allocations / total;
+    state.counters["msg_bytes"] = static_cast<double>(c.bytes.size()) / c.messages;
 }
 
 // Feeds `c` through a read buffer in 16 KiB reads; `parse(readable)` parses what it can,
@@ -231,7 +230,7 @@ bool feed(const corpus& c, ksn::net::read_buffer& buffer, std::size_t& messages,
 }
 
 template <class Parse>
-void run(benchmark::State& state, const corpus& c, Parse parse, bool count_allocations = true) {
+void run(benchmark::State& state, const corpus& c, Parse parse) {
     ksn::net::read_buffer buffer;
     std::size_t messages = 0;
     // Passes outside the timing: check that the whole corpus parses, and grow the buffer
@@ -253,15 +252,7 @@ void run(benchmark::State& state, const corpus& c, Parse parse, bool count_alloc
             return;
         }
     }
-    const std::uint64_t allocations = ksn::bench::allocations() - allocations_before;
-    const auto total = static_cast<double>(state.iterations() * c.messages);
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * c.bytes.size()));
-    state.SetItemsProcessed(static_cast<std::int64_t>(total));
-    // An inverted rate: seconds per message (printed as e.g. "45n" for 45 ns).
-    state.counters["time/msg"] =
-        benchmark::Counter(total, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    if (count_allocations) state.counters["allocs/msg"] = static_cast<double>(allocations) / total;
-    state.counters["msg_bytes"] = static_cast<double>(c.bytes.size()) / c.messages;
+    report(state, c, static_cast<double>(ksn::bench::allocations() - allocations_before));
 }
 
 // The generic parser: every node of every message, views only.
@@ -301,22 +292,22 @@ std::size_t parse_pubsub(std::string_view in, std::size_t& messages) {
     return pos;
 }
 
-void generic(benchmark::State& state, const corpus& (*c)()) {
+void generic(benchmark::State& state, corpus_id id) {
     parser p;
-    run(state, c(), [&p](std::string_view in, std::size_t& messages) {
+    run(state, get(id), [&p](std::string_view in, std::size_t& messages) {
         return parse_generic(p, in, messages);
     });
 }
 
-void pubsub(benchmark::State& state, const corpus& (*c)()) {
-    run(state, c(), parse_pubsub);
+void pubsub(benchmark::State& state, corpus_id id) {
+    run(state, get(id), parse_pubsub);
 }
 
 // The hiredis reader with its reply objects, fed the same 16 KiB reads the way a hiredis
 // connection does (redisBufferRead): recv() into a 16 KiB buffer, here a memcpy as on the
 // ksn side, then redisReaderFeed(), which appends it to the reader's own buffer.
-void hiredis(benchmark::State& state, const corpus& (*get)()) {
-    const corpus& c = get();
+void hiredis(benchmark::State& state, corpus_id id) {
+    const corpus& c = get(id);
     redisReader* reader = redisReaderCreate();
     std::vector<char> read_buffer(read_size);
     const auto pass = [&](std::size_t& messages) {
@@ -347,24 +338,19 @@ void hiredis(benchmark::State& state, const corpus& (*get)()) {
         }
     }
     redisReaderFree(reader);
-    const auto total = static_cast<double>(state.iterations() * c.messages);
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * c.bytes.size()));
-    state.SetItemsProcessed(static_cast<std::int64_t>(total));
-    state.counters["time/msg"] =
-        benchmark::Counter(total, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    state.counters["msg_bytes"] = static_cast<double>(c.bytes.size()) / c.messages;
+    report(state, c, -1);
 }
 
-BENCHMARK_CAPTURE(pubsub, resp2_notifications, resp2_notifications);
-BENCHMARK_CAPTURE(pubsub, resp3_notifications, resp3_notifications);
-BENCHMARK_CAPTURE(generic, resp2_notifications, resp2_notifications);
-BENCHMARK_CAPTURE(generic, resp3_notifications, resp3_notifications);
-BENCHMARK_CAPTURE(hiredis, resp2_notifications, resp2_notifications);
-BENCHMARK_CAPTURE(generic, resp2_mixed, resp2_mixed);
-BENCHMARK_CAPTURE(generic, resp3_mixed, resp3_mixed);
-BENCHMARK_CAPTURE(hiredis, resp2_mixed, resp2_mixed);
-BENCHMARK_CAPTURE(generic, large_bulks, large_bulks);
-BENCHMARK_CAPTURE(hiredis, large_bulks, large_bulks);
+BENCHMARK_CAPTURE(pubsub, resp2_notifications, corpus_id::resp2_notifications);
+BENCHMARK_CAPTURE(pubsub, resp3_notifications, corpus_id::resp3_notifications);
+BENCHMARK_CAPTURE(generic, resp2_notifications, corpus_id::resp2_notifications);
+BENCHMARK_CAPTURE(generic, resp3_notifications, corpus_id::resp3_notifications);
+BENCHMARK_CAPTURE(hiredis, resp2_notifications, corpus_id::resp2_notifications);
+BENCHMARK_CAPTURE(generic, resp2_mixed, corpus_id::resp2_mixed);
+BENCHMARK_CAPTURE(generic, resp3_mixed, corpus_id::resp3_mixed);
+BENCHMARK_CAPTURE(hiredis, resp2_mixed, corpus_id::resp2_mixed);
+BENCHMARK_CAPTURE(generic, large_bulks, corpus_id::large);
+BENCHMARK_CAPTURE(hiredis, large_bulks, corpus_id::large);
 
 }  // namespace
 

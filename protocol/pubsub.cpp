@@ -43,30 +43,12 @@ field to_field(scan s) noexcept {
     return s == scan::ok ? field::ok : s == scan::need_more ? field::need_more : field::miss;
 }
 
-// Decodes the usual short length field "<1 or 2 digits>\r\n" at p without a loop. Returns
-// false for anything else (longer, malformed, incomplete), which the strict general
-// scanner then decides; both give the same answer wherever this one answers.
-inline bool quick_length(const char* p, const char* end, std::uint64_t& n,
-                         const char*& data) noexcept {
-    if (end - p < 4) return false;
-    const unsigned d0 = static_cast<unsigned char>(p[0]) - unsigned{'0'};
-    if (d0 > 9) return false;
-    if (p[1] == '\r') {
-        if (p[2] != '\n') return false;
-        n = d0;
-        data = p + 3;
-        return true;
-    }
-    const unsigned d1 = static_cast<unsigned char>(p[1]) - unsigned{'0'};
-    if (d0 == 0 || d1 > 9 || p[2] != '\r' || p[3] != '\n') return false;
-    n = d0 * 10 + d1;
-    data = p + 4;
-    return true;
-}
-
-// Reads a bulk string at p. allow_null lets "$-1" (RESP2) stand for a null channel.
-inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
-                       std::string_view& out, bool allow_null, bool& null) noexcept {
+// Reads a bulk string at p, whatever its shape: long lengths, null (allow_null lets
+// "$-1" and RESP3 "_" stand for a null channel), incomplete or malformed fields. Kept out
+// of line so that the inlined fast path below stays small.
+[[gnu::noinline]] field read_bulk_general(const char*& p, const char* end, std::uint64_t max_len,
+                                          std::string_view& out, bool allow_null,
+                                          bool& null) noexcept {
     if (p == end) return field::need_more;
     if (*p != '$') {
         // RESP3 null ("_\r\n") for the channel of an unsubscribe confirmation.
@@ -81,21 +63,18 @@ inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
         }
         return field::miss;
     }
-    std::uint64_t n = 0;
+    std::int64_t len = 0;
     const char* data = nullptr;
-    if (!quick_length(p + 1, end, n, data)) {
-        std::int64_t len = 0;
-        detail::scan_error err;
-        const field f = to_field(detail::scan_length(p + 1, end, allow_null, len, data, err));
-        if (f != field::ok) return f;
-        if (len < 0) {
-            p = data;
-            out = {};
-            null = true;
-            return field::ok;
-        }
-        n = static_cast<std::uint64_t>(len);
+    detail::scan_error err;
+    const field f = to_field(detail::scan_length(p + 1, end, allow_null, len, data, err));
+    if (f != field::ok) return f;
+    if (len < 0) {
+        p = data;
+        out = {};
+        null = true;
+        return field::ok;
     }
+    const auto n = static_cast<std::uint64_t>(len);
     if (n > max_len) return field::miss;
     // As in the parser, the CRLF after the data is checked as its bytes arrive, so that
     // need_more here always means the generic parser would need more too.
@@ -107,6 +86,21 @@ inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
     out = {data, static_cast<std::size_t>(n)};
     p = data + n + 2;
     return field::ok;
+}
+
+// Reads a bulk string at p: the usual complete "$<1 or 2 digits>\r\n<data>\r\n" here,
+// everything else in read_bulk_general(), which gives the same answer for this case.
+inline field read_bulk(const char*& p, const char* end, std::uint64_t max_len,
+                       std::string_view& out, bool allow_null, bool& null) noexcept {
+    std::uint64_t n = 0;
+    const char* data = nullptr;
+    if (p != end && *p == '$' && detail::scan_short_length(p + 1, end, n, data) && n <= max_len &&
+        static_cast<std::uint64_t>(end - data) >= n + 2 && data[n] == '\r' && data[n + 1] == '\n') {
+        out = {data, static_cast<std::size_t>(n)};
+        p = data + n + 2;
+        return field::ok;
+    }
+    return read_bulk_general(p, end, max_len, out, allow_null, null);
 }
 
 inline bool same(std::string_view a, const char* lit, std::size_t n) noexcept {

@@ -40,12 +40,38 @@ inline scan scan_crlf(const char* p, const char* end, scan_error& err) noexcept 
     return scan::ok;
 }
 
+/// The usual 1- or 2-digit length field ("7\r\n", "42\r\n"), decoded without a loop when at
+/// least 4 bytes are there. Answers true only where scan_length() answers ok, with the
+/// same value and `next`; false means "ask scan_length()".
+inline bool scan_short_length(const char* p, const char* end, std::uint64_t& value,
+                              const char*& next) noexcept {
+    if (end - p < 4) return false;
+    const unsigned d0 = static_cast<unsigned char>(p[0]) - unsigned{'0'};
+    if (d0 > 9) return false;
+    if (p[1] == '\r') {
+        if (p[2] != '\n') return false;
+        value = d0;
+        next = p + 3;
+        return true;
+    }
+    const unsigned d1 = static_cast<unsigned char>(p[1]) - unsigned{'0'};
+    if (d0 == 0 || d1 > 9 || p[2] != '\r' || p[3] != '\n') return false;
+    value = d0 * 10 + d1;
+    next = p + 4;
+    return true;
+}
+
 /// Parses a length field "<digits>\r\n" (or "-1\r\n" when allow_null) starting at p.
 /// Rejects an empty field, a sign other than the "-1" of null, leading zeros, non-digits
 /// and more than 18 digits (no real length needs them; this keeps the arithmetic exact).
 /// On ok, `value` is the length (-1 for null) and `next` points after the CRLF.
 inline scan scan_length(const char* p, const char* end, bool allow_null, std::int64_t& value,
                         const char*& next, scan_error& err) noexcept {
+    std::uint64_t short_value = 0;
+    if (scan_short_length(p, end, short_value, next)) {
+        value = static_cast<std::int64_t>(short_value);
+        return scan::ok;
+    }
     if (p == end) return scan::need_more;
     if (*p == '-') {
         // Only "-1" is a legal negative length, and only where the type has a null form.
