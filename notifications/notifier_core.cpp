@@ -70,9 +70,10 @@ void node_subscriber::connect() {
     conn_->start();
 }
 
-void node_subscriber::close() {
+void node_subscriber::close(bool retired) {
     if (closed_) return;
     closed_ = true;
+    retired_ = retired;
     if (conn_) conn_->close();
 }
 
@@ -132,7 +133,11 @@ void node_subscriber::on_state(net::connection_state state, const std::error_cod
                 ++stats_.gaps;
                 core_.emit_gap(std::move(g));
             }
-            fail_waiters(make_error_code(notifier_errc::closed), detail, false);
+            if (retired_) {
+                fail_waiters({}, {}, true);  // completes them: this node needs nothing more
+            } else {
+                fail_waiters(make_error_code(notifier_errc::closed), detail, false);
+            }
             if (core_.on_node_lost && !by_user) core_.on_node_lost(name_);
             return;
         }
@@ -469,7 +474,7 @@ node_subscriber* notifier_core::find_node(const std::string& name) noexcept {
 void notifier_core::remove_node(const std::string& name, std::optional<gap_event> gap) {
     for (auto it = nodes_.begin(); it != nodes_.end(); ++it) {
         if ((*it)->name() != name) continue;
-        (*it)->close();
+        (*it)->close(true);
         // Keep the object alive until handlers queued for it have run.
         asio::post(*io_, [n = std::shared_ptr<node_subscriber>(std::move(*it))] {});
         nodes_.erase(it);

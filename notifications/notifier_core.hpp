@@ -37,8 +37,10 @@ class node_subscriber final : public net::connection_observer {
     ~node_subscriber() override;
 
     void start();
-    /// Closes for good (no gap: the caller decides what to report).
-    void close();
+    /// Closes for good (no gap: the caller decides what to report). With `retired` (the
+    /// node left the topology) operations waiting on it complete: it owes them nothing;
+    /// otherwise they fail with notifier_errc::closed.
+    void close(bool retired = false);
 
     const std::string& name() const noexcept { return name_; }
     const net::endpoint& address() const noexcept { return options_.address; }
@@ -108,6 +110,7 @@ class node_subscriber final : public net::connection_observer {
     bool ever_ready_ = false;
     bool paused_ = false;
     bool closed_ = false;
+    bool retired_ = false;
     std::optional<gap_event> gap_;  // an interruption not yet reported
     std::vector<std::pair<std::uint16_t, std::uint16_t>> slots_;
     bool covered_ = false;
