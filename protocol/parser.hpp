@@ -15,17 +15,20 @@
 //    keeps every node of the current message valid.
 //  - Every length and number is validated strictly (see errc). Limits are checked on
 //    the header, before waiting for the bytes it announces; nothing is preallocated
-//    from a declared size.
+//    from a declared size. Bulk data is skipped by its declared length, never scanned;
+//    the CRLF after it is checked byte by byte as it arrives, so a wrong byte there is
+//    reported at once.
 //  - Errors are sticky: after one, every call answers error until reset(). error()
 //    and error_offset() tell what and where (offset from the start of the stream).
 //
 // Types: every RESP2 and RESP3 type is parsed: simple string `+`, simple error `-`,
 // integer `:`, bulk string `$`, array `*`, null `_` (and RESP2 `$-1` / `*-1`, reported as
-// null), boolean `#`, double `,` (including `inf`, `-inf`, `nan`), big number `(`, bulk
-// error `!`, verbatim string `=` (3-byte format exposed), map `%`, set `~`, attribute `|`
-// (reported, or skipped when limits::skip_attributes is set) and push `>`.
-// RESP3 streamed strings and aggregates (`$?`, `*?`, `;`, `.`) are rejected with
-// errc::streamed_not_supported: no Redis server sends them.
+// null), boolean `#`, double `,` (including `inf`, `-inf`, `nan`, and the `-nan` that
+// servers before 7.2 print with "%.17g"; out-of-range values saturate to 0 or infinity),
+// big number `(`, bulk error `!`, verbatim string `=` (3-byte format exposed), map `%`,
+// set `~`, attribute `|` (reported, or skipped when limits::skip_attributes is set) and
+// push `>`. RESP3 streamed strings and aggregates (`$?`, `*?`, `%?`, `~?`, `|?`, `>?`, `;`,
+// `.`) are rejected with errc::streamed_not_supported: no Redis server sends them.
 #pragma once
 
 #include <array>

@@ -14,7 +14,9 @@
 // Anything else, including a malformed frame, answers not_pubsub and consumes nothing: the
 // caller hands those bytes to the generic parser, which reports the precise error. The
 // fast path applies the same strict rules and the same bulk length limit as the parser,
-// so whatever it accepts, the parser accepts with the same values.
+// so whatever it accepts, the parser accepts with the same values (with limits that
+// allow a depth of 1 and 4 elements), and where it answers need_more, the parser has
+// found no error either. tests/fuzz/fuzz_parser.cpp checks both.
 //
 // On a RESP3 connection the server sends pub/sub frames only as pushes, and a command
 // reply may well be an array that looks like one (LRANGE of ["message", "a", "b"]): a

@@ -32,7 +32,11 @@ parse_result value_reader::read(std::string_view input, value& out) {
         open_.resize(d);  // aggregates deeper than this node are complete
         value* placed = nullptr;
         if (n.type == resp_type::attribute) {
+            // Several attributes before one value: their pairs are kept in order.
+            std::vector<value> earlier;
+            if (has_pending_[d]) earlier = std::move(pending_attributes_[d].elements);
             pending_attributes_[d] = std::move(v);
+            pending_attributes_[d].elements = std::move(earlier);
             has_pending_[d] = true;
             placed = &pending_attributes_[d];
         } else {

@@ -25,7 +25,7 @@ struct value {
     double number = 0.0;
     /// Elements of an aggregate; a map's or attribute's keys and values alternate.
     std::vector<value> elements;
-    /// Key/value pairs (alternating) of an attribute that preceded this value, if any.
+    /// Key/value pairs (alternating) of the attributes that preceded this value, if any.
     std::vector<value> attributes;
 
     bool is_null() const noexcept { return type == resp_type::null; }

@@ -129,8 +129,9 @@ TEST(ValueReader, AttributesAttachToTheFollowingValue) {
     // Top level, and inside an array (where the attribute is not an element).
     expect_read("|1\r\n+ttl\r\n:10\r\n$1\r\nv\r\n*2\r\n:1\r\n|1\r\n+a\r\n*1\r\n:2\r\n:3\r\n",
                 {"${+ttl :10}v", "*[:1 :{+a *[:2]}3]"});
-    // Two attributes in a row: the later one wins its value.
-    expect_read("|1\r\n+a\r\n+b\r\n+v\r\n", {"+{+a +b}v"});
+    // Two attributes in a row: their pairs are merged in order.
+    expect_read("|1\r\n+a\r\n+b\r\n|1\r\n+c\r\n+d\r\n+v\r\n", {"+{+a +b +c +d}v"});
+    expect_read("*1\r\n|0\r\n|1\r\n+c\r\n*1\r\n:1\r\n:2\r\n", {"*[:{+c *[:1]}2]"});
 }
 
 TEST(ValueReader, SkippedAttributesAreNotAttached) {
