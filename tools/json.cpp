@@ -120,6 +120,23 @@ std::optional<std::string> base64_decode(std::string_view text) {
     return out;
 }
 
+namespace {
+template <typename Integer>
+void append_digits(std::string& out, Integer value) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, r.ptr);
+}
+}  // namespace
+
+void append_integer(std::string& out, std::int64_t value) {
+    append_digits(out, value);
+}
+
+void append_integer(std::string& out, std::uint64_t value) {
+    append_digits(out, value);
+}
+
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr std::string_view hex = "0123456789abcdef";
     out += '"';
@@ -213,17 +230,13 @@ json_object& json_object::bytes_array(std::string_view name,
 
 json_object& json_object::number(std::string_view name, std::int64_t value) {
     key(name);
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, value);
-    out_.append(buf, r.ptr);
+    append_integer(out_, value);
     return *this;
 }
 
 json_object& json_object::number(std::string_view name, std::uint64_t value) {
     key(name);
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, value);
-    out_.append(buf, r.ptr);
+    append_integer(out_, value);
     return *this;
 }
 

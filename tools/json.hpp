@@ -31,6 +31,10 @@ namespace ksn::tools {
 /// Decodes standard base64 (padding required, no whitespace); nullopt when malformed.
 [[nodiscard]] std::optional<std::string> base64_decode(std::string_view text);
 
+/// Appends the decimal digits of `value`.
+void append_integer(std::string& out, std::int64_t value);
+void append_integer(std::string& out, std::uint64_t value);
+
 /// Appends `text` as a quoted JSON string. `text` must be valid UTF-8; control characters
 /// (below U+0020), `"` and `\` are escaped, everything else is copied as is.
 void append_json_string(std::string& out, std::string_view text);

@@ -3,9 +3,10 @@
 //
 // Exit status: 0 success (for watch: --count reached, or --timeout without --count);
 // 1 a runtime failure (connection refused, authentication failed, fewer than --count
-// notifications before --timeout, an unreadable file); 2 a usage error, or for parse a
-// protocol error in the input; 128 + the signal number (130 for SIGINT, 143 for SIGTERM)
-// when interrupted, after a clean shutdown (output flushed, --stats printed).
+// notifications before --timeout, an unreadable input or unwritable output); 2 a usage
+// error, or for parse a protocol error in the input; for watch, 128 + the signal number
+// (130 for SIGINT, 143 for SIGTERM) when interrupted, after a clean shutdown (output
+// flushed, --stats printed).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -39,6 +40,10 @@ using ksn::tools::output_format;
 constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
+constexpr int exit_protocol_error = 2;  // ksn parse: malformed RESP in the input
+/// --timeout values above this (about 30 years) mean "none" in practice and would
+/// overflow the clock.
+constexpr double max_timeout = 1e9;
 
 volatile std::sig_atomic_t g_signal = 0;
 
@@ -58,6 +63,13 @@ void install_signal_handlers() {
 
 int interrupted_status() {
     return g_signal != 0 ? 128 + g_signal : exit_ok;
+}
+
+/// Flushes stdout; false (with a message) when any write to it failed (a full disk).
+bool flush_output(const char* who) {
+    if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return true;
+    std::cerr << who << ": cannot write the output: " << std::strerror(errno) << '\n';
+    return false;
 }
 
 void write_out(const std::string& line) {
@@ -165,8 +177,9 @@ int run_watch(const watch_options& o) {
     using clock = ksn::clock;
     const auto start = clock::now();
     const bool bounded = o.timeout > 0;
-    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
-                                      std::chrono::duration<double>(o.timeout));
+    const auto deadline =
+        start + std::chrono::duration_cast<clock::duration>(
+                    std::chrono::duration<double>(std::min(o.timeout, max_timeout)));
 
     std::vector<ksn::channel> channels;
     try {
@@ -263,7 +276,7 @@ int run_watch(const watch_options& o) {
             }
         }
     }
-    std::fflush(stdout);
+    if (!flush_output("ksn watch")) status = exit_failure;
     if (o.stats) print_stats(n);
     n.close();
     return g_signal != 0 ? interrupted_status() : status;
@@ -300,13 +313,13 @@ int run_parse(bool json, const std::string& prefix, const std::string& path) {
     printing_sink sink(json ? output_format::json : output_format::text);
     std::vector<char> chunk(64 * 1024);
     int status = exit_ok;
-    while (g_signal == 0) {
+    for (;;) {
         const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), in);
         if (n > 0 && !decoder.feed({chunk.data(), n}, sink)) {
             std::fflush(stdout);
             std::cerr << "ksn parse: protocol error at byte " << decoder.error_offset() << ": "
                       << decoder.error().message() << '\n';
-            status = exit_usage;
+            status = exit_protocol_error;
             break;
         }
         if (n < chunk.size()) {
@@ -321,12 +334,12 @@ int run_parse(bool json, const std::string& prefix, const std::string& path) {
         }
     }
     if (!from_stdin) std::fclose(in);
-    std::fflush(stdout);
-    if (status == exit_ok && g_signal == 0 && decoder.pending() > 0) {
+    if (!flush_output("ksn parse") && status == exit_ok) status = exit_failure;
+    if (status == exit_ok && decoder.pending() > 0) {
         std::cerr << "ksn parse: warning: the input ends inside a frame at byte "
                   << decoder.offset() << " (" << decoder.pending() << " bytes not decoded)\n";
     }
-    return g_signal != 0 ? interrupted_status() : status;
+    return status;
 }
 
 // --- command line --------------------------------------------------------------------------
@@ -397,26 +410,47 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     watch->add_option("--prefix", w.prefix, "Only keys starting with this, printed without it");
-    watch->add_option("--keyspace", w.keyspace, "Every event on keys matching PAT")
-        ->type_name("PAT");
-    watch->add_option("--keyevent", w.keyevent, "Every key hit by events matching EVT")
-        ->type_name("EVT");
-    watch->add_option("--subkeyspace", w.subkeyspace, "Subkey events on keys matching PAT")
-        ->type_name("PAT");
-    watch->add_option("--subkeyevent", w.subkeyevent, "Keys and subkeys of events matching EVT")
-        ->type_name("EVT");
-    watch->add_option("--subkeyspaceitem", w.subkeyspaceitem, "Events on one subkey of a key")
-        ->type_name("KEY SUBKEY");
-    watch
-        ->add_option("--subkeyspaceevent", w.subkeyspaceevent,
-                     "Subkeys touched by one event on a key")
-        ->type_name("EVT KEY");
-    watch->add_option("--exact", w.exact, "A channel name subscribed as is (SUBSCRIBE)")
-        ->type_name("CHANNEL");
-    watch->add_option("--pattern", w.pattern, "A channel pattern (PSUBSCRIBE)")
-        ->type_name("PATTERN");
-    watch->add_option("channels", w.channels, "Channel names; glob characters make them patterns")
-        ->type_name("CHANNEL");
+    // Channel options: repeatable, in the order of the usage line.
+    struct strings_option {
+        const char* name;
+        std::vector<std::string>* into;
+        const char* help;
+        const char* type;
+    };
+    struct pairs_option {
+        const char* name;
+        std::vector<std::pair<std::string, std::string>>* into;
+        const char* help;
+        const char* type;
+    };
+    for (const auto& [name, into, help, type] : {
+             strings_option{"--keyspace", &w.keyspace, "Every event on keys matching PAT", "PAT"},
+             strings_option{"--keyevent", &w.keyevent, "Every key hit by events matching EVT",
+                            "EVT"},
+             strings_option{"--subkeyspace", &w.subkeyspace, "Subkey events on keys matching PAT",
+                            "PAT"},
+             strings_option{"--subkeyevent", &w.subkeyevent,
+                            "Keys and subkeys of events matching EVT", "EVT"},
+         }) {
+        watch->add_option(name, *into, help)->type_name(type);
+    }
+    for (const auto& [name, into, help, type] : {
+             pairs_option{"--subkeyspaceitem", &w.subkeyspaceitem, "Events on one subkey of a key",
+                          "KEY SUBKEY"},
+             pairs_option{"--subkeyspaceevent", &w.subkeyspaceevent,
+                          "Subkeys touched by one event on a key", "EVT KEY"},
+         }) {
+        watch->add_option(name, *into, help)->type_name(type);
+    }
+    for (const auto& [name, into, help, type] : {
+             strings_option{"--exact", &w.exact, "A channel name subscribed as is (SUBSCRIBE)",
+                            "CHANNEL"},
+             strings_option{"--pattern", &w.pattern, "A channel pattern (PSUBSCRIBE)", "PATTERN"},
+             strings_option{"channels", &w.channels,
+                            "Channel names; glob characters make them patterns", "CHANNEL"},
+         }) {
+        watch->add_option(name, *into, help)->type_name(type);
+    }
     watch->add_flag("--json", w.json, "One JSON object per line");
     watch->add_option("--count", w.count, "Exit 0 after N notifications")
         ->type_name("N")
@@ -447,7 +481,11 @@ int main(int argc, char** argv) {
         return code == 0 ? exit_ok : exit_usage;
     }
 
-    install_signal_handlers();
-    if (*watch) return run_watch(w);
+    if (*watch) {
+        install_signal_handlers();
+        return run_watch(w);
+    }
+    // parse keeps the default signal actions: a blocking read of a terminal must not
+    // ignore Ctrl-C, and there is nothing to clean up.
     return run_parse(parse_json, parse_prefix, parse_path);
 }

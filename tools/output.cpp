@@ -1,6 +1,5 @@
 #include "tools/output.hpp"
 
-#include <charconv>
 #include <ctime>
 
 #include "tools/json.hpp"
@@ -21,12 +20,6 @@ bool plain(std::string_view bytes) noexcept {
     return true;
 }
 
-void append_number(std::string& out, std::int64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
 /// "HH:MM:SS.mmm" of local wall time for a steady-clock time point.
 void append_time_of_day(std::string& out, clock::time_point t) {
     using namespace std::chrono;
@@ -45,10 +38,8 @@ void append_time_of_day(std::string& out, clock::time_point t) {
     out += ' ';
 }
 
-std::string error_sentence(const parse_result& r) {
-    return r.error_code().message() + " at " +
-           (r.part == notification_part::channel ? "channel" : "payload") + " byte " +
-           std::to_string(r.offset);
+std::string_view part_name(notification_part p) noexcept {
+    return p == notification_part::channel ? "channel" : "payload";
 }
 
 }  // namespace
@@ -127,7 +118,7 @@ void format_notification(std::string& line, output_format f, const key_notificat
     if (n.db() == any_db) {
         line += '*';
     } else {
-        append_number(line, n.db());
+        append_integer(line, std::int64_t{n.db()});
     }
     line += ' ';
     append_quoted(line, n.event());
@@ -172,14 +163,14 @@ void format_gap(std::string& line, output_format f, const gap_event& g) {
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(*g.restored - g.lost).count();
         line += " (";
-        append_number(line, ms);
+        append_integer(line, static_cast<std::int64_t>(ms));
         line += " ms)";
     } else {
         line += " (not restored)";
     }
     if (g.dropped > 0) {
         line += " dropped=";
-        append_number(line, static_cast<std::int64_t>(g.dropped));
+        append_integer(line, g.dropped);
     }
     if (!g.detail.empty()) {
         line += ": ";
@@ -196,7 +187,7 @@ void format_invalid(std::string& line, output_format f, std::string_view channel
             .bytes("channel", channel)
             .bytes("payload", payload)
             .text("error", r.error_code().message())
-            .text("part", r.part == notification_part::channel ? "channel" : "payload")
+            .text("part", part_name(r.part))
             .number("offset", static_cast<std::uint64_t>(r.offset))
             .end_line();
         return;
@@ -206,7 +197,11 @@ void format_invalid(std::string& line, output_format f, std::string_view channel
     line += ' ';
     append_quoted(line, payload);
     line += ": ";
-    line += error_sentence(r);
+    line += r.error_code().message();
+    line += " at ";
+    line += part_name(r.part);
+    line += " byte ";
+    append_integer(line, static_cast<std::uint64_t>(r.offset));
     line += '\n';
 }
 

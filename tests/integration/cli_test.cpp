@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "tests/support/redis_server.hpp"
+#include "tests/unit/tools/resp_frames.hpp"
 #include "tools/json.hpp"
 
 #ifndef KSN_BINARY
@@ -363,23 +364,45 @@ std::string text_of(const json_line& o, const std::string& name) {
 
 // --- watch -------------------------------------------------------------------------------
 
+using commands = std::vector<std::vector<std::string>>;
+
+/// Runs `ksn watch --port <server's> ARGS` to its end: once the server shows it holds
+/// `subscriptions` subscriptions, `writes` run in order on one client connection.
+result watch_while(redis_server& server, std::vector<std::string> args, const commands& writes,
+                   int subscriptions = 1, const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), {"watch", "--port", std::to_string(server.port())});
+    ksn_process ksn(args, env);
+    if (!ksn_subscribed(server, subscriptions)) ADD_FAILURE() << "ksn did not subscribe";
+    client c(server.port());
+    for (const auto& w : writes)
+        c.command(w);
+    return ksn.wait();
+}
+
+/// watch_while() that must exit 0 with `expected` JSON lines.
+std::vector<json_line> watch_json(redis_server& server, std::vector<std::string> args,
+                                  const commands& writes, std::size_t expected,
+                                  int subscriptions = 1) {
+    args.insert(args.end(), {"--json", "--count", std::to_string(expected), "--timeout", "15"});
+    const auto r = watch_while(server, std::move(args), writes, subscriptions);
+    EXPECT_EQ(r.status, 0) << describe(r);
+    auto objects = json_lines(r.out);
+    EXPECT_EQ(objects.size(), expected) << r.out;
+    objects.resize(expected);  // tests index what they expect
+    return objects;
+}
+
 TEST(CliWatch, JsonLinesCarryEveryField) {
     redis_server server;
     const auto before = monotonic_now_ns();
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count", "5",
-                     "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
-    c.command({"SET", "k", "v"});
-    c.command({"EXPIRE", "k", "100"});
-    c.command({"HSET", "h", "f", "v"});
-    c.command({"LPUSH", "l", "a"});
-    c.command({"DEL", "k"});
-    const auto r = ksn.wait();
+    const auto objects = watch_json(server, {},
+                                    {{"SET", "k", "v"},
+                                     {"EXPIRE", "k", "100"},
+                                     {"HSET", "h", "f", "v"},
+                                     {"LPUSH", "l", "a"},
+                                     {"DEL", "k"}},
+                                    5);
     const auto after = monotonic_now_ns();
-    ASSERT_EQ(r.status, 0) << describe(r);
-    const auto objects = json_lines(r.out);
-    ASSERT_EQ(objects.size(), 5u) << r.out;
     const std::vector<std::pair<std::string, std::string>> expected = {
         {"k", "set"}, {"k", "expire"}, {"h", "hset"}, {"l", "lpush"}, {"k", "del"}};
     std::int64_t last_ts = 0;
@@ -404,13 +427,8 @@ TEST(CliWatch, JsonLinesCarryEveryField) {
 
 TEST(CliWatch, TextLinesForPeople) {
     redis_server server;
-    ksn_process ksn(
-        {"watch", "--port", std::to_string(server.port()), "--count", "2", "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
-    c.command({"SET", "user:1", "v"});
-    c.command({"SET", "a key\xff", "v"});
-    const auto r = ksn.wait();
+    const auto r = watch_while(server, {"--count", "2", "--timeout", "15"},
+                               {{"SET", "user:1", "v"}, {"SET", "a key\xff", "v"}});
     ASSERT_EQ(r.status, 0) << describe(r);
     const auto ls = lines(r.out);
     ASSERT_EQ(ls.size(), 2u) << r.out;
@@ -429,17 +447,11 @@ TEST(CliWatch, BinaryKeysRoundTripByteForByte) {
         "caf\xc3\xa9"s,
         "quote\"back\\slash\ttab"s,
     };
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count",
-                     std::to_string(keys.size()), "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
+    commands writes;
     for (const auto& k : keys)
-        c.command(std::vector<std::string>{"SET", k, "v"});
-    const auto r = ksn.wait();
-    ASSERT_EQ(r.status, 0) << describe(r);
-    const auto objects = json_lines(r.out);
-    ASSERT_EQ(objects.size(), keys.size()) << r.out;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
+        writes.push_back({"SET", k, "v"});
+    const auto objects = watch_json(server, {}, writes, keys.size());
+    for (std::size_t i = 0; i < objects.size(); ++i) {
         const auto& o = objects[i];
         const bool utf8 = tools::valid_utf8(keys[i]);
         // Valid UTF-8 (control characters included) is plain JSON text; the rest base64.
@@ -453,24 +465,14 @@ TEST(CliWatch, BinaryKeysRoundTripByteForByte) {
 
 TEST(CliWatch, KeyeventDbAndResp2) {
     redis_server server;
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--db", "3", "--keyevent",
-                     "del", "--resp", "2", "--json", "--count", "2", "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
-    c.command({"SELECT", "3"});
-    c.command({"SET", "a", "1"});
-    c.command({"DEL", "a"});
-    c.command({"SET", "b", "1"});
-    c.command({"DEL", "b"});
-    const auto r = ksn.wait();
-    ASSERT_EQ(r.status, 0) << describe(r);
-    const auto objects = json_lines(r.out);
-    ASSERT_EQ(objects.size(), 2u) << r.out;
-    for (std::size_t i = 0; i < 2; ++i) {
-        EXPECT_EQ(text_of(objects[i], "type"), "keyevent");
-        EXPECT_EQ(objects[i].at("db").number, 3);
-        EXPECT_EQ(text_of(objects[i], "event"), "del");
-        EXPECT_EQ(text_of(objects[i], "channel"), "__keyevent@3__:del");
+    const auto objects = watch_json(
+        server, {"--db", "3", "--keyevent", "del", "--resp", "2"},
+        {{"SELECT", "3"}, {"SET", "a", "1"}, {"DEL", "a"}, {"SET", "b", "1"}, {"DEL", "b"}}, 2);
+    for (const auto& o : objects) {
+        EXPECT_EQ(text_of(o, "type"), "keyevent");
+        EXPECT_EQ(o.at("db").number, 3);
+        EXPECT_EQ(text_of(o, "event"), "del");
+        EXPECT_EQ(text_of(o, "channel"), "__keyevent@3__:del");
     }
     EXPECT_EQ(text_of(objects[0], "key"), "a");
     EXPECT_EQ(text_of(objects[1], "key"), "b");
@@ -478,33 +480,18 @@ TEST(CliWatch, KeyeventDbAndResp2) {
 
 TEST(CliWatch, ExactChannelOfAGlobLookingKey) {
     redis_server server;
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--exact",
-                     "__keyspace@0__:a*b", "--json", "--count", "1", "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
-    c.command({"SET", "axb", "1"});  // would match if a*b were a pattern
-    c.command({"SET", "a*b", "1"});
-    const auto r = ksn.wait();
-    ASSERT_EQ(r.status, 0) << describe(r);
-    const auto objects = json_lines(r.out);
-    ASSERT_EQ(objects.size(), 1u) << r.out;
+    const auto objects = watch_json(server, {"--exact", "__keyspace@0__:a*b"},
+                                    {{"SET", "axb", "1"},  // would match if a*b were a pattern
+                                     {"SET", "a*b", "1"}},
+                                    1);
     EXPECT_EQ(text_of(objects[0], "key"), "a*b");
 }
 
 TEST(CliWatch, PatternsAndPositionalChannels) {
     redis_server server;
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--pattern",
-                     "__keyevent@0__:h*", "__keyspace@0__:list", "--json", "--count", "2",
-                     "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server, 2));
-    client c(server.port());
-    c.command({"SET", "s", "1"});  // neither
-    c.command({"HSET", "h", "f", "v"});
-    c.command({"LPUSH", "list", "x"});
-    const auto r = ksn.wait();
-    ASSERT_EQ(r.status, 0) << describe(r);
-    const auto objects = json_lines(r.out);
-    ASSERT_EQ(objects.size(), 2u) << r.out;
+    const auto objects =
+        watch_json(server, {"--pattern", "__keyevent@0__:h*", "__keyspace@0__:list"},
+                   {{"SET", "s", "1"}, {"HSET", "h", "f", "v"}, {"LPUSH", "list", "x"}}, 2, 2);
     EXPECT_EQ(text_of(objects[0], "type"), "keyevent");
     EXPECT_EQ(text_of(objects[0], "event"), "hset");
     EXPECT_EQ(text_of(objects[1], "type"), "keyspace");
@@ -513,14 +500,9 @@ TEST(CliWatch, PatternsAndPositionalChannels) {
 
 TEST(CliWatch, PrefixFiltersAndStrips) {
     redis_server server;
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--prefix", "app:", "--json",
-                     "--count", "2", "--timeout", "15", "--stats"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
-    c.command({"SET", "other", "1"});
-    c.command({"SET", "app:one", "1"});
-    c.command({"SET", "app:two", "1"});
-    const auto r = ksn.wait();
+    const auto r = watch_while(
+        server, {"--prefix", "app:", "--json", "--count", "2", "--timeout", "15", "--stats"},
+        {{"SET", "other", "1"}, {"SET", "app:one", "1"}, {"SET", "app:two", "1"}});
     ASSERT_EQ(r.status, 0) << describe(r);
     const auto objects = json_lines(r.out);
     ASSERT_EQ(objects.size(), 2u) << r.out;
@@ -537,25 +519,19 @@ TEST(CliWatch, SubkeyChannelsDecodePublishedPayloads) {
     // Redis 7.0 does not emit subkey notifications, but it delivers a PUBLISH on their
     // channels byte for byte.
     redis_server server;
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--subkeyspaceitem", "h",
-                     "f\xff", "--subkeyspaceevent", "hset", "h", "--json", "--count", "2",
-                     "--timeout", "15"});
-    ASSERT_TRUE(ksn_subscribed(server, 2));
-    client c(server.port());
-    c.command(std::vector<std::string>{"PUBLISH", "__subkeyspaceitem@0__:h\nf\xff", "hexpired"});
-    c.command(std::vector<std::string>{"PUBLISH", "__subkeyspaceevent@0__:hset|h", "1:a,2:\xff\n"});
-    const auto r = ksn.wait();
-    ASSERT_EQ(r.status, 0) << describe(r);
-    const auto objects = json_lines(r.out);
-    ASSERT_EQ(objects.size(), 2u) << r.out;
+    const auto objects =
+        watch_json(server, {"--subkeyspaceitem", "h", "f\xff", "--subkeyspaceevent", "hset", "h"},
+                   {{"PUBLISH", "__subkeyspaceitem@0__:h\nf\xff", "hexpired"},
+                    {"PUBLISH", "__subkeyspaceevent@0__:hset|h", "1:a,2:\xff\n"}},
+                   2, 2);
     EXPECT_EQ(text_of(objects[0], "type"), "subkeyspaceitem");
     EXPECT_EQ(text_of(objects[0], "key"), "h");
     EXPECT_EQ(text_of(objects[0], "event"), "hexpired");
-    ASSERT_EQ(objects[0].count("subkeys_b64"), 1u) << r.out;
+    ASSERT_EQ(objects[0].count("subkeys_b64"), 1u);
     ASSERT_EQ(objects[0].at("subkeys_b64").items.size(), 1u);
     EXPECT_EQ(tools::base64_decode(objects[0].at("subkeys_b64").items[0]), "f\xff");
     EXPECT_EQ(text_of(objects[1], "type"), "subkeyspaceevent");
-    ASSERT_EQ(objects[1].count("subkeys_b64"), 1u) << r.out;
+    ASSERT_EQ(objects[1].count("subkeys_b64"), 1u);
     const auto& items = objects[1].at("subkeys_b64").items;
     ASSERT_EQ(items.size(), 2u);
     EXPECT_EQ(tools::base64_decode(items[0]), "a");
@@ -564,14 +540,9 @@ TEST(CliWatch, SubkeyChannelsDecodePublishedPayloads) {
 
 TEST(CliWatch, TimeoutWithTooFewNotificationsExitsOne) {
     redis_server server;
-    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count", "5",
-                     "--timeout", "1.5"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    client c(server.port());
-    c.command({"SET", "a", "1"});
-    c.command({"SET", "b", "1"});
     const auto started = std::chrono::steady_clock::now();
-    const auto r = ksn.wait();
+    const auto r = watch_while(server, {"--json", "--count", "5", "--timeout", "1.5"},
+                               {{"SET", "a", "1"}, {"SET", "b", "1"}});
     EXPECT_EQ(r.status, 1) << describe(r);
     EXPECT_FALSE(r.timed_out);
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
@@ -627,12 +598,9 @@ TEST(CliWatch, Passwords) {
         EXPECT_NE(r.err.find("authentication failed"), std::string::npos) << r.err;
     }
     // The right password from the environment.
-    ksn_process ksn(
-        {"watch", "--port", port, "--user", "alice", "--json", "--count", "1", "--timeout", "15"},
-        {"KSN_PASSWORD=s3cret"});
-    ASSERT_TRUE(ksn_subscribed(server));
-    server.command({"SET", "k", "v"});
-    const auto r = ksn.wait();
+    const auto r =
+        watch_while(server, {"--user", "alice", "--json", "--count", "1", "--timeout", "15"},
+                    {{"AUTH", "alice", "s3cret"}, {"SET", "k", "v"}}, 1, {"KSN_PASSWORD=s3cret"});
     EXPECT_EQ(r.status, 0) << describe(r);
     EXPECT_EQ(json_lines(r.out).size(), 1u);
 }
@@ -675,17 +643,6 @@ TEST(CliUsage, BadOptionsAndHelp) {
 }
 
 // --- parse -------------------------------------------------------------------------------
-
-std::string bulk(std::string_view s) {
-    return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
-}
-
-std::string frame(char type, const std::vector<std::string>& items) {
-    std::string out = type + std::to_string(items.size()) + "\r\n";
-    for (const auto& i : items)
-        out += bulk(i);
-    return out;
-}
 
 /// A file in the test's temporary directory, removed at the end.
 class temp_file {

@@ -1,7 +1,6 @@
 // The lines the ksn program prints: text quoting, JSON notifications, gaps, invalid ones.
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <string>
 
 #include "tools/output.hpp"
@@ -23,6 +22,17 @@ std::string shown(std::string_view bytes) {
     std::string out;
     append_quoted(out, bytes);
     return out;
+}
+
+/// `line` without its leading "HH:MM:SS.mmm " (no std::regex: GCC 12 warns inside it).
+std::string without_time(const std::string& line) {
+    constexpr std::string_view shape = "00:00:00.000 ";
+    if (line.size() < shape.size()) return "<short line>";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        const bool digit = line[i] >= '0' && line[i] <= '9';
+        if (shape[i] == '0' ? !digit : line[i] != shape[i]) return "<no time>";
+    }
+    return line.substr(shape.size());
 }
 
 TEST(Quote, PlainTextStaysAsIs) {
@@ -106,8 +116,7 @@ TEST(NotificationLine, Text) {
     EXPECT_EQ(line, "keyevent@* del k\n");
     const origin from{"n:1", clock::now()};
     format_notification(line, output_format::text, parsed("__keyspace@0__:k", "del"), &from);
-    EXPECT_TRUE(std::regex_match(line, std::regex(R"(\d\d:\d\d:\d\d\.\d{3} keyspace@0 del k\n)")))
-        << line;
+    EXPECT_EQ(without_time(line), "keyspace@0 del k\n") << line;
 }
 
 TEST(GapLine, Json) {
@@ -141,9 +150,7 @@ TEST(GapLine, Text) {
     g.dropped = 12;
     std::string line;
     format_gap(line, output_format::text, g);
-    EXPECT_TRUE(std::regex_match(
-        line, std::regex(R"(\S+ gap h:1 queue_overflow \(25 ms\) dropped=12: dropped\n)")))
-        << line;
+    EXPECT_EQ(without_time(line), "gap h:1 queue_overflow (25 ms) dropped=12: dropped\n") << line;
 }
 
 TEST(InvalidLine, JsonAndText) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/tools/resp_frames.hpp"
 #include "tools/stream_decoder.hpp"
 
 namespace ksn::tools {
@@ -14,17 +15,8 @@ namespace {
 
 using namespace std::string_literals;
 
-std::string bulk(std::string_view s) {
-    return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
-}
-
-/// An array (`*`) or push (`>`) of bulk strings.
-std::string frame(char type, const std::vector<std::string>& items) {
-    std::string out = type + std::to_string(items.size()) + "\r\n";
-    for (const auto& i : items)
-        out += bulk(i);
-    return out;
-}
+using test::bulk;
+using test::frame;
 
 std::string confirmation(char type, std::string_view kind, std::string_view channel, int count) {
     return type + "3\r\n"s + bulk(kind) + bulk(channel) + ":" + std::to_string(count) + "\r\n";
