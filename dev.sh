@@ -5,7 +5,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the build, the tests, the fuzzers and the benchmarks need.
 PACKAGES=(g++ meson ninja-build pkg-config python3 libasio-dev libgtest-dev libbenchmark-dev
-          libhiredis-dev libcli11-dev redis-server redis-tools clang libclang-rt-dev)
+          libhiredis-dev libcli11-dev redis-server redis-tools clang libclang-rt-dev cmake)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -38,8 +38,10 @@ setup() {
     fi
 }
 
+# build/ installs into build/prefix (for the out-of-tree consumer checks); configure a
+# build directory of your own with --prefix=/usr/local to install ksn system-wide.
 build() {
-    setup build
+    setup build --prefix="$PWD/build/prefix"
     ninja -C build
 }
 
@@ -91,25 +93,48 @@ fuzz() {
 
 cmd_test() {
     deps
+    # Results that are not GoogleTest cases: builds, the consumer checks, fuzz runs.
+    local results=build-results.txt
+    : >"$results"
+    # build_and_test DIR [meson test args...]: a failed build is one failed case, and its
+    # stale test log must not count.
+    build_and_test() {
+        local dir=$1; shift
+        if ninja -C "$dir"; then
+            run_meson_tests "$dir" "$@"
+        else
+            rm -f "$dir/meson-logs/testlog.json"
+            echo "FAIL build of $dir" >>"$results"
+        fi
+    }
+
     say "build (release) and all tests"
-    build
-    run_meson_tests build
+    setup build --prefix="$PWD/build/prefix"
+    build_and_test build
+
+    say "install, then build and run a consumer out of tree (pkg-config, CMake, subproject)"
+    rm -rf build/prefix
+    if meson install -C build --quiet >/dev/null; then
+        bash tests/consumer/run.sh "$PWD/build/prefix" "$PWD/$results"
+    else
+        echo "FAIL meson install" >>"$results"
+    fi
+
     say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
     setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
         -Dbenchmarks=false -Dintegration=false
-    ninja -C build-asan
-    run_meson_tests build-asan --suite unit
-    local extra=()
+    build_and_test build-asan --suite unit
+
     rm -f build-fuzz/fuzz-results.txt
     if have_clang_fuzzer; then
         local seconds=${KSN_FUZZ_SECONDS:-$([ "${CI:-}" = true ] && echo 60 || echo 20)}
         say "fuzz targets, ${seconds}s each"
-        fuzz "$seconds"
-        extra=(--results build-fuzz/fuzz-results.txt)
+        fuzz "$seconds" || echo "FAIL fuzz build" >>"$results"
     else
         say "clang with libFuzzer not found: fuzz targets not run"
     fi
-    python3 scripts/test_summary.py build build-asan "${extra[@]}"
+    python3 scripts/test_summary.py build build-asan --results "$results" \
+        --results build-fuzz/fuzz-results.txt
 }
 
 # demo: the main job. Builds ksn, starts a throwaway redis-server (Debian's) on a free

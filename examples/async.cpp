@@ -3,7 +3,7 @@
 #include <asio/io_context.hpp>
 #include <iostream>
 
-#include "notifications/keyspace_notifications.hpp"
+#include <ksn/notifications/keyspace_notifications.hpp>
 
 int main() {
     asio::io_context io;

@@ -2,7 +2,7 @@
 // failovers, resharding and scaling; gaps name the slots that may have lost events.
 #include <iostream>
 
-#include "cluster/cluster_keyspace_notifications.hpp"
+#include <ksn/cluster/cluster_keyspace_notifications.hpp>
 
 int main() {
     ksn::cluster_options options;

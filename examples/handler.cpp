@@ -4,8 +4,8 @@
 #include <iostream>
 #include <thread>
 
-#include "notifications/event.hpp"
-#include "notifications/keyspace_notifications.hpp"
+#include <ksn/notifications/event.hpp>
+#include <ksn/notifications/keyspace_notifications.hpp>
 
 int main() {
     ksn::notifier_options options;

@@ -1,7 +1,7 @@
 // Pull mode: next() waits for the next notification (or gap) in the calling thread.
 #include <iostream>
 
-#include "notifications/keyspace_notifications.hpp"
+#include <ksn/notifications/keyspace_notifications.hpp>
 
 int main(int argc, char** argv) {
     ksn::notifier_options options;

@@ -3,7 +3,7 @@
 #include <iostream>
 #include <thread>
 
-#include "notifications/keyspace_notifications.hpp"
+#include <ksn/notifications/keyspace_notifications.hpp>
 
 int main() {
     ksn::keyspace_notifications notifications;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds tests/consumer/consumer.cpp out of tree against an installed ksn, once with
+# pkg-config and once with CMake, and once with ksn as a meson subproject, and runs each
+# against a throwaway redis-server.
+# usage: run.sh PREFIX RESULTS_FILE   (appends "PASS name" / "FAIL name" lines)
+set -uo pipefail
+prefix=$1
+results=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    --notify-keyspace-events KEA --dir "$work" --logfile "$work/redis.log" &
+server_pid=$!
+for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+# run_consumer NAME BINARY: runs it while writing the key it waits for.
+run_consumer() {
+    local name=$1 bin=$2
+    "$bin" "$port" >"$work/$name.out" 2>&1 &
+    local pid=$!
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        redis-cli -p "$port" set consumer x >/dev/null
+        sleep 0.1
+    done
+    if wait "$pid"; then
+        echo "PASS $name" >>"$results"
+        cat "$work/$name.out" >&2
+    else
+        echo "FAIL $name (see output above)" >>"$results"
+        cat "$work/$name.out" >&2
+    fi
+}
+
+libdir=$(find "$prefix" -name ksn.pc -printf '%h\n' | head -1)
+if [ -n "$libdir" ] &&
+    g++ -std=c++20 -o "$work/consumer-pc" "$here/consumer.cpp" \
+        $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs --static ksn) 2>"$work/pc.log"; then
+    run_consumer consumer_pkgconfig "$work/consumer-pc"
+else
+    echo "FAIL consumer_pkgconfig (build failed)" >>"$results"
+    cat "$work/pc.log" >&2
+fi
+
+if cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" >"$work/cmake.log" 2>&1 &&
+    cmake --build "$work/cmake" >>"$work/cmake.log" 2>&1; then
+    run_consumer consumer_cmake "$work/cmake/consumer"
+else
+    echo "FAIL consumer_cmake (build failed)" >>"$results"
+    cat "$work/cmake.log" >&2
+fi
+
+# As a meson subproject: the consumer's own meson project with subprojects/ksn -> this tree.
+mkdir -p "$work/sub/subprojects"
+ln -s "$(cd "$here/../.." && pwd)" "$work/sub/subprojects/ksn"
+cp "$here/consumer.cpp" "$work/sub/"
+cat >"$work/sub/meson.build" <<'MESON'
+project('consumer', 'cpp', default_options : ['cpp_std=c++20'])
+ksn = dependency('ksn', fallback : ['ksn', 'ksn_dep'],
+  default_options : ['tests=false', 'benchmarks=false'])
+executable('consumer', 'consumer.cpp', dependencies : ksn)
+MESON
+if meson setup "$work/sub/build" "$work/sub" >"$work/sub.log" 2>&1 &&
+    ninja -C "$work/sub/build" >>"$work/sub.log" 2>&1; then
+    run_consumer consumer_subproject "$work/sub/build/consumer"
+else
+    echo "FAIL consumer_subproject (build failed)" >>"$results"
+    tail -30 "$work/sub.log" >&2
+fi
