@@ -42,7 +42,25 @@ std::uint64_t event_queue::dropped() const {
 }
 
 void event_queue::wake() {
+    if (hold_) {
+        ++held_;
+        return;
+    }
     if (waiting_ > 0) cv_.notify_one();
+}
+
+void event_queue::release_wakes() {
+    std::lock_guard lock(mutex_);
+    hold_ = false;
+    if (held_ > 0 && waiting_ > 0) {
+        // One push woke one consumer before; several may now feed several consumers.
+        if (held_ > 1) {
+            cv_.notify_all();
+        } else {
+            cv_.notify_one();
+        }
+    }
+    held_ = 0;
 }
 
 event_queue::slot& event_queue::claim_tail() {
@@ -142,15 +160,20 @@ void event_queue::push_confirmation(const confirmation& c) {
     wake();
 }
 
-bool event_queue::pop(delivery& out, clock::time_point deadline) {
+bool event_queue::pop(delivery& out, clock::duration timeout,
+                      std::optional<clock::time_point>& deadline) {
     std::function<void()> drained;
     {
         std::unique_lock lock(mutex_);
-        ++waiting_;
-        const bool ready = cv_.wait_until(
-            lock, deadline, [&] { return count_ > 0 || !tail_gaps_.empty() || closed_; });
-        --waiting_;
-        if (!ready || (count_ == 0 && tail_gaps_.empty())) return false;
+        const auto available = [&] { return count_ > 0 || !tail_gaps_.empty() || closed_; };
+        if (!available()) {
+            if (!deadline) deadline = clock::now() + timeout;
+            ++waiting_;
+            const bool ready = cv_.wait_until(lock, *deadline, available);
+            --waiting_;
+            if (!ready) return false;
+        }
+        if (count_ == 0 && tail_gaps_.empty()) return false;  // closed and drained
 
         std::vector<gap_event>& gaps = count_ > 0 ? slots_[head_].gaps_before : tail_gaps_;
         if (!gaps.empty()) {
@@ -172,8 +195,11 @@ bool event_queue::pop(delivery& out, clock::time_point deadline) {
             out.received_ = s.received;
             out.handler_ = std::move(s.handler);
         }
-        head_ = (head_ + 1) % slots_.size();
         --count_;
+        // Empty: start again at the front, so that a consumer that keeps up cycles through
+        // a few slots that stay in cache instead of walking the whole ring (a cold slot
+        // and cold string buffers per notification).
+        head_ = count_ == 0 ? 0 : (head_ + 1) % slots_.size();
         if (wants_drained_ && count_ <= slots_.size() / 2) {
             wants_drained_ = false;
             drained = drained_;

@@ -15,8 +15,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -48,11 +50,20 @@ class event_queue {
                                   const std::shared_ptr<const notification_handler>& handler);
     void push_gap(gap_event gap);
     void push_confirmation(const confirmation& c);
+    /// Producer side: from hold_wakes() to release_wakes(), consumers waiting in pop() are
+    /// not woken per push but once, by release_wakes(), for everything pushed in between.
+    /// The I/O thread holds wakes while it dispatches one read's worth of frames, so a
+    /// burst costs one wake-up (a futex system call) instead of one per notification.
+    void hold_wakes() noexcept { hold_ = true; }
+    void release_wakes();
 
-    /// Consumer side. Waits until an item is there (true) or `deadline` passes or the
-    /// queue is closed and empty (false). The delivery's buffers are swapped with the
-    /// slot's, so a delivery reused across calls keeps the allocation count at zero.
-    bool pop(delivery& out, clock::time_point deadline);
+    /// Consumer side. Waits until an item is there (true) or the deadline passes or the
+    /// queue is closed and empty (false). The deadline is `deadline` if set, else it is
+    /// set to now + `timeout` when pop() first has to wait: an item that is already there
+    /// is taken without reading the clock (a clock read costs as much as the rest of a
+    /// pop on some virtual machines). The delivery's buffers are swapped with the slot's,
+    /// so a delivery reused across calls keeps the allocation count at zero.
+    bool pop(delivery& out, clock::duration timeout, std::optional<clock::time_point>& deadline);
 
     /// Wakes every waiting consumer; pop() answers false once the queue is empty.
     void close();
@@ -91,6 +102,8 @@ class event_queue {
     std::vector<gap_event> tail_gaps_;
     overflow_policy policy_;
     bool closed_ = false;
+    bool hold_ = false;     // producer thread only
+    std::size_t held_ = 0;  // pushes whose wake-up is held
     bool wants_drained_ = false;
     std::size_t waiting_ = 0;
     std::size_t high_water_ = 0;

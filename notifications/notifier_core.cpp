@@ -532,6 +532,15 @@ void notifier_core::dispatch(const protocol::pubsub_frame& frame, clock::time_po
         }
         return;
     }
+    if (!wakes_held_) {
+        // Consumers are woken once for the frames of this read, after they are all queued.
+        wakes_held_ = true;
+        queue_.hold_wakes();
+        asio::post(*io_, [self = shared_from_this()] {
+            self->wakes_held_ = false;
+            self->queue_.release_wakes();
+        });
+    }
     const auto res = queue_.push_notification(frame.channel, frame.payload,
                                               pattern ? frame.pattern : std::string_view(),
                                               node.name(), received, entry->handler);
@@ -903,8 +912,14 @@ void notifier_core::prepare(delivery& d) const {
 }
 
 bool notifier_core::next(delivery& out, clock::duration timeout) {
-    const auto deadline = clock::now() + timeout;
-    while (queue_.pop(out, deadline)) {
+    // The deadline is set when first needed: when the queue has to be waited for, or
+    // when a handler ran and the loop goes on. Pulling what is already queued reads no
+    // clock.
+    std::optional<clock::time_point> deadline;
+    const auto set_deadline = [&] {
+        if (!deadline) deadline = clock::now() + timeout;
+    };
+    while (queue_.pop(out, timeout, deadline)) {
         if (out.is_gap()) {
             gap_handler h;
             {
@@ -913,6 +928,7 @@ bool notifier_core::next(delivery& out, clock::duration timeout) {
             }
             if (h) {
                 h(out.gap_);
+                set_deadline();
                 continue;
             }
             return true;
@@ -922,6 +938,7 @@ bool notifier_core::next(delivery& out, clock::duration timeout) {
         if (out.handler_) {
             const auto handler = std::move(out.handler_);
             (*handler)(out.view_);
+            set_deadline();
             continue;
         }
         return true;

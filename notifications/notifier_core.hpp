@@ -216,6 +216,7 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     // Scratch for dispatch: reused so that parsing allocates nothing per message.
     received_notification scratch_;
     std::vector<std::string_view> scratch_storage_;
+    bool wakes_held_ = false;  // queue wake-ups held until the current read is dispatched
 
     mutable std::mutex handlers_mutex_;
     gap_handler gap_handler_;
