@@ -3,9 +3,11 @@
 // Redis server, then blasts pre-encoded keyspace notifications (pmessage frames on
 // `__keyspace@0__:<key>`, keys of 8-64 bytes, a mix of events) as fast as the socket
 // takes them. ksn parses and delivers them
-//   Handler/resp:<2|3>: to a handler inline on the I/O thread (dispatch_mode::io_thread),
-//   Pull/resp:<2|3>:    through the bounded queue to a consumer calling next() with one
-//                       reused delivery (dispatch_mode::queued, the default).
+//   Handler/resp:<2|3>/rate:<r>: to a handler inline on the I/O thread
+//                       (dispatch_mode::io_thread),
+//   Pull/resp:<2|3>/rate:<r>: through the bounded queue to a consumer calling next() with
+//                       one reused delivery (dispatch_mode::queued, the default),
+// with rate 0 (as fast as the socket takes them) or a paced rate in frames per second.
 // Every figure is measured over the steady state, the last 80% of the frames (the
 // first 20% warm up buffers, queue slots and caches), and reported as counters:
 //   notifications_per_s  delivered notifications per second of wall time,
@@ -139,11 +141,13 @@ class replay_peer {
     replay_peer& operator=(const replay_peer&) = delete;
 
     std::uint16_t port() const noexcept { return port_; }
-    /// Starts sending `total` frames.
-    void blast(std::uint64_t total) {
+    /// Starts sending `total` frames: as fast as the socket takes them, or with `rate`
+    /// (frames per second) in bursts of 50 frames.
+    void blast(std::uint64_t total, std::uint64_t rate = 0) {
         {
             std::lock_guard lock(go_m_);
             total_ = total;
+            rate_ = rate;
         }
         go_cv_.notify_all();
     }
@@ -188,16 +192,26 @@ class replay_peer {
             go_cv_.wait_until(lock, std::chrono::steady_clock::now() + 30s,
                               [this] { return total_ > 0 || stop_; });
         }
-        // Blast: whole corpus copies, then the head of one more for the remainder.
+        // Blast: the corpus over and over, whole or in paced bursts.
         const std::uint64_t per = corpus_.frames();
+        const std::uint64_t burst = rate_ > 0 ? 50 : per;
+        const auto start = clock::now();
         std::uint64_t sent = 0;
         while (!stop_ && sent < total_ && clock::now() < deadline) {
-            const auto frames = std::min<std::uint64_t>(per, total_ - sent);
-            if (!send_all(fd, std::string_view(corpus_.bytes).substr(0, corpus_.offsets[frames]),
+            const auto pos = sent % per;
+            const auto frames = std::min({burst, per - pos, total_ - sent});
+            const auto begin = corpus_.offsets[pos];
+            const auto end = corpus_.offsets[pos + frames];
+            if (!send_all(fd, std::string_view(corpus_.bytes).substr(begin, end - begin),
                           deadline)) {
                 break;
             }
             sent += frames;
+            if (rate_ > 0) {
+                std::this_thread::sleep_until(
+                    start + std::chrono::nanoseconds(
+                                static_cast<std::int64_t>(sent * 1'000'000'000 / rate_)));
+            }
         }
         finished_ = true;
         // Keep the connection open (and drain what ksn sends) until the benchmark is done.
@@ -268,6 +282,7 @@ class replay_peer {
     std::mutex go_m_;
     std::condition_variable go_cv_;
     std::uint64_t total_ = 0;
+    std::uint64_t rate_ = 0;
 };
 
 // --- measuring ------------------------------------------------------------------------
@@ -351,6 +366,7 @@ std::vector<pid_t> new_threads(const std::set<pid_t>& before) {
 
 void Handler(benchmark::State& st) {
     const int resp = static_cast<int>(st.range(0));
+    const auto rate = static_cast<std::uint64_t>(st.range(1));
     const std::uint64_t total = frames_per_run();
     const std::uint64_t warm = total / 5;
     replay_peer peer(resp, make_corpus(resp, 4096));
@@ -381,7 +397,7 @@ void Handler(benchmark::State& st) {
     end.ksn_threads_cpu.resize(candidates.size());
     armed.store(true, std::memory_order_release);
     for (auto _ : st) {
-        peer.blast(total);
+        peer.blast(total, rate);
         std::unique_lock lock(m);
         cv.wait_for(lock, 60s, [&] { return done; });
     }
@@ -393,10 +409,18 @@ void Handler(benchmark::State& st) {
     report(st, start, end, -1);
     benchmark::DoNotOptimize(bytes);
 }
-BENCHMARK(Handler)->Arg(2)->Arg(3)->ArgName("resp")->Iterations(1)->UseManualTime();
+// rate 0: as fast as the socket takes them; 1000000: a paced 1 M/s, below saturation.
+BENCHMARK(Handler)
+    ->Args({2, 0})
+    ->Args({3, 0})
+    ->Args({3, 1'000'000})
+    ->ArgNames({"resp", "rate"})
+    ->Iterations(1)
+    ->UseManualTime();
 
 void Pull(benchmark::State& st) {
     const int resp = static_cast<int>(st.range(0));
+    const auto rate = static_cast<std::uint64_t>(st.range(1));
     const std::uint64_t total = frames_per_run();
     const std::uint64_t warm = total / 5;
     replay_peer peer(resp, make_corpus(resp, 4096));
@@ -411,7 +435,7 @@ void Pull(benchmark::State& st) {
     std::uint64_t bytes = 0;
     clock::time_point last{};
     for (auto _ : st) {
-        peer.blast(total);
+        peer.blast(total, rate);
         ksn::delivery d;
         const auto deadline = clock::now() + 60s;
         // Until every frame came, or the peer is done and nothing came for 100 ms (drops);
@@ -440,7 +464,13 @@ void Pull(benchmark::State& st) {
     st.counters["dropped"] = static_cast<double>(stats.queue_dropped);
     benchmark::DoNotOptimize(bytes);
 }
-BENCHMARK(Pull)->Arg(2)->Arg(3)->ArgName("resp")->Iterations(1)->UseManualTime();
+BENCHMARK(Pull)
+    ->Args({2, 0})
+    ->Args({3, 0})
+    ->Args({3, 1'000'000})
+    ->ArgNames({"resp", "rate"})
+    ->Iterations(1)
+    ->UseManualTime();
 
 }  // namespace
 
