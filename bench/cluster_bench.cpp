@@ -7,14 +7,28 @@
 //       e2e    = write sent -> handler called (what a user sees),
 //       server = write sent -> notification bytes read (server + loopback),
 //       client = bytes read -> handler called (ksn's parse and dispatch),
-//     as p50/p99/p99.9/max in microseconds, overall and per node.
+//     as p50/p99/p99.9/max in microseconds, overall and per node. In the same run, the
+//     baseline: one `redis-cli --csv psubscribe '__keyspace@0__:lat:*'` per primary
+//     (Debian's redis-tools), whose stdout pipes one thread of this process polls; it
+//       cli_e2e = write sent -> the line read from redis-cli's stdout
+//     (redis-cli fflush()es stdout after every pub/sub message, also into a pipe: checked
+//     with redis-cli 7.0, so no stdbuf is needed), so both see the same writes at the same
+//     rate on the same machine.
 //   FailoverRecovery/manual|crash: writes go to one shard at ~2000/s; its replica is
 //     promoted (CLUSTER FAILOVER, or SIGKILL of the primary); recovery_ms is the time
 //     from the promotion (seen by polling the replica every 5 ms) to the first
 //     notification from the new primary, gap_ms the length of the gap ksn reported.
 #include <benchmark/benchmark.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <charconv>
+#include <csignal>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,6 +61,128 @@ ksn::cluster_options options_for(ksn::test::redis_cluster& c) {
     return o;
 }
 
+/// The sequence number n of the last "lat:<n>" in `text` (a key, or a line of redis-cli's
+/// output), or -1.
+int seq_of(std::string_view text) {
+    const auto at = text.rfind("lat:");
+    if (at == std::string_view::npos) return -1;
+    int seq = -1;
+    const char* first = text.data() + at + 4;
+    std::from_chars(first, text.data() + text.size(), seq);
+    return seq;
+}
+
+/// The baseline subscriber: one `redis-cli --csv psubscribe <pattern>` process per node,
+/// each line of their stdout handed to `on_line` with the time its bytes were read.
+/// One thread polls every pipe, as ksn's one I/O thread serves every connection.
+class cli_subscribers {
+  public:
+    using line_handler = std::function<void(std::string_view line, clock::time_point read)>;
+
+    cli_subscribers(const std::vector<std::uint16_t>& ports, const std::string& pattern) {
+        const std::string cli = ksn::test::redis_cli_path();
+        for (const auto port : ports) {
+            spawn({cli, "-h", "127.0.0.1", "-p", std::to_string(port), "--csv", "psubscribe",
+                   pattern});
+        }
+    }
+    ~cli_subscribers() {
+        stop();
+        for (auto& c : children_) {
+            ::kill(c.pid, SIGTERM);
+            int status = 0;
+            for (int i = 0; i < 200 && ::waitpid(c.pid, &status, WNOHANG) == 0; ++i)
+                std::this_thread::sleep_for(5ms);
+            if (::waitpid(c.pid, &status, WNOHANG) == 0) {
+                ::kill(c.pid, SIGKILL);
+                ::waitpid(c.pid, &status, 0);
+            }
+            ::close(c.fd);
+        }
+    }
+    cli_subscribers(const cli_subscribers&) = delete;
+    cli_subscribers& operator=(const cli_subscribers&) = delete;
+
+    /// Reads until every process printed its psubscribe confirmation (true) or `limit`.
+    bool wait_subscribed(std::chrono::milliseconds limit) {
+        std::size_t confirmed = 0;
+        const auto deadline = clock::now() + limit;
+        while (confirmed < children_.size() && clock::now() < deadline) {
+            poll_once(20, [&](std::string_view line, clock::time_point) {
+                if (line.find("\"psubscribe\"") != std::string_view::npos) ++confirmed;
+            });
+        }
+        return confirmed == children_.size();
+    }
+    /// Hands every line to `h` on a thread of its own until stop().
+    void start(line_handler h) {
+        thread_ = std::thread([this, h = std::move(h)] {
+            const auto deadline = clock::now() + 120s;
+            while (!stop_.load() && clock::now() < deadline)
+                poll_once(20, h);
+        });
+    }
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    struct child {
+        pid_t pid;
+        int fd;
+        std::string partial;  // a line not yet complete
+    };
+
+    void spawn(const std::vector<std::string>& argv) {
+        int fds[2];
+        if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+        const pid_t pid = ::fork();
+        if (pid < 0) throw std::runtime_error("fork failed");
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
+            ::dup2(fds[1], STDOUT_FILENO);
+            ::close(fds[0]);
+            ::close(fds[1]);
+            std::vector<char*> args;
+            for (const auto& a : argv)
+                args.push_back(const_cast<char*>(a.c_str()));
+            args.push_back(nullptr);
+            ::execv(args[0], args.data());
+            ::_exit(127);
+        }
+        ::close(fds[1]);
+        children_.push_back({pid, fds[0], {}});
+    }
+
+    template <class F>
+    void poll_once(int timeout_ms, F&& on_line) {
+        std::vector<pollfd> p;
+        for (const auto& c : children_)
+            p.push_back({c.fd, POLLIN, 0});
+        if (::poll(p.data(), p.size(), timeout_ms) <= 0) return;
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            if ((p[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+            char buf[65536];
+            const ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+            const auto now = clock::now();
+            if (n <= 0) continue;
+            std::string& partial = children_[i].partial;
+            partial.append(buf, static_cast<std::size_t>(n));
+            std::size_t begin = 0;
+            for (std::size_t end; (end = partial.find('\n', begin)) != std::string::npos;
+                 begin = end + 1) {
+                on_line(std::string_view(partial).substr(begin, end - begin), now);
+            }
+            partial.erase(0, begin);
+        }
+    }
+
+    std::vector<child> children_;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+};
+
 void report(benchmark::State& st, const std::string& name, const histogram& h) {
     const auto us = [](std::uint64_t v) { return static_cast<double>(v) / 1000.0; };
     st.counters[name + "_p50_us"] = us(h.quantile(0.50));
@@ -61,20 +197,39 @@ void FanInLatency(benchmark::State& st) {
     ksn::test::redis_cluster c(3, 0);
     ksn::cluster_keyspace_notifications n(options_for(c));
     std::vector<std::atomic<std::int64_t>> sent(static_cast<std::size_t>(total));
-    histogram e2e, server, client;
+    histogram e2e, server, client, cli_e2e;
     std::map<std::string, histogram> per_node;
     std::atomic<int> received{0};
+    std::atomic<int> cli_received{0};
+    const auto latency_of = [&](std::string_view text, std::int64_t now) -> std::int64_t {
+        const auto seq = seq_of(text);
+        if (seq < 0 || seq >= total) return -1;
+        return now - sent[static_cast<std::size_t>(seq)].load(std::memory_order_acquire);
+    };
     n.subscribe_keyspace("lat:*", 0, [&](const ksn::received_notification& x) {
         const auto now = ns(clock::now());
-        const auto key = x.key();
-        const auto seq = std::stoi(std::string(key.substr(4)));
-        const auto t_sent = sent[static_cast<std::size_t>(seq)].load(std::memory_order_acquire);
+        const auto latency = latency_of(x.key(), now);
+        if (latency < 0) return;
         const auto t_read = ns(x.received());
-        e2e.record(now - t_sent);
-        server.record(t_read - t_sent);
+        e2e.record(latency);
+        server.record(latency - (now - t_read));
         client.record(now - t_read);
-        per_node[std::string(x.node())].record(now - t_sent);
+        per_node[std::string(x.node())].record(latency);
         received.fetch_add(1, std::memory_order_release);
+    });
+    std::vector<std::uint16_t> primaries;
+    for (const auto& node : c.nodes())
+        primaries.push_back(node->port());
+    cli_subscribers cli(primaries, "__keyspace@0__:lat:*");
+    if (!cli.wait_subscribed(10s)) {
+        st.SkipWithError("redis-cli did not confirm its psubscribe within 10 s");
+        return;
+    }
+    cli.start([&](std::string_view line, clock::time_point read) {
+        const auto latency = latency_of(line, ns(read));
+        if (latency < 0) return;
+        cli_e2e.record(latency);
+        cli_received.fetch_add(1, std::memory_order_release);
     });
     ksn::test::cluster_writer w(c);
     std::vector<std::string> keys;
@@ -89,16 +244,19 @@ void FanInLatency(benchmark::State& st) {
             w.set(keys[static_cast<std::size_t>(i)]);
         }
         const auto deadline = clock::now() + 10s;
-        while (received.load() < total && clock::now() < deadline)
+        while ((received.load() < total || cli_received.load() < total) && clock::now() < deadline)
             std::this_thread::sleep_for(1ms);
         st.SetIterationTime(std::chrono::duration<double>(clock::now() - start).count());
     }
     n.close();
+    cli.stop();
     st.counters["received"] = received.load();
     st.counters["lost"] = total - received.load();
+    st.counters["cli_lost"] = total - cli_received.load();
     report(st, "e2e", e2e);
     report(st, "server", server);
     report(st, "client", client);
+    report(st, "cli_e2e", cli_e2e);
     int i = 0;
     for (const auto& [node, h] : per_node) {
         const std::string name = "node" + std::to_string(i++);
@@ -109,6 +267,7 @@ void FanInLatency(benchmark::State& st) {
 BENCHMARK(FanInLatency)
     ->Arg(1000)
     ->Arg(5000)
+    ->Arg(10000)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
