@@ -16,7 +16,8 @@
 //   consumer_cpu_ns      (Pull) CPU time of the consumer thread per notification,
 //   allocs               heap allocations per notification, whole process,
 //   dropped              (Pull) notifications the queue dropped (overflow_policy::drop_oldest)
-//                        because the consumer fell behind.
+//                        because the consumer fell behind,
+//   queue_high_water     (Pull) the deepest the queue got.
 // Frames per run: --benchmark_filter as usual; KSN_DISPATCH_FRAMES overrides the default
 // of 5,000,000 (e.g. a smaller run under valgrind --tool=callgrind).
 #include <benchmark/benchmark.h>
@@ -356,26 +357,39 @@ ksn::notifier_options options_for(int resp, std::uint16_t port, ksn::dispatch_mo
     return o;
 }
 
-/// New threads since `before`: ksn's I/O thread (and Asio's idle resolver thread).
-std::vector<pid_t> new_threads(const std::set<pid_t>& before) {
-    std::vector<pid_t> out;
-    for (const pid_t t : threads())
-        if (!before.contains(t)) out.push_back(t);
-    return out;
-}
+/// The measuring side of a run: ksn's threads and the steady state's two snapshots.
+struct probe {
+    std::vector<pid_t> candidates;
+    snapshot start, end;
+
+    /// After subscribing: the threads that appeared since `before` are ksn's I/O thread
+    /// (and Asio's idle resolver thread).
+    void arm(const std::set<pid_t>& before) {
+        for (const pid_t t : threads())
+            if (!before.contains(t)) candidates.push_back(t);
+        start.ksn_threads_cpu.resize(candidates.size());
+        end.ksn_threads_cpu.resize(candidates.size());
+    }
+};
+
+/// A run's arguments (resp, rate) and frame counts (all, and the warm-up's).
+struct run_args {
+    explicit run_args(const benchmark::State& st)
+        : resp(static_cast<int>(st.range(0))), rate(static_cast<std::uint64_t>(st.range(1))) {}
+    int resp;
+    std::uint64_t rate;
+    std::uint64_t total = frames_per_run();
+    std::uint64_t warm = total / 5;
+};
 
 void Handler(benchmark::State& st) {
-    const int resp = static_cast<int>(st.range(0));
-    const auto rate = static_cast<std::uint64_t>(st.range(1));
-    const std::uint64_t total = frames_per_run();
-    const std::uint64_t warm = total / 5;
-    replay_peer peer(resp, make_corpus(resp, 4096));
+    const run_args a(st);
+    replay_peer peer(a.resp, make_corpus(a.resp, 4096));
     const auto before = threads();
-    ksn::keyspace_notifications n(options_for(resp, peer.port(), ksn::dispatch_mode::io_thread));
+    ksn::keyspace_notifications n(options_for(a.resp, peer.port(), ksn::dispatch_mode::io_thread));
 
-    std::vector<pid_t> candidates;
-    std::atomic<bool> armed{false};  // candidates are set (read on the I/O thread)
-    snapshot start, end;
+    probe pr;
+    std::atomic<bool> armed{false};  // pr is armed (read on the I/O thread)
     std::uint64_t count = 0;
     std::uint64_t bytes = 0;
     std::mutex m;
@@ -384,20 +398,19 @@ void Handler(benchmark::State& st) {
     n.subscribe_keyspace("*", 0, [&](const ksn::received_notification& x) {
         bytes += x.key().size();  // touch what a user would
         ++count;
-        if (count == warm && armed.load(std::memory_order_acquire)) start.take(candidates, count);
-        if (count == total) {
-            end.take(candidates, count);
+        if (count == a.warm && armed.load(std::memory_order_acquire))
+            pr.start.take(pr.candidates, count);
+        if (count == a.total) {
+            pr.end.take(pr.candidates, count);
             std::lock_guard lock(m);
             done = true;
             cv.notify_all();
         }
     });
-    candidates = new_threads(before);
-    start.ksn_threads_cpu.resize(candidates.size());
-    end.ksn_threads_cpu.resize(candidates.size());
+    pr.arm(before);
     armed.store(true, std::memory_order_release);
     for (auto _ : st) {
-        peer.blast(total, rate);
+        peer.blast(a.total, a.rate);
         std::unique_lock lock(m);
         cv.wait_for(lock, 60s, [&] { return done; });
     }
@@ -406,41 +419,38 @@ void Handler(benchmark::State& st) {
         st.SkipWithError("not every frame was delivered within 60 s");
         return;
     }
-    report(st, start, end, -1);
+    report(st, pr.start, pr.end, -1);
     benchmark::DoNotOptimize(bytes);
 }
 // rate 0: as fast as the socket takes them; 1000000: a paced 1 M/s, below saturation.
-BENCHMARK(Handler)
-    ->Args({2, 0})
-    ->Args({3, 0})
-    ->Args({3, 1'000'000})
-    ->ArgNames({"resp", "rate"})
-    ->Iterations(1)
-    ->UseManualTime();
+void runs(benchmark::internal::Benchmark* b) {
+    b->Args({2, 0})
+        ->Args({3, 0})
+        ->Args({3, 1'000'000})
+        ->ArgNames({"resp", "rate"})
+        ->Iterations(1)
+        ->UseManualTime();
+}
+BENCHMARK(Handler)->Apply(runs);
 
 void Pull(benchmark::State& st) {
-    const int resp = static_cast<int>(st.range(0));
-    const auto rate = static_cast<std::uint64_t>(st.range(1));
-    const std::uint64_t total = frames_per_run();
-    const std::uint64_t warm = total / 5;
-    replay_peer peer(resp, make_corpus(resp, 4096));
+    const run_args a(st);
+    replay_peer peer(a.resp, make_corpus(a.resp, 4096));
     const auto before = threads();
-    ksn::keyspace_notifications n(options_for(resp, peer.port(), ksn::dispatch_mode::queued));
+    ksn::keyspace_notifications n(options_for(a.resp, peer.port(), ksn::dispatch_mode::queued));
     n.subscribe_keyspace("*", 0);
-    const auto candidates = new_threads(before);
-    snapshot start, end;
-    start.ksn_threads_cpu.resize(candidates.size());
-    end.ksn_threads_cpu.resize(candidates.size());
+    probe pr;
+    pr.arm(before);
     std::uint64_t count = 0;
     std::uint64_t bytes = 0;
     clock::time_point last{};
     for (auto _ : st) {
-        peer.blast(total, rate);
+        peer.blast(a.total, a.rate);
         ksn::delivery d;
         const auto deadline = clock::now() + 60s;
         // Until every frame came, or the peer is done and nothing came for 100 ms (drops);
         // the steady state ends at the last notification.
-        while (count < total && clock::now() < deadline) {
+        while (count < a.total && clock::now() < deadline) {
             if (!n.next(d, 100ms)) {
                 if (peer.finished()) break;
                 continue;
@@ -448,29 +458,26 @@ void Pull(benchmark::State& st) {
             if (!d.is_notification()) continue;
             bytes += d.notification().key().size();
             ++count;
-            if (count == warm) start.take(candidates, count);
-            if (count % 256 == 0 || count == total) last = clock::now();  // cheaper than per item
+            if (count == a.warm) pr.start.take(pr.candidates, count);
+            if (count % 256 == 0 || count == a.total) last = clock::now();  // cheaper than per item
         }
-        end.take(candidates, count);
-        end.wall = last;
+        pr.end.take(pr.candidates, count);
+        pr.end.wall = last;
     }
     const auto stats = n.stats();
     n.close();
-    if (count <= warm) {
+    if (count <= a.warm) {
         st.SkipWithError("too few frames were delivered");
         return;
     }
-    report(st, start, end, end.own_cpu - start.own_cpu);
+    report(st, pr.start, pr.end, pr.end.own_cpu - pr.start.own_cpu);
     st.counters["dropped"] = static_cast<double>(stats.queue_dropped);
+    // Slots used for the first time grow their string buffers (the only allocations of
+    // the pull path): they stop once the queue's depth stops reaching new highs.
+    st.counters["queue_high_water"] = static_cast<double>(stats.queue_high_water);
     benchmark::DoNotOptimize(bytes);
 }
-BENCHMARK(Pull)
-    ->Args({2, 0})
-    ->Args({3, 0})
-    ->Args({3, 1'000'000})
-    ->ArgNames({"resp", "rate"})
-    ->Iterations(1)
-    ->UseManualTime();
+BENCHMARK(Pull)->Apply(runs);
 
 }  // namespace
 
