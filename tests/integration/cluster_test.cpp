@@ -2,15 +2,14 @@
 // each test creates with redis-cli --cluster create and tears down.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "cluster/slot.hpp"
 #include "tests/integration/notifier_fixture.hpp"
+#include "tests/support/cluster_checks.hpp"
 #include "tests/support/redis_cluster.hpp"
 
 namespace ksn::test {
@@ -19,151 +18,16 @@ namespace {
 constexpr auto refresh = 500ms;
 
 cluster_options cluster_options_for(redis_cluster& c) {
-    cluster_options o;
-    o.seeds = {c.seeds().front()};
-    o.refresh_interval = refresh;
-    o.connection.connect_timeout = 2s;
-    o.connection.health_check_interval = 1s;
-    o.connection.health_check_timeout = 1s;
-    o.connection.reconnect.initial_delay = 20ms;
-    o.connection.reconnect.max_delay = 200ms;
-    o.subscribe_timeout = 5s;
-    o.queue_capacity = 1 << 20;
-    return o;
-}
-
-/// Collects everything a notifier delivers, from a pulling thread.
-class collector {
-  public:
-    explicit collector(notifier_base& n) : n_(n), thread_([this] { run(); }) {}
-    ~collector() {
-        stop_ = true;
-        thread_.join();
-    }
-    std::size_t count() {
-        std::lock_guard lock(m_);
-        return received_.size();
-    }
-    std::vector<std::pair<std::string, std::string>> received() {  // key, node
-        std::lock_guard lock(m_);
-        return received_;
-    }
-    std::vector<gap_event> gaps() {
-        std::lock_guard lock(m_);
-        return gaps_;
-    }
-
-  private:
-    void run() {
-        delivery d;
-        while (!stop_) {
-            if (!n_.next(d, 50ms)) continue;
-            std::lock_guard lock(m_);
-            if (d.is_gap()) gaps_.push_back(d.gap());
-            if (d.is_notification()) {
-                received_.emplace_back(std::string(d.notification().key()),
-                                       std::string(d.notification().node()));
-            }
-        }
-    }
-    notifier_base& n_;
-    std::mutex m_;
-    std::vector<std::pair<std::string, std::string>> received_;
-    std::vector<gap_event> gaps_;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-
-/// Writes keys "<prefix><n>" one by one in a thread, recording where and when.
-class write_load {
-  public:
-    struct write {
-        std::string key;
-        std::uint16_t port;
-        clock::time_point sent, acked;
-    };
-    write_load(redis_cluster& c, std::string prefix) : writer_(c), prefix_(std::move(prefix)) {
-        thread_ = std::thread([this] { run(); });
-    }
-    ~write_load() { stop(); }
-    void stop() {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-    }
-    std::vector<write> writes() {
-        std::lock_guard lock(m_);
-        return writes_;
-    }
-
-  private:
-    void run() {
-        for (int i = 0; !stop_ && i < 200000; ++i) {
-            write w{prefix_ + std::to_string(i), 0, clock::now(), {}};
-            w.port = writer_.set(w.key);
-            w.acked = clock::now();
-            std::lock_guard lock(m_);
-            writes_.push_back(std::move(w));
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    cluster_writer writer_;
-    std::string prefix_;
-    std::mutex m_;
-    std::vector<write> writes_;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-
-/// True when a gap covers a write: its slot is in the gap's slots (or the gap names the
-/// node that executed it) and the write overlaps the gap's interval.
-bool covered_by_gap(const write_load::write& w, const std::vector<gap_event>& gaps) {
-    const auto slot = cluster::key_slot(w.key);
-    for (const auto& g : gaps) {
-        bool slot_in = g.slots.empty() && g.node == "127.0.0.1:" + std::to_string(w.port);
-        for (const auto& [a, b] : g.slots)
-            slot_in = slot_in || (slot >= a && slot <= b);
-        const auto end = g.restored.value_or(clock::time_point::max());
-        if (slot_in && w.sent <= end && w.acked >= g.lost) return true;
-    }
-    return false;
+    return test_cluster_options(c, refresh);
 }
 
 /// Every write outside a gap was received (at least once).
 void expect_all_outside_gaps_received(const std::vector<write_load::write>& writes,
                                       collector& col) {
-    std::set<std::string> got;
-    for (const auto& [key, node] : col.received())
-        got.insert(key);
     const auto gaps = col.gaps();
-    std::size_t missing = 0, excused = 0;
-    std::string example;
-    for (const auto& w : writes) {
-        if (got.count(w.key)) continue;
-        if (covered_by_gap(w, gaps)) {
-            ++excused;
-            continue;
-        }
-        if (missing++ == 0) example = w.key + " on port " + std::to_string(w.port);
-    }
-    EXPECT_EQ(missing, 0u) << "e.g. " << example << "; " << excused << " inside gaps, "
-                           << gaps.size() << " gaps";
-}
-
-/// Waits until `expected` notifications arrived, or until none came for a second.
-void wait_settled(collector& col, std::size_t expected, std::chrono::seconds limit = 15s) {
-    const auto deadline = clock::now() + limit;
-    std::size_t last = col.count();
-    auto last_change = clock::now();
-    while (clock::now() < deadline && col.count() < expected) {
-        std::this_thread::sleep_for(50ms);
-        const std::size_t now = col.count();
-        if (now != last) {
-            last = now;
-            last_change = clock::now();
-        } else if (clock::now() - last_change > 1s) {
-            return;
-        }
-    }
+    const auto r = check_delivery(writes, col.received(), gaps);
+    EXPECT_EQ(r.missing, 0u) << "e.g. " << r.example << "; " << r.excused << " inside gaps, "
+                             << gaps.size() << " gaps";
 }
 
 std::set<std::string> primary_names(const cluster::topology& t) {

@@ -65,6 +65,8 @@ class cluster_writer {
         return command({"SET", key, value});
     }
     void refresh();
+    /// Connections open now (one per node written to since it last failed).
+    std::size_t connections() const noexcept { return clients_.size(); }
 
   private:
     client& to(std::uint16_t port);

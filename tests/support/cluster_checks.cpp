@@ -1,0 +1,191 @@
+#include "tests/support/cluster_checks.hpp"
+
+#include <unordered_set>
+
+#include "cluster/slot.hpp"
+
+namespace ksn::test {
+
+using namespace std::chrono_literals;
+
+cluster_options test_cluster_options(redis_cluster& c, std::chrono::milliseconds refresh) {
+    cluster_options o;
+    o.seeds = {c.seeds().front()};
+    o.refresh_interval = refresh;
+    o.connection.connect_timeout = 2s;
+    o.connection.health_check_interval = 1s;
+    o.connection.health_check_timeout = 1s;
+    o.connection.reconnect.initial_delay = 20ms;
+    o.connection.reconnect.max_delay = 200ms;
+    o.subscribe_timeout = 5s;
+    o.queue_capacity = 1 << 20;
+    return o;
+}
+
+// --- collector ------------------------------------------------------------------------------
+
+collector::collector(notifier_base& n, std::size_t reserve) : n_(n) {
+    received_.resize(reserve);
+    thread_ = std::thread([this] { run(); });
+}
+
+collector::~collector() {
+    stop_ = true;
+    thread_.join();
+}
+
+std::size_t collector::count() {
+    std::lock_guard lock(m_);
+    return count_;
+}
+
+std::vector<std::pair<std::string, std::string>> collector::received() {
+    std::lock_guard lock(m_);
+    return {received_.begin(), received_.begin() + static_cast<std::ptrdiff_t>(count_)};
+}
+
+std::vector<gap_event> collector::gaps() {
+    std::lock_guard lock(m_);
+    return gaps_;
+}
+
+void collector::run() {
+    delivery d;
+    while (!stop_) {
+        if (paused_) {
+            std::this_thread::sleep_for(10ms);
+            continue;
+        }
+        if (!n_.next(d, 50ms)) continue;
+        std::lock_guard lock(m_);
+        if (d.is_gap()) gaps_.push_back(d.gap());
+        if (d.is_notification()) {
+            const auto key = d.notification().key();
+            const auto node = d.notification().node();
+            if (count_ < received_.size()) {
+                received_[count_].first.assign(key);
+                received_[count_].second.assign(node);
+            } else {
+                received_.emplace_back(std::string(key), std::string(node));
+            }
+            ++count_;
+        }
+    }
+}
+
+// --- write_load -----------------------------------------------------------------------------
+
+write_load::write_load(redis_cluster& c, std::string prefix, options o)
+    : writer_(c), prefix_(std::move(prefix)), options_(o) {
+    writes_.resize(options_.limit);
+    thread_ = std::thread([this] { run(); });
+}
+
+write_load::~write_load() {
+    stop();
+}
+
+void write_load::stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+std::vector<write_load::write> write_load::writes() {
+    std::lock_guard lock(m_);
+    return {writes_.begin(), writes_.begin() + static_cast<std::ptrdiff_t>(count_.load())};
+}
+
+std::size_t write_load::connections() {
+    std::lock_guard lock(writer_m_);
+    return writer_.connections();
+}
+
+void write_load::run() {
+    const auto period = options_.rate > 0 ? clock::duration(1s) / options_.rate : clock::duration{};
+    auto next = clock::now();
+    for (std::size_t i = 0; !stop_ && i < options_.limit; ++i) {
+        write w{prefix_ + std::to_string(i), 0, clock::now(), {}};
+        bool ok = true;
+        {
+            std::lock_guard lock(writer_m_);
+            try {
+                w.port = writer_.set(w.key);
+            } catch (const std::exception&) {
+                // Not acknowledged (the cluster was down longer than the writer retries):
+                // whether it happened is unknown, so it is not recorded.
+                ok = false;
+                ++failed_;
+            }
+        }
+        w.acked = clock::now();
+        if (ok) {
+            std::lock_guard lock(m_);
+            writes_[recorded_] = std::move(w);
+            count_ = ++recorded_;
+        }
+        if (options_.rate <= 0) {
+            std::this_thread::sleep_for(1ms);
+            continue;
+        }
+        // After a stall (a failover) the schedule restarts from now: no catching up.
+        next = std::max(next + period, clock::now() - period);
+        std::this_thread::sleep_until(next);
+    }
+}
+
+// --- checks ---------------------------------------------------------------------------------
+
+bool covered_by_gap(const write_load::write& w, const std::vector<gap_event>& gaps) {
+    const auto slot = cluster::key_slot(w.key);
+    const std::string node = "127.0.0.1:" + std::to_string(w.port);
+    for (const auto& g : gaps) {
+        bool slot_in = g.slots.empty() && g.node == node;
+        for (const auto& [a, b] : g.slots)
+            slot_in = slot_in || (slot >= a && slot <= b);
+        if (!slot_in) continue;
+        const auto end = g.restored ? *g.restored + gap_slack : clock::time_point::max();
+        if (w.sent <= end && w.acked + gap_slack >= g.lost) return true;
+    }
+    return false;
+}
+
+delivery_report check_delivery(const std::vector<write_load::write>& writes,
+                               const std::vector<std::pair<std::string, std::string>>& received,
+                               const std::vector<gap_event>& gaps) {
+    delivery_report r;
+    r.writes = writes.size();
+    std::unordered_set<std::string> got;
+    got.reserve(received.size());
+    for (const auto& [key, node] : received)
+        got.insert(key);
+    for (const auto& g : gaps)
+        ++r.gaps_by_reason[std::string(to_string(g.reason))];
+    for (const auto& w : writes) {
+        if (got.count(w.key)) {
+            ++r.received;
+        } else if (covered_by_gap(w, gaps)) {
+            ++r.excused;
+        } else if (r.missing++ == 0) {
+            r.example = w.key + " on port " + std::to_string(w.port);
+        }
+    }
+    return r;
+}
+
+void wait_settled(collector& col, std::size_t expected, std::chrono::seconds limit) {
+    const auto deadline = clock::now() + limit;
+    std::size_t last = col.count();
+    auto last_change = clock::now();
+    while (clock::now() < deadline && col.count() < expected) {
+        std::this_thread::sleep_for(50ms);
+        const std::size_t now = col.count();
+        if (now != last) {
+            last = now;
+            last_change = clock::now();
+        } else if (clock::now() - last_change > 1s) {
+            return;
+        }
+    }
+}
+
+}  // namespace ksn::test
