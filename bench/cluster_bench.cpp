@@ -2,7 +2,8 @@
 // Redis Cluster that the benchmark starts itself (3 primaries, plus 3 replicas for the
 // failover cases). Every figure is a counter of a single-iteration run:
 //
-//   FanInLatency/<writes per second>: a writer thread sets keys "lat:<n>" across all
+//   FanInLatency/rate:<writes per second>/cli_first:<0|1>: a writer thread sets keys "lat:<n>"
+//   across all
 //     slots at a steady rate; a handler on the I/O thread records, per notification,
 //       e2e    = write sent -> handler called (what a user sees),
 //       server = write sent -> notification bytes read (server + loopback),
@@ -13,7 +14,9 @@
 //       cli_e2e = write sent -> the line read from redis-cli's stdout
 //     (redis-cli fflush()es stdout after every pub/sub message, also into a pipe: checked
 //     with redis-cli 7.0, so no stdbuf is needed), so both see the same writes at the same
-//     rate on the same machine.
+//     rate on the same machine. Redis writes to the subscribers of a message in the
+//     reverse order of their subscriptions, so each rate runs twice: ksn subscribed
+//     first (cli_first:0, redis-cli is written first) and redis-cli first (cli_first:1).
 //   FailoverRecovery/manual|crash: writes go to one shard at ~2000/s; its replica is
 //     promoted (CLUSTER FAILOVER, or SIGKILL of the primary); recovery_ms is the time
 //     from the promotion (seen by polling the replica every 5 ms) to the first
@@ -193,6 +196,7 @@ void report(benchmark::State& st, const std::string& name, const histogram& h) {
 
 void FanInLatency(benchmark::State& st) {
     const auto rate = static_cast<int>(st.range(0));
+    const bool cli_first = st.range(1) == 1;
     const int total = rate * 5;  // five seconds of writes
     ksn::test::redis_cluster c(3, 0);
     ksn::cluster_keyspace_notifications n(options_for(c));
@@ -206,17 +210,23 @@ void FanInLatency(benchmark::State& st) {
         if (seq < 0 || seq >= total) return -1;
         return now - sent[static_cast<std::size_t>(seq)].load(std::memory_order_acquire);
     };
-    n.subscribe_keyspace("lat:*", 0, [&](const ksn::received_notification& x) {
-        const auto now = ns(clock::now());
-        const auto latency = latency_of(x.key(), now);
-        if (latency < 0) return;
-        const auto t_read = ns(x.received());
-        e2e.record(latency);
-        server.record(latency - (now - t_read));
-        client.record(now - t_read);
-        per_node[std::string(x.node())].record(latency);
-        received.fetch_add(1, std::memory_order_release);
-    });
+    const auto subscribe_ksn = [&] {
+        n.subscribe_keyspace("lat:*", 0, [&](const ksn::received_notification& x) {
+            const auto now = ns(clock::now());
+            const auto latency = latency_of(x.key(), now);
+            if (latency < 0) return;
+            const auto t_read = ns(x.received());
+            e2e.record(latency);
+            server.record(latency - (now - t_read));
+            client.record(now - t_read);
+            per_node[std::string(x.node())].record(latency);
+            received.fetch_add(1, std::memory_order_release);
+        });
+    };
+    // Redis writes a message's subscribers in the reverse order of their subscriptions
+    // (clients_pending_write is a LIFO list), so whoever subscribed last reads first:
+    // every rate runs in both orders.
+    if (!cli_first) subscribe_ksn();
     std::vector<std::uint16_t> primaries;
     for (const auto& node : c.nodes())
         primaries.push_back(node->port());
@@ -225,6 +235,7 @@ void FanInLatency(benchmark::State& st) {
         st.SkipWithError("redis-cli did not confirm its psubscribe within 10 s");
         return;
     }
+    if (cli_first) subscribe_ksn();
     cli.start([&](std::string_view line, clock::time_point read) {
         const auto latency = latency_of(line, ns(read));
         if (latency < 0) return;
@@ -265,9 +276,8 @@ void FanInLatency(benchmark::State& st) {
     }
 }
 BENCHMARK(FanInLatency)
-    ->Arg(1000)
-    ->Arg(5000)
-    ->Arg(10000)
+    ->ArgsProduct({{1000, 5000, 10000}, {0, 1}})
+    ->ArgNames({"rate", "cli_first"})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
