@@ -205,6 +205,8 @@ void FanInLatency(benchmark::State& st) {
     std::map<std::string, histogram> per_node;
     std::atomic<int> received{0};
     std::atomic<int> cli_received{0};
+    std::atomic<int> gaps{0};  // interruptions ksn reported (the reason for any loss)
+    n.on_gap([&](const ksn::gap_event&) { gaps.fetch_add(1); });
     const auto latency_of = [&](std::string_view text, std::int64_t now) -> std::int64_t {
         const auto seq = seq_of(text);
         if (seq < 0 || seq >= total) return -1;
@@ -264,6 +266,7 @@ void FanInLatency(benchmark::State& st) {
     st.counters["received"] = received.load();
     st.counters["lost"] = total - received.load();
     st.counters["cli_lost"] = total - cli_received.load();
+    st.counters["gaps"] = gaps.load();
     report(st, "e2e", e2e);
     report(st, "server", server);
     report(st, "client", client);
