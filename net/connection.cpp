@@ -1,7 +1,11 @@
 #include "net/connection.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <asio/connect.hpp>
 #include <asio/post.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/host_name_verification.hpp>
 #include <asio/write.hpp>
 #include <utility>
 
@@ -74,6 +78,7 @@ void connection::reset_transport() {
     ++generation_;
     std::error_code ignored;
     resolver_.cancel();
+    tls_.reset();
     socket_.close(ignored);
     connect_timer_.cancel();
     session_timer_.cancel();
@@ -85,11 +90,53 @@ void connection::reset_transport() {
     rbuf_.clear();
 }
 
+bool connection::make_tls_context(std::string& why) {
+    const tls_options& t = options_.tls;
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    std::error_code ec;
+    const auto load = [&](const char* what, const std::string& file, auto&& fn) {
+        if (file.empty() || ec) return;
+        fn(file, ec);
+        if (ec) why = std::string("cannot load ") + what + " " + file + ": " + ec.message();
+    };
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                         asio::ssl::context::no_tlsv1_1,
+                     ec);
+    if (t.ca_file.empty() && t.ca_dir.empty()) {
+        ctx->set_default_verify_paths(ec);
+        if (ec) why = "cannot load the system's trusted CAs: " + ec.message();
+    }
+    load("CA file", t.ca_file,
+         [&](const std::string& f, std::error_code& e) { ctx->load_verify_file(f, e); });
+    load("CA directory", t.ca_dir,
+         [&](const std::string& f, std::error_code& e) { ctx->add_verify_path(f, e); });
+    load("certificate", t.cert_file,
+         [&](const std::string& f, std::error_code& e) { ctx->use_certificate_chain_file(f, e); });
+    load("private key", t.key_file, [&](const std::string& f, std::error_code& e) {
+        ctx->use_private_key_file(f, asio::ssl::context::pem, e);
+    });
+    if (ec) return false;
+    if (t.cert_file.empty() != t.key_file.empty()) {
+        why = "a client certificate needs both cert_file and key_file";
+        return false;
+    }
+    tls_context_ = std::move(ctx);
+    return true;
+}
+
 void connection::do_connect() {
     reset_transport();
     const auto gen = generation_;
     set_state(connection_state::connecting);
     if (state_ != connection_state::connecting) return;  // closed by the observer
+    if (options_.tls.enabled && !tls_context_) {
+        std::string why;
+        if (!make_tls_context(why)) {
+            handle_error(make_error_code(errc::tls_config), why);
+            return;
+        }
+    }
 
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([self = shared_from_this(), gen](const std::error_code& ec) {
@@ -122,9 +169,49 @@ void connection::do_connect() {
 }
 
 void connection::on_connected() {
-    connect_timer_.cancel();
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (!options_.tls.enabled) {
+        connect_timer_.cancel();
+        start_session();
+        return;
+    }
+    // TLS handshake, still under the connect timeout.
+    tls_ = std::make_shared<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+    const tls_options& t = options_.tls;
+    const std::string& name = t.server_name.empty() ? options_.address.host : t.server_name;
+    std::error_code not_ip;
+    asio::ip::make_address(name, not_ip);
+    if (not_ip) {
+        // SNI is for names only (RFC 6066).
+        SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
+    }
+    if (t.verify) {
+        tls_->set_verify_mode(asio::ssl::verify_peer, ignored);
+        tls_->set_verify_callback(asio::ssl::host_name_verification(name), ignored);
+    } else {
+        tls_->set_verify_mode(asio::ssl::verify_none, ignored);
+    }
+    tls_->async_handshake(
+        asio::ssl::stream_base::client,
+        [self = shared_from_this(), gen = generation_, stream = tls_](const std::error_code& ec) {
+            if (gen != self->generation_) return;
+            if (ec) {
+                const long verify = SSL_get_verify_result(stream->native_handle());
+                if (self->options_.tls.verify && verify != X509_V_OK) {
+                    self->handle_error(make_error_code(errc::tls_verify_failed),
+                                       X509_verify_cert_error_string(verify));
+                } else {
+                    self->handle_error(make_error_code(errc::tls_failed), ec.message());
+                }
+                return;
+            }
+            self->connect_timer_.cancel();
+            self->start_session();
+        });
+}
+
+void connection::start_session() {
     const auto gen = generation_;
     session_.start(clock::now());
     set_state(connection_state::handshaking);
@@ -139,29 +226,37 @@ void connection::do_read() {
     if (reading_) return;
     reading_ = true;
     const auto room = rbuf_.writable(min_read);
-    socket_.async_read_some(
-        asio::buffer(room.data(), room.size()),
-        [self = shared_from_this(), gen = generation_](const std::error_code& ec, std::size_t n) {
-            if (gen != self->generation_) return;
-            self->reading_ = false;
-            if (ec == asio::error::eof) {
-                self->handle_error(make_error_code(errc::closed_by_peer), {});
-                return;
-            }
-            if (ec) {
-                self->handle_error(make_error_code(errc::connection_lost), ec.message());
-                return;
-            }
-            self->rbuf_.commit(n);
-            self->counters_.bytes_read += n;
-            const auto before = self->session_.state();
-            const std::size_t used =
-                self->session_.feed(self->rbuf_.readable(), clock::now(), self->sink_);
-            if (gen != self->generation_) return;  // closed or reset by a callback
-            self->rbuf_.consume(used);
-            self->after_session(before);
-            if (gen == self->generation_) self->do_read();
-        });
+    auto done = [self = shared_from_this(), gen = generation_](
+                    const std::error_code& ec, std::size_t n) { self->on_read(gen, ec, n); };
+    if (tls_) {
+        tls_->async_read_some(asio::buffer(room.data(), room.size()),
+                              [done = std::move(done), stream = tls_](
+                                  const std::error_code& ec, std::size_t n) { done(ec, n); });
+    } else {
+        socket_.async_read_some(asio::buffer(room.data(), room.size()), std::move(done));
+    }
+}
+
+void connection::on_read(std::uint64_t gen, const std::error_code& ec, std::size_t n) {
+    if (gen != generation_) return;
+    reading_ = false;
+    // A TLS peer that closes without close_notify reads as stream_truncated.
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+        handle_error(make_error_code(errc::closed_by_peer), {});
+        return;
+    }
+    if (ec) {
+        handle_error(make_error_code(errc::connection_lost), ec.message());
+        return;
+    }
+    rbuf_.commit(n);
+    counters_.bytes_read += n;
+    const auto before = session_.state();
+    const std::size_t used = session_.feed(rbuf_.readable(), clock::now(), sink_);
+    if (gen != generation_) return;  // closed or reset by a callback
+    rbuf_.consume(used);
+    after_session(before);
+    if (gen == generation_) do_read();
 }
 
 void connection::after_session(session_state before) {
@@ -189,18 +284,26 @@ void connection::flush() {
     }
     if (!session_.take_output(write_buf_)) return;
     writing_ = true;
-    asio::async_write(
-        socket_, asio::buffer(write_buf_),
-        [self = shared_from_this(), gen = generation_](const std::error_code& ec, std::size_t) {
-            if (gen != self->generation_) return;
-            self->writing_ = false;
-            self->write_buf_.clear();
-            if (ec) {
-                self->handle_error(make_error_code(errc::connection_lost), ec.message());
-                return;
-            }
-            self->flush();
-        });
+    auto done = [self = shared_from_this(), gen = generation_](
+                    const std::error_code& ec, std::size_t) { self->on_written(gen, ec); };
+    if (tls_) {
+        asio::async_write(*tls_, asio::buffer(write_buf_),
+                          [done = std::move(done), stream = tls_](const std::error_code& ec,
+                                                                  std::size_t n) { done(ec, n); });
+    } else {
+        asio::async_write(socket_, asio::buffer(write_buf_), std::move(done));
+    }
+}
+
+void connection::on_written(std::uint64_t gen, const std::error_code& ec) {
+    if (gen != generation_) return;
+    writing_ = false;
+    write_buf_.clear();
+    if (ec) {
+        handle_error(make_error_code(errc::connection_lost), ec.message());
+        return;
+    }
+    flush();
 }
 
 void connection::arm_timer() {
@@ -230,8 +333,8 @@ void connection::handle_error(const std::error_code& ec, const std::string& deta
     if (!detail.empty()) sentence += ": " + detail;
     session_.abandon(ec);
     if (state_ == connection_state::closed) return;  // a reply handler closed us
-    if (ec == errc::auth_failed) {
-        // Retrying the same credentials cannot succeed.
+    if (ec == errc::auth_failed || ec == errc::tls_config || ec == errc::tls_verify_failed) {
+        // Retrying the same credentials or certificates cannot succeed.
         set_state(connection_state::closed, ec, sentence);
         observer_ = nullptr;
         return;

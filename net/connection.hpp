@@ -12,6 +12,8 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
@@ -92,8 +94,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
     void do_connect();
     void on_connected();
+    void start_session();
     void do_read();
+    void on_read(std::uint64_t gen, const std::error_code& ec, std::size_t n);
     void flush();
+    void on_written(std::uint64_t gen, const std::error_code& ec);
+    /// Builds the TLS context from options_.tls; false (with `why`) when a file is bad.
+    bool make_tls_context(std::string& why);
     void arm_timer();
     void after_session(session_state before);
     void handle_error(const std::error_code& ec, const std::string& detail);
@@ -119,6 +126,11 @@ class connection : public std::enable_shared_from_this<connection> {
     sink_adapter sink_{*this};
     asio::ip::tcp::resolver resolver_;
     asio::ip::tcp::socket socket_;
+    // TLS: one context per connection object (CA and client certificate loaded once), a
+    // new stream over socket_ per connection attempt. Pending operations hold the stream
+    // (shared_ptr): destroying it under them would be a use after free.
+    std::unique_ptr<asio::ssl::context> tls_context_;
+    std::shared_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
     asio::steady_timer connect_timer_;
     asio::steady_timer session_timer_;
     asio::steady_timer reconnect_timer_;

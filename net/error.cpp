@@ -39,6 +39,12 @@ class net_category_impl final : public std::error_category {
                 return "server replied with an error";
             case errc::reconnect_exhausted:
                 return "reconnect attempts exhausted";
+            case errc::tls_config:
+                return "TLS configuration error";
+            case errc::tls_failed:
+                return "TLS handshake failed";
+            case errc::tls_verify_failed:
+                return "TLS certificate verification failed";
         }
         return "unknown connection error " + std::to_string(ev);
     }

@@ -24,6 +24,9 @@ enum class errc : int {
     closed,                ///< the connection was closed by the user
     server_error,          ///< the server answered a command with an error reply
     reconnect_exhausted,   ///< the reconnect policy's max_attempts were used up
+    tls_config,            ///< a CA, certificate or key file could not be loaded (not retried)
+    tls_failed,            ///< the TLS handshake failed (retried)
+    tls_verify_failed,     ///< the server's certificate was not trusted (not retried)
 };
 
 const std::error_category& net_category() noexcept;

@@ -40,6 +40,25 @@ struct reconnect_policy {
     std::uint32_t max_attempts = 0;
 };
 
+/// TLS (Asio's SSL support on OpenSSL). Verification is on by default.
+struct tls_options {
+    bool enabled = false;
+    /// PEM file and/or directory of trusted CA certificates; both empty: the system's
+    /// default trust store.
+    std::string ca_file;
+    std::string ca_dir;
+    /// Client certificate chain and private key (PEM), for servers that require mutual
+    /// TLS (tls-auth-clients yes).
+    std::string cert_file;
+    std::string key_file;
+    /// Name sent as SNI and verified against the server's certificate; empty: the host
+    /// (a name, or an IP address matched against the certificate's IP SANs; no SNI for an
+    /// IP address).
+    std::string server_name;
+    /// false is the explicit insecure switch: the server's certificate is not verified.
+    bool verify = true;
+};
+
 struct connection_options {
     endpoint address;
     /// ACL user; empty means the default user.
@@ -62,6 +81,7 @@ struct connection_options {
     protocol::limits limits;
     /// Initial read buffer; it grows for frames that do not fit.
     std::size_t read_buffer_size = 64 * 1024;
+    tls_options tls;
 };
 
 }  // namespace ksn::net

@@ -99,6 +99,7 @@ void node_subscriber::on_state(net::connection_state state, const std::error_cod
             on_ready();
             return;
         case net::connection_state::disconnected: {
+            last_error_ = detail;
             first_attempt_ = false;
             covered_ = false;
             lost_by_eof_ = ec == net::errc::closed_by_peer;
@@ -120,6 +121,7 @@ void node_subscriber::on_state(net::connection_state state, const std::error_cod
             if (paused_) return;  // our own doing: resume() reconnects
             first_attempt_ = false;
             const bool by_user = ec == net::errc::closed;
+            if (!by_user) last_error_ = detail;
             if (!by_user) core_.report(severity::error, detail);
             if (!core_.registry().empty() && !by_user) {
                 gap_event g = gap_ ? std::move(*gap_) : gap_event{};
@@ -284,6 +286,7 @@ void node_subscriber::send(const std::vector<subscription_key>& keys, bool unsub
             core_.options().subscribe_when_disconnected == when_disconnected::fail) {
             done(make_error_code(notifier_errc::not_connected),
                  name_ + ": not connected (" + std::string(net::to_string(conn_->state())) +
+                     (last_error_.empty() ? std::string() : ": " + last_error_) +
                      "); not subscribed: " + join_names(keys));
             return;
         }

@@ -115,6 +115,7 @@ class node_subscriber final : public net::connection_observer {
     std::vector<std::pair<std::uint16_t, std::uint16_t>> slots_;
     bool covered_ = false;
     bool lost_by_eof_ = false;
+    std::string last_error_;  // why the connection last went down, for later errors
     std::string run_id_;
     std::optional<notify_flags> configured_;
     node_stats stats_;

@@ -66,13 +66,19 @@ int run_command(const std::vector<std::string>& argv, std::string& output,
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-redis_cluster::redis_cluster(int primaries, int replicas, std::vector<std::string> extra_config)
+redis_cluster::redis_cluster(int primaries, int replicas, std::vector<std::string> extra_config,
+                             per_node_config per_node)
     : config_(std::move(extra_config)) {
     const int total = primaries * (1 + replicas);
     for (int i = 0; i < total; ++i) {
         server_options o;
         o.cluster = true;
         o.config = config_;
+        if (per_node) {
+            o.port_config = [per_node, i](std::uint16_t port) {
+                return per_node(static_cast<std::size_t>(i), port);
+            };
+        }
         nodes_.push_back(std::make_unique<redis_server>(o));
     }
     std::vector<std::string> argv{redis_cli_path(), "--cluster", "create"};

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,8 +28,13 @@ int run_command(const std::vector<std::string>& argv, std::string& output,
 
 class redis_cluster {
   public:
+    /// Extra config lines for every node, and optionally per node (given its index and
+    /// the port it got).
+    using per_node_config =
+        std::function<std::vector<std::string>(std::size_t index, std::uint16_t port)>;
     explicit redis_cluster(int primaries = 3, int replicas = 1,
-                           std::vector<std::string> extra_config = {});
+                           std::vector<std::string> extra_config = {},
+                           per_node_config per_node = {});
     ~redis_cluster();
 
     std::vector<std::unique_ptr<redis_server>>& nodes() noexcept { return nodes_; }

@@ -201,6 +201,10 @@ void redis_server::write_config() const {
     }
     for (const auto& line : opts_.config)
         conf << line << "\n";
+    if (opts_.port_config) {
+        for (const auto& line : opts_.port_config(port_))
+            conf << line << "\n";
+    }
 }
 
 void redis_server::start() {

@@ -54,6 +54,8 @@ struct server_options {
     std::vector<std::string> config;
     bool cluster = false;
     std::uint16_t port = 0;  ///< 0: pick a free one
+    /// More config lines that depend on the port the server got.
+    std::function<std::vector<std::string>(std::uint16_t port)> port_config;
 };
 
 /// Shorthands for the common options.
