@@ -18,7 +18,7 @@ trap 'rm -f "$data"' EXIT
 # Rows: rate, ksn p50 p99 p99.9, redis-cli p50 p99 p99.9 (microseconds); the two orders
 # are two gnuplot data sets (index 0: ksn subscribed first, 1: redis-cli first).
 python3 - "$in" >"$data" <<'PY'
-import json, sys
+import json, statistics, sys
 runs = [r for r in json.load(open(sys.argv[1]))["benchmarks"]
         if r["name"].startswith("FanInLatency/") and r.get("run_type") == "iteration"]
 arg = lambda r, key: int(r["name"].split(key + ":")[1].split("/")[0])
@@ -30,8 +30,7 @@ for order in (0, 1):
         cols = [str(rate)]
         for who in ("e2e", "cli_e2e"):
             for p in ("p50", "p99", "p999"):
-                v = sorted(r[f"{who}_{p}_us"] for r in same)
-                cols.append(str(v[len(v) // 2]))
+                cols.append(str(statistics.median(r[f"{who}_{p}_us"] for r in same)))
         print(" ".join(cols))
     print("\n")
 PY
