@@ -332,7 +332,9 @@ void session::after_auth() {
                 [this](const std::error_code& ec, const protocol::value& v) {
                     if (ec && ec != errc::server_error) return;
                     if (v.is_error()) {
-                        fail(errc::handshake_failed, "CLIENT SETNAME: " + v.data);
+                        // NOAUTH here: the server wants a password and none was given.
+                        fail(is_auth_error(v.data) ? errc::auth_failed : errc::handshake_failed,
+                             "CLIENT SETNAME: " + v.data);
                     } else {
                         become_ready();
                     }

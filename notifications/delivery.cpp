@@ -1,5 +1,7 @@
 #include "notifications/delivery.hpp"
 
+#include <new>
+
 namespace ksn {
 
 std::string_view to_string(gap_reason r) noexcept {
@@ -28,16 +30,11 @@ std::string_view to_string(gap_reason r) noexcept {
 
 void delivery::rebuild() noexcept {
     if (type_ != type::notification) return;
-    auto r = parse_notification(channel_, payload_, view_, key_prefix_);
-    if (r.status == parse_status::storage_too_small) {
-        // Only reached on the pull path; the vector grows once to the largest message.
-        try {
-            subkey_storage_.resize(r.subkeys);
-        } catch (...) {
-            return;
-        }
-        view_.set_storage(subkey_storage_);
-        (void)parse_notification(channel_, payload_, view_, key_prefix_);
+    try {
+        // Only the pull path gets here; the storage grows once to the largest message.
+        (void)parse_notification(channel_, payload_, view_, subkey_storage_, key_prefix_);
+    } catch (const std::bad_alloc&) {
+        return;
     }
     view_.set_origin(node_, received_, pattern_);
 }
@@ -52,6 +49,7 @@ delivery::delivery(const delivery& other)
       received_(other.received_),
       gap_(other.gap_),
       confirmation_(other.confirmation_),
+      invalid_(other.invalid_),
       handler_(other.handler_) {
     rebuild();
 }
@@ -67,6 +65,7 @@ delivery::delivery(delivery&& other) noexcept
       subkey_storage_(std::move(other.subkey_storage_)),
       gap_(std::move(other.gap_)),
       confirmation_(std::move(other.confirmation_)),
+      invalid_(std::move(other.invalid_)),
       handler_(std::move(other.handler_)) {
     rebuild();
 }
@@ -89,6 +88,7 @@ delivery& delivery::operator=(delivery&& other) noexcept {
     view_ = received_notification{};
     gap_ = std::move(other.gap_);
     confirmation_ = std::move(other.confirmation_);
+    invalid_ = std::move(other.invalid_);
     handler_ = std::move(other.handler_);
     rebuild();
     return *this;

@@ -103,11 +103,24 @@ struct confirmation {
     std::int64_t count = 0;  ///< the connection's subscription count after it
 };
 
+/// A message on a notification channel that does not follow the grammar, delivered only
+/// when notifier_options::deliver_invalid is set (it is always counted and diagnosed).
+struct invalid_notification {
+    std::string node;
+    std::string channel;
+    std::string payload;
+    /// A notification_errc.
+    std::error_code error;
+    /// Which input `offset` refers to, and where parsing failed.
+    notification_part part = notification_part::channel;
+    std::size_t offset = 0;
+};
+
 /// One item of the pull API: a notification, a gap or a confirmation. It owns its bytes;
 /// reuse one delivery across next() calls and steady-state pulling allocates nothing.
 class delivery {
   public:
-    enum class type : std::uint8_t { notification, gap, confirmation };
+    enum class type : std::uint8_t { notification, gap, confirmation, invalid };
 
     delivery() = default;
     /// Copies and moves rebuild the notification's views over the new object's bytes.
@@ -121,6 +134,7 @@ class delivery {
     [[nodiscard]] bool is_notification() const noexcept { return type_ == type::notification; }
     [[nodiscard]] bool is_gap() const noexcept { return type_ == type::gap; }
     [[nodiscard]] bool is_confirmation() const noexcept { return type_ == type::confirmation; }
+    [[nodiscard]] bool is_invalid() const noexcept { return type_ == type::invalid; }
 
     /// Valid when is_notification(); views live as long as this delivery is not reused.
     [[nodiscard]] const received_notification& notification() const noexcept { return view_; }
@@ -128,6 +142,8 @@ class delivery {
     [[nodiscard]] const gap_event& gap() const noexcept { return gap_; }
     /// Valid when is_confirmation().
     [[nodiscard]] const struct confirmation& confirmation() const noexcept { return confirmation_; }
+    /// Valid when is_invalid().
+    [[nodiscard]] const invalid_notification& invalid() const noexcept { return invalid_; }
 
   private:
     friend class event_queue;
@@ -147,6 +163,7 @@ class delivery {
     received_notification view_;
     gap_event gap_;
     struct confirmation confirmation_;
+    invalid_notification invalid_;
     std::shared_ptr<const notification_handler> handler_;
 };
 

@@ -160,6 +160,16 @@ void event_queue::push_confirmation(const confirmation& c) {
     wake();
 }
 
+void event_queue::push_invalid(invalid_notification i) {
+    std::lock_guard lock(mutex_);
+    if (count_ == slots_.size()) return;
+    slot& s = claim_tail();
+    s.type = delivery::type::invalid;
+    s.invalid = std::move(i);
+    s.handler.reset();
+    wake();
+}
+
 bool event_queue::pop(delivery& out, clock::duration timeout,
                       std::optional<clock::time_point>& deadline) {
     std::function<void()> drained;
@@ -187,6 +197,8 @@ bool event_queue::pop(delivery& out, clock::duration timeout,
         out.type_ = s.type;
         if (s.type == delivery::type::confirmation) {
             out.confirmation_ = std::move(s.conf);
+        } else if (s.type == delivery::type::invalid) {
+            out.invalid_ = std::move(s.invalid);
         } else {
             out.channel_.swap(s.channel);
             out.payload_.swap(s.payload);

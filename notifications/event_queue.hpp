@@ -50,6 +50,8 @@ class event_queue {
                                   const std::shared_ptr<const notification_handler>& handler);
     void push_gap(gap_event gap);
     void push_confirmation(const confirmation& c);
+    /// Informational like confirmations: never evicts, dropped when the queue is full.
+    void push_invalid(invalid_notification i);
     /// Producer side: from hold_wakes() to release_wakes(), consumers waiting in pop() are
     /// not woken per push but once, by release_wakes(), for everything pushed in between.
     /// The I/O thread holds wakes while it dispatches one read's worth of frames, so a
@@ -87,6 +89,7 @@ class event_queue {
         clock::time_point received{};
         std::shared_ptr<const notification_handler> handler;
         confirmation conf;
+        invalid_notification invalid;
         std::vector<gap_event> gaps_before;
     };
 

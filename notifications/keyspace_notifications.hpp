@@ -64,6 +64,12 @@ enum class when_disconnected : std::uint8_t {
 /// Where handlers run (see the file comment).
 enum class dispatch_mode : std::uint8_t { queued, io_thread };
 
+enum class severity : std::uint8_t { info, warning, error };
+std::string_view to_string(severity s) noexcept;
+/// Receives diagnostics (notifications disabled, handler exceptions with no exception
+/// handler, connection state changes). The default prints warnings and errors to stderr.
+using diagnostic_handler = std::function<void(severity, const std::string&)>;
+
 struct notifier_options {
     /// Address, credentials, RESP version, timeouts, health check and reconnect policy.
     net::connection_options connection;
@@ -77,10 +83,16 @@ struct notifier_options {
     /// Deliver (p)subscribe / (p)unsubscribe confirmations through the pull API (the
     /// reference's ignore_subscribe_messages=False).
     bool deliver_confirmations = false;
+    /// Deliver malformed notifications (delivery::is_invalid()) through the pull API; they
+    /// are always counted (node_stats::invalid) and reported as diagnostics.
+    bool deliver_invalid = false;
     when_disconnected subscribe_when_disconnected = when_disconnected::fail;
     /// How long subscribe() waits for the server's confirmations.
     std::chrono::milliseconds subscribe_timeout{5000};
     notify_check check = notify_check::warn;
+    /// Where diagnostics go from the start (on_diagnostic() replaces it later); empty:
+    /// warnings and errors to stderr.
+    diagnostic_handler diagnostics;
 };
 
 enum class notifier_errc : int {
@@ -102,12 +114,6 @@ class error : public std::system_error {
   public:
     using std::system_error::system_error;
 };
-
-enum class severity : std::uint8_t { info, warning, error };
-std::string_view to_string(severity s) noexcept;
-/// Receives diagnostics (notifications disabled, handler exceptions with no exception
-/// handler, connection state changes). The default prints warnings and errors to stderr.
-using diagnostic_handler = std::function<void(severity, const std::string&)>;
 
 /// Counters of one node's subscriber connection.
 struct node_stats {

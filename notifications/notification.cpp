@@ -313,6 +313,16 @@ parse_result parse_notification(std::string_view channel, std::string_view paylo
     return notification_parser::run(channel, payload, out, key_prefix);
 }
 
+parse_result parse_notification(std::string_view channel, std::string_view payload,
+                                key_notification& out, std::vector<std::string_view>& storage,
+                                std::string_view key_prefix) {
+    auto r = notification_parser::run(channel, payload, out, key_prefix);
+    if (r.status != parse_status::storage_too_small) return r;
+    storage.resize(r.subkeys);
+    out.set_storage(storage);
+    return notification_parser::run(channel, payload, out, key_prefix);
+}
+
 owned_key_notification key_notification::to_owned() const {
     owned_key_notification o;
     o.kind = kind_;

@@ -174,4 +174,12 @@ struct parse_result {
                                               key_notification& out,
                                               std::string_view key_prefix = {}) noexcept;
 
+/// parse_notification() that never answers storage_too_small: when the message has more
+/// subkeys than `out` can hold, `storage` grows to fit (the only allocation, once per new
+/// largest message) and `out` uses it from then on. Throws std::bad_alloc only.
+[[nodiscard]] parse_result parse_notification(std::string_view channel, std::string_view payload,
+                                              key_notification& out,
+                                              std::vector<std::string_view>& storage,
+                                              std::string_view key_prefix = {});
+
 }  // namespace ksn

@@ -41,6 +41,26 @@ std::string run_id_of(std::string_view info) {
     return std::string(info.substr(begin, end == std::string_view::npos ? end : end - begin));
 }
 
+// The first requirement `configured` does not meet, as a sentence naming the letters to
+// set: what is configured plus what is missing (`shown` is how the server spelled it).
+std::optional<std::string> unmet_flags(std::string_view shown, notify_flags configured,
+                                       const std::vector<flag_requirement>& requirements) {
+    for (const auto& req : requirements) {
+        if (req.satisfied_by(configured)) continue;
+        notify_flags wanted = configured | req.all_of;
+        if (req.any_of != notify_flags::none && !has_any(configured, req.any_of)) {
+            const notify_flags classes = req.any_of & notify_flags::all;
+            wanted = wanted | (classes != notify_flags::none ? classes : req.any_of);
+        }
+        std::string need = to_letters(req.all_of);
+        if (req.any_of != notify_flags::none) need += " and one of " + to_letters(req.any_of);
+        return "notify-keyspace-events is \"" + std::string(shown) +
+               "\" but the subscriptions need " + need + " (CONFIG SET notify-keyspace-events " +
+               to_letters(wanted) + ", or configure_notifications())";
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -213,16 +233,8 @@ void node_subscriber::check_flags(const protocol::value& reply) {
     const std::string& letters = reply.elements[1].data;
     configured_ = from_letters(letters);
     if (!configured_) return;
-    for (const auto& req : core_.registry().requirements()) {
-        if (req.satisfied_by(*configured_)) continue;
-        std::string need = to_letters(req.all_of);
-        if (req.any_of != notify_flags::none) need += " and one of " + to_letters(req.any_of);
-        core_.report(severity::warning, name_ + ": notify-keyspace-events is \"" + letters +
-                                            "\" but the subscriptions need " + need +
-                                            " (CONFIG SET notify-keyspace-events KEA, or "
-                                            "configure_notifications()); nothing will arrive "
-                                            "for them");
-        return;
+    if (auto why = unmet_flags(letters, *configured_, core_.registry().requirements())) {
+        core_.warn_flags(name_ + ": " + *why + "; nothing will arrive for those subscriptions");
     }
 }
 
@@ -392,9 +404,12 @@ notifier_core::notifier_core(asio::io_context* external, notifier_options option
       io_(external ? external : own_io_.get()),
       options_(std::move(options)),
       queue_(options_.queue_capacity, options_.overflow) {
-    diagnostic_handler_ = [](severity s, const std::string& m) {
-        if (s != severity::info) std::cerr << "ksn: " << to_string(s) << ": " << m << '\n';
-    };
+    diagnostic_handler_ =
+        options_.diagnostics ? options_.diagnostics : [](severity s, const std::string& m) {
+            if (s != severity::info) {
+                std::cerr << "ksn: " << to_string(s) << ": " << m << '\n';
+            }
+        };
 }
 
 notifier_core::~notifier_core() {
@@ -495,12 +510,8 @@ void notifier_core::dispatch(const protocol::pubsub_frame& frame, clock::time_po
         ++stats.other_messages;  // unsubscribed while in flight
         return;
     }
-    auto r = parse_notification(frame.channel, frame.payload, scratch_, options_.key_prefix);
-    if (r.status == parse_status::storage_too_small) {
-        scratch_storage_.resize(r.subkeys);
-        scratch_.set_storage(scratch_storage_);
-        r = parse_notification(frame.channel, frame.payload, scratch_, options_.key_prefix);
-    }
+    const auto r = parse_notification(frame.channel, frame.payload, scratch_, scratch_storage_,
+                                      options_.key_prefix);
     switch (r.status) {
         case parse_status::ok:
             break;
@@ -519,6 +530,10 @@ void notifier_core::dispatch(const protocol::pubsub_frame& frame, clock::time_po
                        " bytes: " + r.error_code().message() + " (" +
                        (r.part == notification_part::channel ? "channel" : "payload") + " byte " +
                        std::to_string(r.offset) + ")");
+            if (options_.deliver_invalid) {
+                queue_.push_invalid({node.name(), std::string(frame.channel),
+                                     std::string(frame.payload), r.error_code(), r.part, r.offset});
+            }
             return;
     }
     ++stats.notifications;
@@ -586,6 +601,13 @@ void notifier_core::report(severity s, const std::string& message) {
     if (h) h(s, message);
 }
 
+void notifier_core::warn_flags(const std::string& message) {
+    // The connect-time check and the subscribe-time check often find the same thing.
+    if (message == last_flags_warning_) return;
+    last_flags_warning_ = message;
+    report(severity::warning, message);
+}
+
 void notifier_core::set_gap_handler(gap_handler h) {
     std::lock_guard lock(handlers_mutex_);
     gap_handler_ = std::move(h);
@@ -597,16 +619,12 @@ void notifier_core::set_diagnostic_handler(diagnostic_handler h) {
 }
 
 bool notifier_core::flags_missing(std::string& why) const {
+    const auto requirements = registry_.requirements();
     for (const auto& n : nodes_) {
         const auto configured = n->configured_flags();
         if (!configured) continue;
-        for (const auto& req : registry_.requirements()) {
-            if (req.satisfied_by(*configured)) continue;
-            why = n->name() + ": notify-keyspace-events is \"" + to_letters(*configured) +
-                  "\", which lacks what the subscriptions need (" + to_letters(req.all_of) +
-                  (req.any_of != notify_flags::none ? " and one of " + to_letters(req.any_of)
-                                                    : std::string()) +
-                  ")";
+        if (auto unmet = unmet_flags(to_letters(*configured), *configured, requirements)) {
+            why = n->name() + ": " + *unmet;
             return true;
         }
     }
@@ -763,11 +781,17 @@ void notifier_core::finish(std::uint64_t id) {
     if (op.timer) op.timer->cancel();
     for (auto& n : nodes_)
         (void)n->cancel(id);
-    if (!op.ec && !op.unsubscribe && options_.check == notify_check::require) {
+    // New subscriptions may need flags the connect-time check did not ask about. (Nodes
+    // whose CONFIG GET has not answered yet are checked when it does.)
+    if (!op.ec && !op.unsubscribe && options_.check != notify_check::off) {
         std::string why;
         if (flags_missing(why)) {
-            op.ec = make_error_code(notifier_errc::notifications_disabled);
-            op.detail = why;
+            if (options_.check == notify_check::require) {
+                op.ec = make_error_code(notifier_errc::notifications_disabled);
+                op.detail = why;
+            } else {
+                warn_flags(why + "; nothing will arrive for those subscriptions");
+            }
         }
     }
     if (op.ec && !op.unsubscribe && !op.added.empty()) {

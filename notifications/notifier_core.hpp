@@ -151,6 +151,8 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     void emit_gap(gap_event gap);
     void emit_confirmation(const protocol::pubsub_frame& frame, const node_subscriber& node);
     void report(severity s, const std::string& message);
+    /// A notify-keyspace-events warning, not repeated when it says the same as the last.
+    void warn_flags(const std::string& message);
     /// Cluster hook: a node lost its connection (the tracker refreshes the topology).
     std::function<void(const std::string&)> on_node_lost;
     /// Cluster hook: runs on the I/O thread when the notifier closes.
@@ -212,6 +214,7 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     std::uint64_t next_op_ = 1;
     std::atomic<bool> closed_{false};
     bool awaiting_nodes_ = false;
+    std::string last_flags_warning_;
     std::atomic<std::size_t> subscription_count_{0};
 
     // Scratch for dispatch: reused so that parsing allocates nothing per message.

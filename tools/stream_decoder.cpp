@@ -58,13 +58,7 @@ bool stream_decoder::feed(std::string_view bytes, sink& out) {
 }
 
 void stream_decoder::message(std::string_view channel, std::string_view payload, sink& out) {
-    notification_.set_storage({});
-    auto r = parse_notification(channel, payload, notification_, key_prefix_);
-    if (r.status == parse_status::storage_too_small) {
-        subkeys_.resize(r.subkeys);
-        notification_.set_storage(subkeys_);
-        r = parse_notification(channel, payload, notification_, key_prefix_);
-    }
+    const auto r = parse_notification(channel, payload, notification_, subkeys_, key_prefix_);
     switch (r.status) {
         case parse_status::ok:
             ++counters_.notifications;

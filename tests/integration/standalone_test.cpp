@@ -267,6 +267,43 @@ TEST_P(Standalone, MalformedSubkeyPayloadIsCountedNotThrown) {
     EXPECT_TRUE(diag.contains("malformed notification")) << diag.all();
 }
 
+TEST_P(Standalone, MalformedNotificationsReachThePullApiWhenAsked) {
+    redis_server server;
+    auto o = options_for(server, GetParam());
+    o.deliver_invalid = true;
+    o.diagnostics = [](severity, const std::string&) {};
+    keyspace_notifications n(o);
+    n.subscribe_subkeyspace("h1");
+    client c(server.port());
+    c.command({"PUBLISH", "__subkeyspace@0__:h1", "hset|9:short"});
+    delivery d;
+    ASSERT_TRUE(n.next(d, 5s));
+    ASSERT_TRUE(d.is_invalid());
+    EXPECT_EQ(d.invalid().node, server.address());
+    EXPECT_EQ(d.invalid().channel, "__subkeyspace@0__:h1");
+    EXPECT_EQ(d.invalid().payload, "hset|9:short");
+    EXPECT_EQ(d.invalid().error, notification_errc::length_past_end) << d.invalid().error.message();
+    EXPECT_EQ(d.invalid().part, notification_part::payload);
+}
+
+TEST_P(Standalone, MissingFlagsSuggestWhatToSet) {
+    redis_server server;  // KEA: no subkey notifications
+    auto o = options_for(server, GetParam());
+    diagnostics diag;
+    o.diagnostics = [&](severity, const std::string& m) {
+        std::lock_guard lock(diag.mutex);
+        diag.messages.push_back(m);
+    };
+    keyspace_notifications n(o);
+    n.subscribe_subkeyspace("h*");
+    const std::string need = "but the subscriptions need " + to_letters(from_letters("Sh").value());
+    EXPECT_TRUE(wait_until([&] { return diag.contains(need); }, 3s)) << diag.all();
+    // What is configured plus what is missing, not a fixed KEA.
+    EXPECT_TRUE(diag.contains("CONFIG SET notify-keyspace-events " +
+                              to_letters(from_letters("KEAS").value())))
+        << diag.all();
+}
+
 TEST_P(Standalone, AclUserWithPassword) {
     redis_server server(with_config({"user alice on >s3cret ~* &* +@all", "user default off"}));
     server.set_auth({"alice", "s3cret"});
