@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/cluster_keyspace_notifications.hpp"
 #include "notifications/keyspace_notifications.hpp"
 #include "tools/output.hpp"
 #include "tools/stream_decoder.hpp"
@@ -100,7 +101,35 @@ struct watch_options {
     double timeout = 0;       // seconds; 0: none
     bool stats = false;
     bool verbose = false;
+    // Cluster: every primary, found from --host/--port and the --seed nodes.
+    bool cluster = false;
+    std::vector<std::string> seeds;
+    // TLS.
+    bool tls = false;
+    std::string cacert;
+    std::string cert;
+    std::string key;
+    std::string sni;
+    bool insecure = false;
 };
+
+/// "host:port" or "[v6]:port" as an endpoint; throws std::invalid_argument.
+ksn::net::endpoint parse_endpoint(const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 == text.size()) {
+        throw std::invalid_argument("--seed " + text + ": expected HOST:PORT");
+    }
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    const std::string port = text.substr(colon + 1);
+    char* end = nullptr;
+    const long p = std::strtol(port.c_str(), &end, 10);
+    if (host.empty() || *end != '\0' || p <= 0 || p > 65535) {
+        throw std::invalid_argument("--seed " + text + ": expected HOST:PORT");
+    }
+    return {host, static_cast<std::uint16_t>(p)};
+}
 
 /// The channels built from --keyspace ... --subkeyspaceevent (throws
 /// std::invalid_argument for one that could never receive anything).
@@ -189,8 +218,25 @@ int run_watch(const watch_options& o) {
         return exit_usage;
     }
 
-    ksn::notifier_options opts;
+    ksn::cluster_options opts;
     opts.connection.address = {o.host, o.port};
+    opts.connection.tls.enabled = o.tls;
+    opts.connection.tls.ca_file = o.cacert;
+    opts.connection.tls.cert_file = o.cert;
+    opts.connection.tls.key_file = o.key;
+    opts.connection.tls.server_name = o.sni;
+    opts.connection.tls.verify = !o.insecure;
+    opts.deliver_invalid = true;
+    if (o.cluster) {
+        try {
+            opts.seeds.push_back(opts.connection.address);
+            for (const auto& s : o.seeds)
+                opts.seeds.push_back(parse_endpoint(s));
+        } catch (const std::invalid_argument& e) {
+            std::cerr << "ksn watch: " << e.what() << '\n';
+            return exit_usage;
+        }
+    }
     opts.connection.username = o.user;
     opts.connection.password = o.password;
     opts.connection.client_name = "ksn-watch";
@@ -205,9 +251,17 @@ int run_watch(const watch_options& o) {
     }
 
     startup_diagnostics diagnostics(o.verbose);  // outlives the notifier's thread
-    ksn::keyspace_notifications n(opts);
-    n.on_diagnostic(
-        [&diagnostics](ksn::severity s, const std::string& m) { diagnostics.add(s, m); });
+    opts.diagnostics = [&diagnostics](ksn::severity s, const std::string& m) {
+        diagnostics.add(s, m);
+    };
+    std::unique_ptr<ksn::notifier_base> notifier;
+    if (o.cluster) {
+        notifier = std::make_unique<ksn::cluster_keyspace_notifications>(opts);
+    } else {
+        notifier = std::make_unique<ksn::keyspace_notifications>(
+            static_cast<const ksn::notifier_options&>(opts));
+    }
+    ksn::notifier_base& n = *notifier;
     try {
         if (!channels.empty()) n.subscribe(channels);
         for (const auto& c : o.exact)
@@ -265,6 +319,15 @@ int run_watch(const watch_options& o) {
             ksn::tools::format_notification(line, format, d.notification(), &from);
             write_out(line);
             ++received;
+        } else if (d.is_invalid()) {
+            const auto& bad = d.invalid();
+            ksn::parse_result r;
+            r.status = ksn::parse_status::malformed;
+            r.error = static_cast<ksn::notification_errc>(bad.error.value());
+            r.part = bad.part;
+            r.offset = bad.offset;
+            ksn::tools::format_invalid(line, format, bad.channel, bad.payload, r);
+            write_out(line);
         } else if (d.is_gap()) {
             ksn::tools::format_gap(line, format, d.gap());
             write_out(line);
@@ -364,6 +427,7 @@ JSON lines:  {"type":"keyspace","db":0,"key":"k","event":"set","subkeys":[],
               "channel":"__keyspace@0__:k","node":"127.0.0.1:6379","ts_ns":N}
              {"type":"gap","node":"…","reason":"…","detail":"…","lost_ts_ns":N,
               "restored_ts_ns":N,"dropped":N}
+             {"type":"invalid","channel":"…","error":"…",...}   (malformed notifications)
 Fields whose bytes are not valid UTF-8 are named key_b64, event_b64, channel_b64,
 subkeys_b64 and hold base64. ts_ns is CLOCK_MONOTONIC time in ns when the bytes were read.
 
@@ -376,7 +440,9 @@ Examples:
   ksn watch --keyevent del --keyevent expired --db 2
   ksn watch --exact '__keyspace@0__:a*b'            the key named a*b, not a pattern
   ksn watch --subkeyspaceitem user:1 name           HSET/HDEL ... of one hash field
-  KSN_PASSWORD=secret ksn watch --user app --json --count 100 --timeout 30)";
+  KSN_PASSWORD=secret ksn watch --user app --json --count 100 --timeout 30
+  ksn watch --cluster --port 7000 --seed 10.0.0.2:7000 --stats   every primary of a cluster
+  ksn watch --tls --cacert ca.crt --cert me.crt --key me.key --port 6380)";
 
 constexpr const char* parse_footer = R"(
 Reads the bytes a subscriber connection receives (RESP2 or RESP3: HELLO/AUTH replies,
@@ -461,6 +527,20 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS")
         ->check(CLI::PositiveNumber);
     watch->add_flag("--stats", w.stats, "Print per-node counters to stderr at exit");
+    watch->add_flag("--cluster", w.cluster,
+                    "Redis Cluster: subscribe on every primary (seed: --host/--port)");
+    watch->add_option("--seed", w.seeds, "More cluster seed nodes (with --cluster)")
+        ->type_name("HOST:PORT");
+    watch->add_flag("--tls", w.tls, "Connect with TLS (verifying the server's certificate)");
+    watch->add_option("--cacert", w.cacert, "Trusted CA certificates (PEM; default: the system's)")
+        ->type_name("FILE");
+    watch->add_option("--cert", w.cert, "Client certificate (PEM) for mutual TLS")
+        ->type_name("FILE");
+    watch->add_option("--key", w.key, "Client private key (PEM) for mutual TLS")->type_name("FILE");
+    watch->add_option("--sni", w.sni, "Server name to send and verify (default: --host)")
+        ->type_name("NAME");
+    watch->add_flag("--insecure", w.insecure,
+                    "Do not verify the server's certificate (TLS without authentication)");
     watch->add_flag("-v,--verbose", w.verbose, "Also print informational diagnostics");
     watch->footer(watch_footer);
 

@@ -21,11 +21,14 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/support/redis_cluster.hpp"
 #include "tests/support/redis_server.hpp"
+#include "tests/support/tls.hpp"
 #include "tests/unit/tools/resp_frames.hpp"
 #include "tools/json.hpp"
 
@@ -611,6 +614,78 @@ TEST(CliWatch, NotificationsOffIsAWarning) {
     EXPECT_EQ(r.status, 0) << describe(r);
     EXPECT_NE(r.err.find("ksn: warning: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("notify-keyspace-events"), std::string::npos) << r.err;
+}
+
+TEST(CliWatch, MalformedNotificationsPrintInvalidLines) {
+    redis_server server;
+    // --count counts notifications; the invalid line comes on top.
+    const auto r =
+        watch_while(server, {"--subkeyspace", "h1", "--json", "--count", "1", "--timeout", "15"},
+                    {{"PUBLISH", "__subkeyspace@0__:h1", "hset|9:short"},
+                     {"PUBLISH", "__subkeyspace@0__:h1", "hset|1:x"}});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "type"), "invalid");
+    EXPECT_EQ(text_of(objects[0], "channel"), "__subkeyspace@0__:h1");
+    EXPECT_EQ(text_of(objects[0], "error"), "length runs past the end of the input");
+    EXPECT_EQ(text_of(objects[1], "type"), "subkeyspace");
+}
+
+TEST(CliWatch, TlsWithVerificationAndMutualAuthentication) {
+    tls_material m;
+    const auto tls_port = free_port();
+    redis_server server(with_config({m.server_config(tls_port, true)}));
+    ksn_process ksn({"watch", "--port", std::to_string(tls_port), "--tls", "--cacert", m.ca_cert(),
+                     "--cert", m.client_cert(), "--key", m.client_key(), "--json", "--count", "1",
+                     "--timeout", "15"});
+    ASSERT_TRUE(ksn_subscribed(server));
+    server.command({"SET", "secure", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 1u);
+    EXPECT_EQ(text_of(objects[0], "key"), "secure");
+    // The wrong CA: a clear error, exit 1.
+    const auto bad = run_ksn({"watch", "--port", std::to_string(tls_port), "--tls", "--cacert",
+                              m.other_ca_cert(), "--cert", m.client_cert(), "--key", m.client_key(),
+                              "--timeout", "10"});
+    EXPECT_EQ(bad.status, 1) << describe(bad);
+    EXPECT_NE(bad.err.find("certificate verification failed"), std::string::npos) << describe(bad);
+}
+
+TEST(CliWatch, ClusterFansInEveryPrimaryWithStats) {
+    redis_cluster c(3, 0);
+    const auto seeds = c.seeds();
+    ksn_process ksn({"watch", "--cluster", "--port", std::to_string(seeds[0].port), "--seed",
+                     "127.0.0.1:" + std::to_string(seeds[1].port), "--keyevent", "set", "--json",
+                     "--count", "30", "--timeout", "20", "--stats"});
+    // Subscribed on every primary.
+    ASSERT_TRUE(wait_until([&] {
+        for (auto& n : c.nodes()) {
+            if (n->command({"PUBSUB", "NUMSUB", "__keyevent@0__:set"}).elements.at(1).integer !=
+                1) {
+                return false;
+            }
+        }
+        return true;
+    }));
+    cluster_writer w(c);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 30; ++i)
+        keys.push_back("cli:" + std::to_string(i));
+    w.set_many(keys);
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    std::set<std::string> nodes;
+    for (const auto& o : json_lines(r.out))
+        nodes.insert(text_of(o, "node"));
+    EXPECT_EQ(nodes.size(), 3u);
+    // --stats: one line per node, with its counters.
+    std::size_t stat_lines = 0;
+    for (const auto& l : lines(r.err))
+        stat_lines += l.find("ksn: stats 127.0.0.1:") == 0;
+    EXPECT_EQ(stat_lines, 3u) << r.err;
 }
 
 TEST(CliUsage, BadOptionsAndHelp) {
