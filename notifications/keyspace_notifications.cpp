@@ -57,6 +57,26 @@ subscription_key key_of(std::string_view name, match m) {
     return {std::string(name), pattern};
 }
 
+using outcome = std::pair<std::error_code, std::string>;
+
+outcome blocking_subscribe(detail::notifier_core& core, std::vector<subscription_key> keys,
+                           notification_handler handler) {
+    return core.run_blocking(
+        [&core, keys = std::move(keys),
+         handler = std::move(handler)](detail::completion done) mutable {
+            core.subscribe(std::move(keys), std::move(handler), std::move(done));
+        },
+        blocking_bound(core.options()));
+}
+
+outcome blocking_unsubscribe(detail::notifier_core& core, std::vector<subscription_key> keys) {
+    return core.run_blocking(
+        [&core, keys = std::move(keys)](detail::completion done) mutable {
+            core.unsubscribe(std::move(keys), std::move(done));
+        },
+        blocking_bound(core.options()));
+}
+
 }  // namespace
 
 const std::error_category& notifier_category() noexcept {
@@ -116,33 +136,16 @@ void notifier_base::subscribe(const channel& c, notification_handler handler) {
 }
 
 void notifier_base::subscribe(std::span<const channel> channels, notification_handler handler) {
-    auto keys = keys_of(channels);
-    throw_if(core_->run_blocking(
-        [core = core_.get(), keys, handler](detail::completion done) mutable {
-            core->subscribe(std::move(keys), std::move(handler), std::move(done));
-        },
-        blocking_bound(core_->options())));
+    throw_if(blocking_subscribe(*core_, keys_of(channels), std::move(handler)));
 }
 
 void notifier_base::subscribe(std::span<const channel> channels, notification_handler handler,
                               std::error_code& ec) {
-    auto keys = keys_of(channels);
-    ec = core_
-             ->run_blocking(
-                 [core = core_.get(), keys, handler](detail::completion done) mutable {
-                     core->subscribe(std::move(keys), std::move(handler), std::move(done));
-                 },
-                 blocking_bound(core_->options()))
-             .first;
+    ec = blocking_subscribe(*core_, keys_of(channels), std::move(handler)).first;
 }
 
 void notifier_base::subscribe(std::string_view name, notification_handler handler, match m) {
-    std::vector<subscription_key> keys{key_of(name, m)};
-    throw_if(core_->run_blocking(
-        [core = core_.get(), keys, handler](detail::completion done) mutable {
-            core->subscribe(std::move(keys), std::move(handler), std::move(done));
-        },
-        blocking_bound(core_->options())));
+    throw_if(blocking_subscribe(*core_, {key_of(name, m)}, std::move(handler)));
 }
 
 void notifier_base::unsubscribe(const channel& c) {
@@ -150,29 +153,15 @@ void notifier_base::unsubscribe(const channel& c) {
 }
 
 void notifier_base::unsubscribe(std::span<const channel> channels) {
-    std::error_code ec;
-    unsubscribe(channels, ec);
-    if (ec) throw error(ec, "unsubscribe");
+    throw_if(blocking_unsubscribe(*core_, keys_of(channels)));
 }
 
 void notifier_base::unsubscribe(std::span<const channel> channels, std::error_code& ec) {
-    auto keys = keys_of(channels);
-    ec = core_
-             ->run_blocking(
-                 [core = core_.get(), keys](detail::completion done) mutable {
-                     core->unsubscribe(std::move(keys), std::move(done));
-                 },
-                 blocking_bound(core_->options()))
-             .first;
+    ec = blocking_unsubscribe(*core_, keys_of(channels)).first;
 }
 
 void notifier_base::unsubscribe(std::string_view name, match m) {
-    std::vector<subscription_key> keys{key_of(name, m)};
-    throw_if(core_->run_blocking(
-        [core = core_.get(), keys](detail::completion done) mutable {
-            core->unsubscribe(std::move(keys), std::move(done));
-        },
-        blocking_bound(core_->options())));
+    throw_if(blocking_unsubscribe(*core_, {key_of(name, m)}));
 }
 
 void notifier_base::subscribe_keyspace(std::string_view key_or_pattern, std::int32_t db,

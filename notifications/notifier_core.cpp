@@ -672,10 +672,16 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
     const auto added = op.added;
     operations_.emplace(id, std::move(op));
     if (park) return;  // nodes_ready() sends it
+    send_to_nodes(id, added, false);
+}
+
+void notifier_core::send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
+                                  bool unsubscribe) {
+    // A node's send() may answer at once; the operation counts every node in advance.
     const std::size_t count = nodes_.size();
     for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
         nodes_[i]->send(
-            added, false, id,
+            keys, unsubscribe, id,
             [self = shared_from_this(), id](const std::error_code& ec, const std::string& detail) {
                 self->node_done(id, ec, detail);
             });
@@ -697,15 +703,7 @@ void notifier_core::nodes_ready() {
             finish(id);
             continue;
         }
-        const auto keys = it->second.added;
-        const std::size_t count = nodes_.size();
-        for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
-            nodes_[i]->send(keys, false, id,
-                            [self = shared_from_this(), id](const std::error_code& ec,
-                                                            const std::string& detail) {
-                                self->node_done(id, ec, detail);
-                            });
-        }
+        send_to_nodes(id, it->second.added, false);
     }
 }
 
@@ -751,14 +749,7 @@ void notifier_core::unsubscribe(std::vector<subscription_key> keys, completion d
         self->finish(id);
     });
     operations_.emplace(id, std::move(op));
-    const std::size_t count = nodes_.size();
-    for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
-        nodes_[i]->send(
-            removed, true, id,
-            [self = shared_from_this(), id](const std::error_code& ec, const std::string& detail) {
-                self->node_done(id, ec, detail);
-            });
-    }
+    send_to_nodes(id, removed, true);
 }
 
 void notifier_core::node_done(std::uint64_t id, const std::error_code& ec,

@@ -197,6 +197,8 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
         std::string detail;
         bool parked = false;  // waiting for the first nodes (cluster)
     };
+    void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
+                       bool unsubscribe);
     void node_done(std::uint64_t id, const std::error_code& ec, const std::string& detail);
     void finish(std::uint64_t id);
     void prepare(delivery& d) const;

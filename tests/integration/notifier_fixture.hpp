@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,16 @@ inline pulled pull(notifier_base& n, std::size_t count, std::chrono::millisecond
         if (d.is_notification()) out.notifications.push_back(d.notification().to_owned());
     }
     return out;
+}
+
+/// The next gap, skipping notifications, within `limit`.
+inline std::optional<gap_event> next_gap(notifier_base& n, std::chrono::milliseconds limit = 10s) {
+    delivery d;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (n.next(d, 100ms) && d.is_gap()) return d.gap();
+    }
+    return std::nullopt;
 }
 
 /// "key event" pairs, for readable comparisons.

@@ -366,18 +366,13 @@ TEST_P(Standalone, ServerKilledAndRestartedIsAGapThenAllArrive) {
     std::this_thread::sleep_for(300ms);
     server.start();
     // The gap comes once the subscription is replayed and confirmed.
-    delivery d;
-    bool got_gap = false;
-    const auto deadline = clock::now() + 10s;
-    while (!got_gap && clock::now() < deadline) {
-        if (n.next(d, 100ms) && d.is_gap()) got_gap = true;
-    }
-    ASSERT_TRUE(got_gap) << diag.all();
-    EXPECT_EQ(d.gap().node, server.address());
-    EXPECT_EQ(d.gap().reason, gap_reason::server_restarted) << d.gap().detail;
-    EXPECT_GE(d.gap().lost, killed);
-    ASSERT_TRUE(d.gap().restored);
-    EXPECT_GT(*d.gap().restored, d.gap().lost);
+    const auto gap = next_gap(n);
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(gap->node, server.address());
+    EXPECT_EQ(gap->reason, gap_reason::server_restarted) << gap->detail;
+    EXPECT_GE(gap->lost, killed);
+    ASSERT_TRUE(gap->restored);
+    EXPECT_GT(*gap->restored, gap->lost);
     for (int i = 2; i <= 50; ++i)
         server.command({"SET", "r" + std::to_string(i), "x"});
     const auto after = pull(n, 49);
@@ -402,14 +397,9 @@ TEST_P(Standalone, StoppedServerIsDeclaredDeadByTheHealthCheck) {
         << diag.all();
     EXPECT_LT(clock::now() - paused, 3s);
     server.resume();
-    delivery d;
-    bool got_gap = false;
-    const auto deadline = clock::now() + 10s;
-    while (!got_gap && clock::now() < deadline) {
-        if (n.next(d, 100ms) && d.is_gap()) got_gap = true;
-    }
-    ASSERT_TRUE(got_gap) << diag.all();
-    EXPECT_EQ(d.gap().reason, gap_reason::health_check_timeout);
+    const auto gap = next_gap(n);
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(gap->reason, gap_reason::health_check_timeout);
     server.command({"SET", "s1", "x"});
     EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"s1 set"}));
 }
@@ -631,14 +621,10 @@ TEST(StandaloneNet, BoundedReconnectGivesUpWithAGap) {
     diag.attach(n);
     n.subscribe_keyspace("b");
     server.reset();  // stopped for good
-    delivery d;
-    bool gap = false;
-    const auto deadline = clock::now() + 10s;
-    while (!gap && clock::now() < deadline)
-        gap = n.next(d, 100ms) && d.is_gap();
+    const auto gap = next_gap(n);
     ASSERT_TRUE(gap) << diag.all();
-    EXPECT_EQ(d.gap().reason, gap_reason::node_closed);
-    EXPECT_FALSE(d.gap().restored.has_value());
+    EXPECT_EQ(gap->reason, gap_reason::node_closed);
+    EXPECT_FALSE(gap->restored.has_value());
     EXPECT_TRUE(diag.contains("gave up after 3 reconnect attempts")) << diag.all();
     EXPECT_EQ(n.stats().nodes[0].state, net::connection_state::closed);
 }
