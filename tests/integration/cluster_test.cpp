@@ -261,6 +261,30 @@ TEST(Cluster, ScaleOutAndIn) {
     EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
 }
 
+TEST(Cluster, SubscribingReplicasTooDuplicatesEveryNotification) {
+    redis_cluster c;
+    auto o = cluster_options_for(c);
+    o.subscribe_replicas = true;
+    cluster_keyspace_notifications n(o);
+    n.subscribe_keyspace("dup:*");
+    collector col(n);
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).size() == 6; }, 5s));
+    std::vector<std::string> keys;
+    for (int i = 0; i < 30; ++i)
+        keys.push_back("dup:" + std::to_string(i));
+    cluster_writer w(c);
+    w.set_many(keys);
+    wait_settled(col, 2 * keys.size());
+    // Once from the primary, once from its replica replaying the write.
+    std::map<std::string, std::set<std::string>> nodes_of;
+    for (const auto& [key, node] : col.received())
+        nodes_of[key].insert(node);
+    ASSERT_EQ(nodes_of.size(), keys.size());
+    for (const auto& [key, nodes] : nodes_of)
+        EXPECT_EQ(nodes.size(), 2u) << key;
+    EXPECT_EQ(col.count(), 2 * keys.size());
+}
+
 TEST(ClusterSeeds, EveryDeadSeedIsAClearError) {
     cluster_options o;
     const auto a = free_port(), b = free_port();
