@@ -842,7 +842,7 @@ void notifier_core::configure(notify_flags flags, completion done) {
         auto conn = net::connection::create(*io_, opts, obs.get());
         const std::string name = node->name();
         node_subscriber* raw = node.get();
-        auto finish_one = [st, conn_w = std::weak_ptr<net::connection>(conn)](
+        auto finish_one = [st, conn_w = std::weak_ptr<net::connection>(conn), io = io_](
                               const std::error_code& ec, const std::string& detail) {
             if (ec && !st->ec) {
                 st->ec = ec;
@@ -852,6 +852,15 @@ void notifier_core::configure(notify_flags flags, completion done) {
             if (--st->waiting == 0) {
                 auto d = std::move(st->done);
                 if (d) d(st->ec, st->detail);
+                // The state owns the observers, whose callbacks own the state (and the
+                // core): a cycle that leaked the whole notifier. Break it once every
+                // connection is closed, outside the observer callback running now.
+                asio::post(*io, [st] {
+                    for (auto& c : st->conns)
+                        c->close();
+                    st->conns.clear();
+                    st->observers.clear();
+                });
             }
         };
         obs->failed = [finish_one, name](const std::string& detail) {
