@@ -113,7 +113,9 @@ class redis_server {
     options opts_;
     std::uint16_t port_ = 0;
     std::string dir_;
-    pid_t pid_ = -1;
+    /// Atomic: a test's writer thread asks running() (through redis_cluster::topology())
+    /// while the test's main thread kills or restarts the node (TSan found the race).
+    std::atomic<pid_t> pid_{-1};
     std::vector<std::string> auth_;
 };
 
