@@ -253,6 +253,8 @@ class soak {
     bool crash_failover();
     bool rejoin();
     bool restart_replica();
+    /// Waits until `replica` is a primary, then for the notifier to subscribe to it.
+    bool promoted(const net::endpoint& replica, std::chrono::seconds limit);
     /// Waits until the notifier is subscribed to `node` and says how long it took.
     void report_subscribed(const net::endpoint& node, clock::time_point since);
     bool check(const std::string& name, bool ok, const std::string& detail);
@@ -274,6 +276,16 @@ bool soak::check(const std::string& name, bool ok, const std::string& detail) {
     std::fflush(stdout);
     all_passed_ = all_passed_ && ok;
     return ok;
+}
+
+bool soak::promoted(const net::endpoint& replica, std::chrono::seconds limit) {
+    if (!wait_until([&] { return is_primary(*cluster_, replica); }, limit)) {
+        say("  " + replica.to_string() + " was not promoted within " +
+            std::to_string(limit.count()) + " s");
+        return false;
+    }
+    report_subscribed(replica, clock::now());
+    return true;
 }
 
 void soak::report_subscribed(const net::endpoint& node, clock::time_point since) {
@@ -320,12 +332,7 @@ bool soak::manual_failover(int turn) {
         say(std::string("  CLUSTER FAILOVER failed: ") + e.what());
         return false;
     }
-    if (!wait_until([&] { return is_primary(*cluster_, pick->replica); }, 20s)) {
-        say("  " + pick->replica.to_string() + " was not promoted within 20 s");
-        return false;
-    }
-    report_subscribed(pick->replica, clock::now());
-    return true;
+    return promoted(pick->replica, 20s);
 }
 
 bool soak::crash_failover() {
@@ -339,12 +346,7 @@ bool soak::crash_failover() {
     cluster_->node(pick->primary.port).kill9();
     crashed_ = pick->primary;
     // cluster-node-timeout is 1 s; then the replica's election.
-    if (!wait_until([&] { return is_primary(*cluster_, pick->replica); }, 30s)) {
-        say("  " + pick->replica.to_string() + " was not elected within 30 s");
-        return false;
-    }
-    report_subscribed(pick->replica, clock::now());
-    return true;
+    return promoted(pick->replica, 30s);
 }
 
 bool soak::rejoin() {
