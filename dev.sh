@@ -120,10 +120,15 @@ cmd_test() {
         echo "FAIL meson install" >>"$results"
     fi
 
-    say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-    setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
-        -Dbenchmarks=false -Dintegration=false
-    build_and_test build-asan --suite unit
+    # The whole suite again under ASan+UBSan, and the threaded tests under TSan: on CI's 2
+    # cores they add about 15 minutes to the 15-20 of the rest (docs/benchmarks.md, Soak).
+    say "all tests (unit, integration, soak) under AddressSanitizer + UndefinedBehaviorSanitizer"
+    setup_asan build-asan
+    build_and_test build-asan --timeout-multiplier 3
+
+    say "threaded tests (integration, soak) under ThreadSanitizer"
+    setup_tsan
+    TSAN_OPTIONS=$(tsan_options) build_and_test build-tsan "${TSAN_SUITES[@]}"
 
     rm -f build-fuzz/fuzz-results.txt
     if have_clang_fuzzer; then
@@ -133,8 +138,53 @@ cmd_test() {
     else
         say "clang with libFuzzer not found: fuzz targets not run"
     fi
-    python3 scripts/test_summary.py build build-asan --results "$results" \
+    python3 scripts/test_summary.py build build-asan build-tsan --results "$results" \
         --results build-fuzz/fuzz-results.txt
+}
+
+# sanitize_summary DIR...: the closing line of the sanitizer commands.
+sanitize_summary() {
+    python3 scripts/test_summary.py "$@"
+}
+
+# asan-all [meson test args]: the whole test suite — unit, integration (real redis-server
+# processes and clusters) and the soak's short version — under AddressSanitizer +
+# UndefinedBehaviorSanitizer, in build-asan-all/. meson test sets ASAN_OPTIONS and
+# UBSAN_OPTIONS to halt_on_error=1, so any report fails its test.
+setup_asan() {
+    setup "$1" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Dbenchmarks=false \
+        -Dintegration=true
+}
+
+cmd_asan_all() {
+    deps
+    say "whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan-all/)"
+    setup_asan build-asan-all
+    ninja -C build-asan-all
+    run_meson_tests build-asan-all --timeout-multiplier 3 "$@"
+    sanitize_summary build-asan-all
+}
+
+# tsan [meson test args]: the threaded tests — the integration suite and the soak's short
+# version (the notifier's I/O thread, pullers, workers) — under ThreadSanitizer, in
+# build-tsan/. Unit tests are single-threaded pure code and stay with ASan.
+# scripts/tsan.supp holds the suppressions (each one explained there); a report fails the
+# test (TSan's exit code 66). meson.build explains -Wno-tsan (Asio's fences under GCC).
+setup_tsan() {
+    setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized -Dbenchmarks=false
+}
+tsan_options() {
+    echo "suppressions=$PWD/scripts/tsan.supp second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
+}
+TSAN_SUITES=(--suite integration --suite soak --timeout-multiplier 4)
+
+cmd_tsan() {
+    deps
+    say "integration tests and the soak under ThreadSanitizer (build-tsan/)"
+    setup_tsan
+    ninja -C build-tsan
+    TSAN_OPTIONS=$(tsan_options) run_meson_tests build-tsan "${TSAN_SUITES[@]}" "$@"
+    sanitize_summary build-tsan
 }
 
 # demo: the main job. Builds ksn, starts a throwaway redis-server (Debian's) on a free
@@ -262,10 +312,14 @@ usage: ./dev.sh COMMAND
                   port, run `ksn watch` on it while writing a few keys, show the
                   notifications, clean up
   test            install what is missing (apt-get), build, run every test (release build,
-                  unit tests again under ASan+UBSan, each fuzz target briefly when clang is
-                  there); ends with "N passed, N failed, N skipped"
+                  all again under ASan+UBSan, integration and soak under TSan, each fuzz
+                  target briefly when clang is there); ends with "N passed, N failed, N skipped"
   fuzz [S] [T..]  build the libFuzzer targets with clang and run each (or the named ones)
                   for S seconds (default 300)
+  asan-all        the whole test suite (integration and the soak included) under
+                  ASan+UBSan in build-asan-all/; ends with the same summary line
+  tsan            the threaded tests (integration suite, the soak's short version) under
+                  ThreadSanitizer in build-tsan/ (suppressions: scripts/tsan.supp)
   bench [ARGS]    build and run every Google Benchmark program in bench/ (ARGS go to each)
   deps            install the Debian packages the project needs
   build           configure and build into build/
@@ -276,6 +330,8 @@ case "${1:-help}" in
     demo) shift; cmd_demo ;;
     test) shift; cmd_test "$@" ;;
     fuzz) shift; deps; fuzz "${1:-300}" "${@:2}"; cat build-fuzz/fuzz-results.txt ;;
+    asan-all) shift; cmd_asan_all "$@" ;;
+    tsan) shift; cmd_tsan "$@" ;;
     bench) shift; cmd_bench "$@" ;;
     deps) deps ;;
     build) deps; build ;;
