@@ -416,9 +416,7 @@ notifier_core::~notifier_core() {
     if (thread_.joinable() && thread_.get_id() == std::this_thread::get_id()) {
         thread_.detach();  // released by a handler on the I/O thread itself
     } else if (thread_.joinable()) {
-        guard_.reset();
-        io_->stop();
-        thread_.join();
+        stop_thread();
     }
 }
 
@@ -436,8 +434,25 @@ void notifier_core::start(std::function<void()> init) {
     asio::post(*io_, [self = shared_from_this(), init = std::move(init)] { init(); });
     if (own_io_) {
         guard_.emplace(own_io_->get_executor());
-        thread_ = std::thread([io = own_io_.get()] { io->run(); });
+        auto finished = std::make_shared<std::promise<void>>();
+        run_finished_ = finished->get_future();
+        thread_ = std::thread([io = own_io_.get(), finished] {
+            io->run();
+            finished->set_value();
+        });
     }
+}
+
+void notifier_core::stop_thread() {
+    // Let the loop run out of work (everything is closed, so what is left are handlers of
+    // cancelled operations): handlers left in a stopped io_context would keep what they
+    // hold, the core included, alive for good. stop() only if something lingers.
+    guard_.reset();
+    if (run_finished_.valid() &&
+        run_finished_.wait_for(std::chrono::seconds(3)) != std::future_status::ready) {
+        io_->stop();
+    }
+    thread_.join();
 }
 
 void notifier_core::shutdown() {
@@ -465,11 +480,7 @@ void notifier_core::shutdown() {
     } else {
         asio::post(*io_, close_all);
     }
-    if (thread_.joinable() && !on_io_thread()) {
-        guard_.reset();
-        io_->stop();
-        thread_.join();
-    }
+    if (thread_.joinable() && !on_io_thread()) stop_thread();
 }
 
 bool notifier_core::on_io_thread() const noexcept {
@@ -652,8 +663,11 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
     }
     op.parked = park;
     op.timer = std::make_unique<asio::steady_timer>(*io_, options_.subscribe_timeout);
-    op.timer->async_wait([self = shared_from_this(), id](const std::error_code& ec) {
-        if (ec) return;
+    // A weak reference: a cancelled timer's handler may outlive the notifier's I/O loop,
+    // and must not keep the core (and so the io_context that holds it) alive.
+    op.timer->async_wait([weak = weak_from_this(), id](const std::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self) return;
         auto it = self->operations_.find(id);
         if (it == self->operations_.end()) return;
         std::string late;
@@ -738,8 +752,11 @@ void notifier_core::unsubscribe(std::vector<subscription_key> keys, completion d
     const std::uint64_t id = next_op_++;
     operation op{id, nodes_.size(), {}, true, std::move(done), nullptr, {}, {}};
     op.timer = std::make_unique<asio::steady_timer>(*io_, options_.subscribe_timeout);
-    op.timer->async_wait([self = shared_from_this(), id](const std::error_code& ec) {
-        if (ec) return;
+    // A weak reference: a cancelled timer's handler may outlive the notifier's I/O loop,
+    // and must not keep the core (and so the io_context that holds it) alive.
+    op.timer->async_wait([weak = weak_from_this(), id](const std::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self) return;
         auto it = self->operations_.find(id);
         if (it == self->operations_.end()) return;
         for (auto& n : self->nodes_)

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -208,6 +209,8 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     asio::io_context* io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
     std::thread thread_;
+    std::future<void> run_finished_;  // set when the own thread's run() returns
+    void stop_thread();
     notifier_options options_;
     subscription_registry registry_;
     event_queue queue_;
