@@ -40,8 +40,9 @@ tls_material::tls_material() {
                        "-subj", "/CN=ksn test " + std::string(ca), "-out",
                        "@" + std::string(ca) + ".crt"});
     }
-    std::ofstream(dir_ + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                        << "extendedKeyUsage=serverAuth,clientAuth\n";  // the cluster bus uses it both ways
+    std::ofstream(dir_ + "/server.ext")
+        << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        << "extendedKeyUsage=serverAuth,clientAuth\n";  // the cluster bus uses it both ways
     std::ofstream(dir_ + "/client.ext") << "extendedKeyUsage=clientAuth\n";
     for (const char* who : {"server", "client"}) {
         const std::string w = who;
