@@ -52,7 +52,8 @@ def main(argv):
             entries = [json.loads(line) for line in f if line.strip()]
         for e in entries:
             name, result = e['name'], e['result']
-            xml = os.path.join(bd, f'{name}.xml')
+            # meson may log the name as "project:suite / name"; gtest's file uses the name.
+            xml = os.path.join(bd, f"{name.rsplit(' / ', 1)[-1]}.xml")
             if os.path.exists(xml):
                 try:
                     p, fl, s, names = count_gtest_xml(xml)
