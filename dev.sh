@@ -5,7 +5,8 @@ cd "$(dirname "$0")"
 
 # Debian packages the build, the tests, the fuzzers and the benchmarks need.
 PACKAGES=(g++ meson ninja-build pkg-config python3 libasio-dev libgtest-dev libbenchmark-dev
-          libhiredis-dev libcli11-dev redis-server redis-tools clang libclang-rt-dev cmake libssl-dev openssl)
+          libhiredis-dev libcli11-dev redis-server redis-tools clang libclang-rt-dev cmake libssl-dev openssl
+          libfmt-dev nlohmann-json3-dev)
 
 say() { printf '==> %s\n' "$*" >&2; }
 

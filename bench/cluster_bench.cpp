@@ -37,7 +37,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench/histogram.hpp"
+#include "tools/histogram.hpp"
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "cluster/slot.hpp"
 #include "tests/support/redis_cluster.hpp"
@@ -46,7 +46,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ksn::clock;
-using ksn::bench::histogram;
+using ksn::tools::histogram;
 
 std::int64_t ns(clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();

@@ -17,16 +17,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "notifications/keyspace_notifications.hpp"
+#include "tools/bench_report.hpp"
+#include "tools/bench_run.hpp"
 #include "tools/output.hpp"
+#include "tools/server_flags.hpp"
 #include "tools/stream_decoder.hpp"
 
 #ifndef KSN_VERSION
@@ -80,11 +87,7 @@ void write_out(const std::string& line) {
 // --- watch ---------------------------------------------------------------------------------
 
 struct watch_options {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 6379;
-    std::string user;
-    std::string password;
-    int resp = 0;
+    ksn::tools::server_flags server;
     std::int32_t db = 0;
     std::string prefix;
     std::vector<std::string> keyspace;
@@ -101,35 +104,7 @@ struct watch_options {
     double timeout = 0;       // seconds; 0: none
     bool stats = false;
     bool verbose = false;
-    // Cluster: every primary, found from --host/--port and the --seed nodes.
-    bool cluster = false;
-    std::vector<std::string> seeds;
-    // TLS.
-    bool tls = false;
-    std::string cacert;
-    std::string cert;
-    std::string key;
-    std::string sni;
-    bool insecure = false;
 };
-
-/// "host:port" or "[v6]:port" as an endpoint; throws std::invalid_argument.
-ksn::net::endpoint parse_endpoint(const std::string& text) {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos || colon + 1 == text.size()) {
-        throw std::invalid_argument("--seed " + text + ": expected HOST:PORT");
-    }
-    std::string host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    const std::string port = text.substr(colon + 1);
-    char* end = nullptr;
-    const long p = std::strtol(port.c_str(), &end, 10);
-    if (host.empty() || *end != '\0' || p <= 0 || p > 65535) {
-        throw std::invalid_argument("--seed " + text + ": expected HOST:PORT");
-    }
-    return {host, static_cast<std::uint16_t>(p)};
-}
 
 /// The channels built from --keyspace ... --subkeyspaceevent (throws
 /// std::invalid_argument for one that could never receive anything).
@@ -219,28 +194,16 @@ int run_watch(const watch_options& o) {
     }
 
     ksn::cluster_options opts;
-    opts.connection.address = {o.host, o.port};
-    opts.connection.tls.enabled = o.tls;
-    opts.connection.tls.ca_file = o.cacert;
-    opts.connection.tls.cert_file = o.cert;
-    opts.connection.tls.key_file = o.key;
-    opts.connection.tls.server_name = o.sni;
-    opts.connection.tls.verify = !o.insecure;
+    opts.connection = o.server.connection("ksn-watch");
     opts.deliver_invalid = true;
-    if (o.cluster) {
+    if (o.server.cluster) {
         try {
-            opts.seeds.push_back(opts.connection.address);
-            for (const auto& s : o.seeds)
-                opts.seeds.push_back(parse_endpoint(s));
+            opts.seeds = o.server.seed_endpoints();
         } catch (const std::invalid_argument& e) {
             std::cerr << "ksn watch: " << e.what() << '\n';
             return exit_usage;
         }
     }
-    opts.connection.username = o.user;
-    opts.connection.password = o.password;
-    opts.connection.client_name = "ksn-watch";
-    opts.connection.resp = static_cast<ksn::net::resp_version>(o.resp);
     opts.key_prefix = o.prefix;
     if (bounded) {
         // Nothing may take longer than the whole run is allowed to.
@@ -255,7 +218,7 @@ int run_watch(const watch_options& o) {
         diagnostics.add(s, m);
     };
     std::unique_ptr<ksn::notifier_base> notifier;
-    if (o.cluster) {
+    if (o.server.cluster) {
         notifier = std::make_unique<ksn::cluster_keyspace_notifications>(opts);
     } else {
         notifier = std::make_unique<ksn::keyspace_notifications>(
@@ -405,6 +368,97 @@ int run_parse(bool json, const std::string& prefix, const std::string& path) {
     return status;
 }
 
+// --- bench ---------------------------------------------------------------------------------
+
+struct bench_cli {
+    ksn::tools::server_flags server;
+    ksn::tools::bench::bench_config config;
+    std::string channel = "keyspace";
+    bool json = false;
+    std::string csv;
+    bool quiet = false;
+};
+
+int run_bench(bench_cli& b) {
+    namespace kb = ksn::tools::bench;
+    auto& c = b.config;
+    c.connection = b.server.connection("ksn-bench");
+    c.cluster = b.server.cluster;
+    try {
+        if (c.cluster) c.seeds = b.server.seed_endpoints();
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "ksn bench: " << e.what() << '\n';
+        return exit_usage;
+    }
+    c.kind = b.channel == "keyevent" ? ksn::channel_kind::keyevent : ksn::channel_kind::keyspace;
+
+    const bool live = !b.quiet && isatty(STDERR_FILENO) == 1;
+    bool progress_shown = false;
+    const auto clear_progress = [&] {
+        if (progress_shown) std::fputs("\r\033[K", stderr);
+        progress_shown = false;
+    };
+    c.on_warning = [&](const std::string& w) {
+        clear_progress();
+        std::cerr << "ksn bench: warning: " << w << '\n';
+    };
+    c.stop_requested = [] { return g_signal != 0; };
+    std::uint64_t last_sent = 0;
+    double last_elapsed = 0;
+    if (live) {
+        c.on_progress = [&](double elapsed, const kb::progress& p) {
+            const double dt = elapsed - last_elapsed;
+            const double rate = dt > 0 ? static_cast<double>(p.sent - last_sent) / dt : 0;
+            last_sent = p.sent;
+            last_elapsed = elapsed;
+            std::fprintf(stderr, "\r\033[K%s", kb::progress_line(elapsed, p, rate).c_str());
+            std::fflush(stderr);
+            progress_shown = true;
+        };
+    }
+    std::unique_ptr<std::ofstream> csv_file;
+    std::ostream* csv = nullptr;
+    if (!b.csv.empty()) {
+        if (b.csv == "-") {
+            csv = &std::cout;
+        } else {
+            csv_file = std::make_unique<std::ofstream>(b.csv, std::ios::binary | std::ios::trunc);
+            if (!*csv_file) {
+                std::cerr << "ksn bench: --csv " << b.csv << ": " << std::strerror(errno) << '\n';
+                return exit_failure;
+            }
+            csv = csv_file.get();
+        }
+        // The header comes with the first row, so a run that cannot start writes nothing.
+        c.on_second = [csv, header = false](const kb::second_result& s) mutable {
+            if (!header) *csv << kb::csv_header();
+            header = true;
+            *csv << kb::csv_row(s) << std::flush;
+        };
+    }
+
+    std::string error;
+    auto report = kb::run(c, error);
+    clear_progress();
+    if (!report) {
+        std::cerr << "ksn bench: " << error << '\n';
+        return g_signal != 0 ? interrupted_status() : exit_failure;
+    }
+    if (csv != nullptr && !*csv) {
+        std::cerr << "ksn bench: cannot write the CSV output\n";
+        return exit_failure;
+    }
+    if (b.json) {
+        write_out(kb::to_json(*report));
+    } else if (csv == &std::cout) {
+        std::fputs(kb::to_table(*report).c_str(), stderr);
+    } else {
+        write_out(kb::to_table(*report));
+    }
+    if (!flush_output("ksn bench")) return exit_failure;
+    return g_signal != 0 ? interrupted_status() : exit_ok;
+}
+
 // --- command line --------------------------------------------------------------------------
 
 constexpr const char* main_footer = R"(
@@ -413,6 +467,7 @@ Examples:
   ksn watch --port 7000 --keyevent expired   keys as they expire
   ksn watch --json --count 10 --timeout 5    ten notifications as JSON lines, then exit
   ksn parse capture.bin                      decode a subscriber's captured bytes
+  ksn bench --duration 10 --rate 50000       how a server delivers notifications under load
 
 Run `ksn COMMAND --help` for a command's options.)";
 
@@ -455,23 +510,56 @@ Examples:
   ksn parse capture.bin
   tshark -r cap.pcap -qz follow,tcp,raw,0 ... | xxd -r -p | ksn parse --json -)";
 
+constexpr const char* bench_footer = R"(
+Writes to the server with its own connections (SET, DEL, EXPIRE, HSET, LPUSH on keys
+"<prefix>s:<i>", "<prefix>h:<i>", "<prefix>l:<i>"), subscribes with ksn, and matches every
+notification to the write that caused it. Reports, per node and in total: writes sent,
+acknowledged and failed; notifications expected, received, lost (and how many of those
+fall in a gap ksn reported), duplicated and out of order; the latency from sending a write
+to receiving its notification (p50 p90 p99 p99.9 max); and notifications per second.
+DEL and EXPIRE of a missing key publish nothing and are not expected to. The keys written
+are deleted at the end (UNLINK) unless --keep-keys.
+
+notify-keyspace-events must publish what the mix writes (K or E, and $ g h l); ksn bench
+checks every node first and stops with the letters to set, or sets them with --configure.
+
+Output: a table on stdout (default); --json: one JSON document on stdout; --csv FILE: one
+row per second (second,sent,acked,received,p50_us,p99_us), - for stdout (the table then
+goes to stderr). A progress line on stderr when it is a terminal.
+
+JSON (schema "ksn-bench/1"; times in s since the writes started, latencies in µs):
+  {"schema","target":{"mode","address","tls"},"config":{...the options...},
+   "required_flags","configured_nodes":[],"subscriptions","elapsed_s","interrupted",
+   "write_rate","notification_rate","first_error",
+   "total":COUNTS,"nodes":[COUNTS],
+   "gaps":[{"node","reason","detail","lost_s","restored_s","dropped","slots","lost_writes"}],
+   "other_events","timeline":[{"second","sent","acked","received","p50_us","p99_us"}]}
+  COUNTS: {"node","writes_sent","writes_acked","writes_failed","writes_silent","expected",
+           "received","lost","lost_in_gaps","duplicated","out_of_order","unconfirmed",
+           "gaps","latency_us":{"count","p50","p90","p99","p999","max"}}
+
+Exit status: 0 the run completed (whatever it measured), 1 it could not run (no server,
+notifications off, subscribe refused), 2 bad usage, 130/143 interrupted by SIGINT/SIGTERM
+(after printing the partial results).
+
+Examples:
+  ksn bench --duration 10                          as fast as possible for 10 s
+  ksn bench --rate 20000 --writers 8 --pipeline 4 --duration 30 --json > run.json
+  ksn bench --cluster --port 7000 --channel keyevent --patterns 100 --csv per-second.csv
+  ksn bench --mix set=1 --exact --keys 1000 --ops 100000 --configure)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"ksn " KSN_VERSION " - Redis keyspace notifications: watch them, decode captures"};
+    CLI::App app{"ksn " KSN_VERSION
+                 " - Redis keyspace notifications: watch them, decode captures, benchmark servers"};
     app.set_version_flag("--version", KSN_VERSION);
     app.require_subcommand(1);
     app.footer(main_footer);
 
     watch_options w;
     auto* watch = app.add_subcommand("watch", "Subscribe to keyspace notifications and print them");
-    watch->add_option("--host", w.host, "Server host name or IP address")->capture_default_str();
-    watch->add_option("--port", w.port, "Server port")->capture_default_str();
-    watch->add_option("--user", w.user, "ACL user name");
-    watch->add_option("--pass", w.password, "Password (or set KSN_PASSWORD)")
-        ->envname("KSN_PASSWORD");
-    watch->add_option("--resp", w.resp, "Force RESP 2 or 3 (default: 3, falling back to 2)")
-        ->check(CLI::IsMember({2, 3}));
+    w.server.add_to(*watch);
     watch->add_option("--db", w.db, "Database of the channels")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
@@ -527,20 +615,6 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS")
         ->check(CLI::PositiveNumber);
     watch->add_flag("--stats", w.stats, "Print per-node counters to stderr at exit");
-    watch->add_flag("--cluster", w.cluster,
-                    "Redis Cluster: subscribe on every primary (seed: --host/--port)");
-    watch->add_option("--seed", w.seeds, "More cluster seed nodes (with --cluster)")
-        ->type_name("HOST:PORT");
-    watch->add_flag("--tls", w.tls, "Connect with TLS (verifying the server's certificate)");
-    watch->add_option("--cacert", w.cacert, "Trusted CA certificates (PEM; default: the system's)")
-        ->type_name("FILE");
-    watch->add_option("--cert", w.cert, "Client certificate (PEM) for mutual TLS")
-        ->type_name("FILE");
-    watch->add_option("--key", w.key, "Client private key (PEM) for mutual TLS")->type_name("FILE");
-    watch->add_option("--sni", w.sni, "Server name to send and verify (default: --host)")
-        ->type_name("NAME");
-    watch->add_flag("--insecure", w.insecure,
-                    "Do not verify the server's certificate (TLS without authentication)");
     watch->add_flag("-v,--verbose", w.verbose, "Also print informational diagnostics");
     watch->footer(watch_footer);
 
@@ -554,6 +628,71 @@ int main(int argc, char** argv) {
         ->type_name("FILE|-");
     parse->footer(parse_footer);
 
+    bench_cli b;
+    auto* bench = app.add_subcommand(
+        "bench", "Benchmark a server's notifications: write, subscribe, match, report");
+    b.server.add_to(*bench);
+    auto& bc = b.config;
+    bench->add_option("--db", bc.db, "Database (standalone)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    bench
+        ->add_option("--writers", bc.writers,
+                     "Writer connections (a cluster: each to every primary)")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    bench->add_option("--pipeline", bc.pipeline, "Commands in flight per writer")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    bench->add_option("--rate", bc.rate, "Writes per second in all; 0: as fast as possible")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    bench->add_option("--duration", bc.duration, "Seconds of writing (0: until --ops)")
+        ->type_name("SECONDS")
+        ->check(CLI::Range(0.0, 1e7))
+        ->capture_default_str();
+    bench
+        ->add_option("--ops", bc.ops,
+                     "Stop after N writes (whichever of --duration and --ops comes first)")
+        ->type_name("N");
+    bench->add_option("--keys", bc.keys, "Size of the key space")
+        ->check(CLI::Range(1, 100000000))
+        ->capture_default_str();
+    bench->add_option("--mix", bc.mix, "Command weights (set del expire hset lpush)")
+        ->type_name("NAME=W,...")
+        ->capture_default_str();
+    bench->add_option("--hset-fields", bc.hset_fields, "Field-value pairs per HSET")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    bench->add_option("--value-size", bc.value_size, "Bytes per value")->capture_default_str();
+    bench->add_option("--prefix", bc.prefix, "Key prefix (default: ksn-bench:<random>:)");
+    bench->add_option("--channel", b.channel, "Subscribe to keyspace or keyevent channels")
+        ->check(CLI::IsMember({"keyspace", "keyevent"}))
+        ->capture_default_str();
+    bench->add_flag("--exact", bc.exact,
+                    "SUBSCRIBE a channel per key (keyspace) or per event (keyevent) instead of "
+                    "one PSUBSCRIBE");
+    bench
+        ->add_option("--patterns", bc.extra_patterns,
+                     "Also PSUBSCRIBE N patterns that match nothing (loads the server's matching)")
+        ->type_name("N")
+        ->check(CLI::Range(0, 100000));
+    bench->add_flag("--configure", bc.configure,
+                    "Set notify-keyspace-events on nodes that lack what the mix publishes");
+    bench->add_option("--drain", bc.drain, "Seconds to wait for late notifications at the end")
+        ->type_name("SECONDS")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    bench->add_flag("--keep-keys", bc.keep_keys, "Do not delete the keys written");
+    bench->add_option("--random-seed", bc.seed, "Seed of the random choices (default: random)")
+        ->type_name("N");
+    bench->add_flag("--json", b.json,
+                    "Print one JSON document (schema below) instead of the table");
+    bench->add_option("--csv", b.csv, "Write one CSV row per second to FILE (- for stdout)")
+        ->type_name("FILE");
+    bench->add_flag("-q,--quiet", b.quiet, "No progress line");
+    bench->footer(bench_footer);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -564,6 +703,10 @@ int main(int argc, char** argv) {
     if (*watch) {
         install_signal_handlers();
         return run_watch(w);
+    }
+    if (*bench) {
+        install_signal_handlers();
+        return run_bench(b);
     }
     // parse keeps the default signal actions: a blocking read of a terminal must not
     // ignore Ctrl-C, and there is nothing to clean up.

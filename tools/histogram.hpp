@@ -8,7 +8,7 @@
 #include <bit>
 #include <cstdint>
 
-namespace ksn::bench {
+namespace ksn::tools {
 
 class histogram {
   public:
@@ -70,4 +70,4 @@ class histogram {
     std::uint64_t max_ = 0;
 };
 
-}  // namespace ksn::bench
+}  // namespace ksn::tools

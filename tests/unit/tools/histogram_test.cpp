@@ -1,4 +1,4 @@
-#include "bench/histogram.hpp"
+#include "tools/histogram.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-namespace ksn::bench {
+namespace ksn::tools {
 namespace {
 
 TEST(Histogram, SmallValuesAreExact) {
@@ -59,4 +59,4 @@ TEST(Histogram, HugeValuesSaturateInTheLastBucket) {
 }
 
 }  // namespace
-}  // namespace ksn::bench
+}  // namespace ksn::tools

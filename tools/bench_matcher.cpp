@@ -1,0 +1,305 @@
+#include "tools/bench_matcher.hpp"
+
+#include <algorithm>
+
+#include "cluster/slot.hpp"
+
+namespace ksn::tools::bench {
+
+latency_summary latency_summary::of(const histogram& h) {
+    latency_summary s;
+    s.count = h.count();
+    s.p50 = h.quantile(0.50);
+    s.p90 = h.quantile(0.90);
+    s.p99 = h.quantile(0.99);
+    s.p999 = h.quantile(0.999);
+    s.max = h.max();
+    return s;
+}
+
+matcher::matcher(const key_space& keys, clock::time_point start)
+    : keys_(keys), start_(start), key_states_(keys.size()) {}
+
+std::uint32_t matcher::node_id(std::string_view node) {
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+        if (nodes_[i].counts.node == node) return static_cast<std::uint32_t>(i);
+    nodes_.emplace_back();
+    nodes_.back().counts.node = std::string(node);
+    return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
+std::uint32_t matcher::add_connection(std::string_view node) {
+    std::lock_guard lock(mutex_);
+    conns_.push_back({node_id(node), -1});
+    return static_cast<std::uint32_t>(conns_.size() - 1);
+}
+
+double matcher::since_start(clock::time_point t) const {
+    return std::chrono::duration<double>(t - start_).count();
+}
+
+second_result& matcher::second_of(clock::time_point t) {
+    const auto s = t <= start_
+                       ? 0
+                       : static_cast<std::uint32_t>(
+                             std::chrono::duration_cast<std::chrono::seconds>(t - start_).count());
+    while (seconds_.size() <= s) {
+        seconds_.emplace_back();
+        seconds_.back().second = static_cast<std::uint32_t>(seconds_.size() - 1);
+    }
+    return seconds_[s];
+}
+
+matcher::ticket matcher::sent(std::uint32_t key, op o, std::uint32_t conn, std::uint64_t index,
+                              clock::time_point t) {
+    std::lock_guard lock(mutex_);
+    auto& k = key_states_[key];
+    entry e;
+    e.seq = k.next_seq++;
+    e.sent = t;
+    e.conn = conn;
+    e.conn_index = index;
+    e.o = o;
+    k.pending.push_back(e);
+    ++nodes_[conns_[conn].node].counts.writes_sent;
+    ++second_of(t).sent;
+    return {key, e.seq};
+}
+
+void matcher::resent(const ticket& t, std::uint32_t conn, std::uint64_t index) {
+    std::lock_guard lock(mutex_);
+    for (auto& e : key_states_[t.key].pending) {
+        if (e.seq != t.seq) continue;
+        e.conn = conn;
+        e.conn_index = index;
+        return;
+    }
+}
+
+void matcher::count_expected(const entry& e) {
+    ++nodes_[conns_[e.conn].node].counts.expected;
+}
+
+void matcher::replied(const ticket& t, outcome o, clock::time_point at) {
+    std::lock_guard lock(mutex_);
+    auto& pending = key_states_[t.key].pending;
+    const auto it = std::find_if(pending.begin(), pending.end(),
+                                 [&](const entry& e) { return e.seq == t.seq; });
+    if (it == pending.end()) return;
+    auto& counts = nodes_[conns_[it->conn].node].counts;
+    it->replied = at;
+    switch (o) {
+        case outcome::published:
+            it->s = state::published;
+            ++counts.writes_acked;
+            ++second_of(at).acked;
+            if (!it->counted) {
+                it->counted = true;
+                count_expected(*it);
+                if (!it->matched) ++outstanding_;
+            }
+            break;
+        case outcome::silent:
+            it->s = state::silent;
+            ++counts.writes_acked;
+            ++counts.writes_silent;
+            ++second_of(at).acked;
+            break;
+        case outcome::failed:
+            it->s = state::failed;
+            ++counts.writes_failed;
+            break;
+    }
+    // A matched write is done once its reply is in; a silent one has nothing to wait for.
+    if (it->matched || it->s == state::silent) pending.erase(it);
+}
+
+void matcher::notified(std::string_view key_suffix, std::string_view event, std::string_view node,
+                       clock::time_point received) {
+    std::lock_guard lock(mutex_);
+    const auto n = node_id(node);
+    auto& counts = nodes_[n].counts;
+    const auto key = keys_.id_of_suffix(key_suffix);
+    const auto o = op_of_event(event);
+    if (!key || !o) {
+        ++other_events_;  // e.g. "new" with the n flag; foreign keys are cut by the prefix
+        return;
+    }
+    auto& k = key_states_[*key];
+    const auto it = std::find_if(k.pending.begin(), k.pending.end(), [&](const entry& e) {
+        return !e.matched && e.o == *o && e.s != state::silent;
+    });
+    if (it == k.pending.end()) {
+        ++counts.duplicated;
+        return;
+    }
+    it->matched = true;
+    ++counts.received;
+    if (it->seq + 1 < k.matched_high) {
+        ++counts.out_of_order;
+    } else {
+        k.matched_high = it->seq + 1;
+    }
+    auto& c = conns_[it->conn];
+    c.last_matched = std::max(c.last_matched, static_cast<std::int64_t>(it->conn_index));
+    if (it->counted) {
+        --outstanding_;
+    } else {
+        // The notification came before the reply (or instead of one): it proves the write.
+        it->counted = true;
+        count_expected(*it);
+    }
+    const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(received - it->sent);
+    nodes_[n].latency.record(latency.count());
+    total_latency_.record(latency.count());
+    auto& sec = second_of(received);
+    ++sec.received;
+    if (sec.second > latency_second_) close_second_latency(sec.second);
+    if (sec.second == latency_second_) second_latency_.record(latency.count());
+    if (it->s != state::pending) k.pending.erase(it);
+}
+
+void matcher::close_second_latency(std::uint32_t upto) {
+    if (latency_second_ < seconds_.size()) {
+        seconds_[latency_second_].p50_ns = second_latency_.quantile(0.5);
+        seconds_[latency_second_].p99_ns = second_latency_.quantile(0.99);
+    }
+    second_latency_ = histogram();
+    latency_second_ = upto;
+}
+
+void matcher::gap(const gap_event& g) {
+    std::lock_guard lock(mutex_);
+    gap_record r;
+    r.node = node_id(g.node);
+    r.restored = g.restored;
+    r.result.node = g.node;
+    r.result.reason = std::string(to_string(g.reason));
+    r.result.detail = g.detail;
+    r.result.lost_s = since_start(g.lost);
+    if (g.restored) r.result.restored_s = since_start(*g.restored);
+    r.result.dropped = g.dropped;
+    r.result.slots = g.slots;
+    r.last_matched.reserve(conns_.size());
+    for (const auto& c : conns_)
+        r.last_matched.push_back(c.last_matched);
+    ++nodes_[r.node].counts.gaps;
+    gaps_.push_back(std::move(r));
+}
+
+bool matcher::settled() const {
+    std::lock_guard lock(mutex_);
+    return outstanding_ == 0;
+}
+
+progress matcher::snapshot(clock::time_point now, clock::duration late) const {
+    std::lock_guard lock(mutex_);
+    progress p;
+    for (const auto& n : nodes_) {
+        p.sent += n.counts.writes_sent;
+        p.acked += n.counts.writes_acked;
+        p.expected += n.counts.expected;
+        p.received += n.counts.received;
+    }
+    for (const auto& k : key_states_) {
+        for (const auto& e : k.pending)
+            if (e.s == state::published && !e.matched && now - e.replied > late) ++p.missing;
+    }
+    p.p99_ns = total_latency_.quantile(0.99);
+    return p;
+}
+
+std::vector<second_result> matcher::take_seconds(clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    const auto current = static_cast<std::uint32_t>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::seconds>(now - start_).count()));
+    if (latency_second_ < current) close_second_latency(current);
+    std::vector<second_result> out;
+    while (seconds_taken_ < current) {
+        if (seconds_taken_ < seconds_.size()) {
+            out.push_back(seconds_[seconds_taken_]);
+        } else {
+            second_result empty;
+            empty.second = seconds_taken_;
+            out.push_back(empty);
+        }
+        ++seconds_taken_;
+    }
+    return out;
+}
+
+std::vector<second_result> matcher::timeline() const {
+    std::lock_guard lock(mutex_);
+    return seconds_;
+}
+
+bool matcher::explained(std::uint32_t key, const entry& e, gap_record*& by) const {
+    const auto node = conns_[e.conn].node;
+    std::optional<std::uint16_t> slot;
+    for (const auto& g : gaps_) {
+        if (g.node != node) continue;
+        if (!g.result.slots.empty()) {
+            if (!slot) slot = cluster::key_slot(keys_.name(key));
+            const bool inside =
+                std::any_of(g.result.slots.begin(), g.result.slots.end(),
+                            [&](const auto& r) { return *slot >= r.first && *slot <= r.second; });
+            if (!inside) continue;
+        }
+        const auto before = e.conn < g.last_matched.size() ? g.last_matched[e.conn] : -1;
+        if (static_cast<std::int64_t>(e.conn_index) <= before) continue;
+        if (g.restored && e.sent > *g.restored) continue;
+        by = const_cast<gap_record*>(&g);
+        return true;
+    }
+    return false;
+}
+
+match_result matcher::finish() {
+    std::lock_guard lock(mutex_);
+    close_second_latency(latency_second_ + 1);
+    for (std::uint32_t key = 0; key < key_states_.size(); ++key) {
+        for (const auto& e : key_states_[key].pending) {
+            if (e.matched) continue;
+            auto& counts = nodes_[conns_[e.conn].node].counts;
+            if (e.s == state::published) {
+                ++counts.lost;
+                gap_record* by = nullptr;
+                if (explained(key, e, by)) {
+                    ++counts.lost_in_gaps;
+                    ++by->result.lost_writes;
+                }
+            } else if (e.s == state::pending || e.s == state::failed) {
+                ++counts.unconfirmed;
+            }
+        }
+        key_states_[key].pending.clear();
+    }
+    outstanding_ = 0;
+    match_result r;
+    r.total.node = "total";
+    for (auto& n : nodes_) {
+        n.counts.latency = latency_summary::of(n.latency);
+        auto& t = r.total;
+        const auto& c = n.counts;
+        t.writes_sent += c.writes_sent;
+        t.writes_acked += c.writes_acked;
+        t.writes_failed += c.writes_failed;
+        t.writes_silent += c.writes_silent;
+        t.expected += c.expected;
+        t.received += c.received;
+        t.lost += c.lost;
+        t.lost_in_gaps += c.lost_in_gaps;
+        t.duplicated += c.duplicated;
+        t.out_of_order += c.out_of_order;
+        t.unconfirmed += c.unconfirmed;
+        t.gaps += c.gaps;
+        r.nodes.push_back(c);
+    }
+    r.total.latency = latency_summary::of(total_latency_);
+    for (const auto& g : gaps_)
+        r.gaps.push_back(g.result);
+    r.other_events = other_events_;
+    return r;
+}
+
+}  // namespace ksn::tools::bench

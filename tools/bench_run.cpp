@@ -1,0 +1,810 @@
+#include "tools/bench_run.hpp"
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <future>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "cluster/cluster_keyspace_notifications.hpp"
+#include "cluster/slot.hpp"
+#include "cluster/topology.hpp"
+#include "net/connection.hpp"
+#include "notifications/keyspace_notifications.hpp"
+
+namespace ksn::tools::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Exact keyspace subscriptions are one channel per key; past this, use a pattern.
+constexpr std::uint64_t max_exact_keys = 100000;
+constexpr std::uint32_t max_writers = 1024;
+constexpr std::uint32_t max_pipeline = 100000;
+constexpr std::uint32_t max_extra_patterns = 100000;
+constexpr std::uint32_t max_hset_fields = 1000;
+constexpr std::uint32_t max_value_size = 512u << 20;
+/// Redirections (MOVED, ASK) one write may follow before it counts as failed.
+constexpr int max_redirects = 16;
+/// Retries of TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN, 100 ms apart.
+constexpr int max_retries = 50;
+constexpr auto retry_delay = 100ms;
+/// The pacing tick: at most this late, a write is sent at its due time.
+constexpr auto tick = 1ms;
+/// How often a writer that cannot reach a node asks for the cluster's slots.
+constexpr auto refresh_interval = 1s;
+/// How long the end waits for the replies still due.
+constexpr auto reply_wait = 10s;
+/// Admin commands (discovery, CONFIG, cleanup) each get this long.
+constexpr auto admin_timeout = 10s;
+
+// --- one-off commands --------------------------------------------------------------------
+
+/// Runs commands in order on a fresh connection to `at` (on an io_context of its own) and
+/// returns their replies, or nullopt with `error` set when the connection failed.
+class quiet_observer final : public net::connection_observer {
+  public:
+    void on_state(net::connection_state s, const std::error_code& ec,
+                  const std::string& detail) override {
+        state = s;
+        if (s == net::connection_state::closed && ec && ec != net::errc::closed) why = detail;
+        if (s == net::connection_state::disconnected && !detail.empty()) why = detail;
+    }
+    void on_message(const protocol::pubsub_frame&, clock::time_point) override {}
+    void on_confirmation(const protocol::pubsub_frame&) override {}
+    net::connection_state state = net::connection_state::connecting;
+    std::string why;
+};
+
+std::optional<std::vector<protocol::value>> admin(
+    net::connection_options opts, const net::endpoint& at,
+    const std::vector<std::vector<std::string>>& commands, std::string& error) {
+    asio::io_context io;
+    opts.address = at;
+    opts.reconnect.max_attempts = 1;
+    opts.health_check_interval = 0ms;
+    opts.connect_timeout = std::min<std::chrono::milliseconds>(opts.connect_timeout, admin_timeout);
+    quiet_observer obs;
+    auto conn = net::connection::create(io, opts, &obs);
+    conn->start();
+    // Commands are taken once the connection is up (handshaking or ready).
+    const auto connect_deadline = clock::now() + admin_timeout;
+    while (obs.state != net::connection_state::ready &&
+           obs.state != net::connection_state::closed && clock::now() < connect_deadline) {
+        io.run_for(20ms);
+    }
+    if (obs.state != net::connection_state::ready) {
+        conn->close();
+        io.run_for(10ms);
+        error = !obs.why.empty() ? obs.why : at.to_string() + ": cannot connect in 10 s";
+        return std::nullopt;
+    }
+    std::vector<protocol::value> replies(commands.size());
+    std::size_t done = 0;
+    std::error_code failure;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        std::vector<std::string_view> args(commands[i].begin(), commands[i].end());
+        conn->command(args, [&, i](const std::error_code& ec, const protocol::value& v) {
+            if (ec && !failure) failure = ec;
+            replies[i] = v;
+            ++done;
+        });
+    }
+    const auto deadline = clock::now() + admin_timeout * static_cast<int>(std::max<std::size_t>(
+                                                             1, commands.size() / 1000 + 1));
+    while (done < commands.size() && !failure && clock::now() < deadline &&
+           obs.state != net::connection_state::closed) {
+        io.run_for(50ms);
+    }
+    conn->close();
+    io.run_for(10ms);
+    if (done < commands.size() || failure) {
+        error = at.to_string() + ": " +
+                (!obs.why.empty() ? obs.why
+                 : failure        ? failure.message()
+                                  : std::string("no reply in 10 s"));
+        return std::nullopt;
+    }
+    return replies;
+}
+
+/// The value of a CONFIG GET reply (RESP2 array or RESP3 map of name, value).
+std::optional<std::string> config_value(const protocol::value& v) {
+    if (v.elements.size() >= 2 && v.elements[1].is_string()) return v.elements[1].data;
+    return std::nullopt;
+}
+
+// --- the writers ---------------------------------------------------------------------------
+
+/// Where each slot's writes go: every node's address, and the owner of each slot.
+class router {
+  public:
+    explicit router(std::vector<net::endpoint> nodes) : nodes_(std::move(nodes)) {}
+    explicit router(const cluster::topology& t) {
+        owner_.assign(cluster::slot_count, no_node);
+        update(t);
+    }
+    static constexpr std::uint32_t no_node = ~0u;
+    bool clustered() const noexcept { return !owner_.empty(); }
+    std::uint32_t node_of(std::uint16_t slot) const noexcept {
+        return owner_.empty() ? 0 : owner_[slot];
+    }
+    void moved(std::uint16_t slot, std::uint32_t node) { owner_[slot] = node; }
+    /// Takes a fresh CLUSTER SLOTS answer (after a failover).
+    void update(const cluster::topology& t) {
+        for (const auto& s : t.shards()) {
+            const auto n = add(s.primary.address);
+            for (const auto& r : s.slots)
+                for (std::uint32_t slot = r.first; slot <= r.last; ++slot)
+                    owner_[slot] = n;
+        }
+    }
+    std::uint32_t add(const net::endpoint& e) {
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            if (nodes_[i] == e) return static_cast<std::uint32_t>(i);
+        nodes_.push_back(e);
+        return static_cast<std::uint32_t>(nodes_.size() - 1);
+    }
+    const net::endpoint& node(std::uint32_t i) const { return nodes_[i]; }
+    std::size_t size() const noexcept { return nodes_.size(); }
+
+  private:
+    std::vector<net::endpoint> nodes_;
+    std::vector<std::uint32_t> owner_;  // empty: one node
+};
+
+/// "MOVED 3999 127.0.0.1:6381" / "ASK ..." as slot and endpoint.
+std::optional<std::pair<std::uint16_t, net::endpoint>> parse_redirect(std::string_view msg) {
+    const auto sp1 = msg.find(' ');
+    const auto sp2 = msg.find(' ', sp1 + 1);
+    if (sp1 == msg.npos || sp2 == msg.npos) return std::nullopt;
+    const auto slot_text = msg.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::uint16_t slot = 0;
+    const auto [p, ec] =
+        std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot);
+    const auto target = msg.substr(sp2 + 1);
+    const auto colon = target.rfind(':');
+    std::uint16_t port = 0;
+    if (ec != std::errc() || slot >= cluster::slot_count || colon == target.npos)
+        return std::nullopt;
+    const auto port_text = target.substr(colon + 1);
+    const auto [q, ec2] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec2 != std::errc() || port == 0) return std::nullopt;
+    std::string host(target.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    return std::pair{slot, net::endpoint{host, port}};
+}
+
+bool starts_with_word(std::string_view msg, std::string_view word) {
+    return msg.starts_with(word) && (msg.size() == word.size() || msg[word.size()] == ' ');
+}
+
+class load;
+
+/// One writer: a connection per node it has written to, a pipeline and a rate.
+struct writer {
+    struct link {
+        std::shared_ptr<net::connection> conn;
+        std::unique_ptr<quiet_observer> observer;
+        std::uint32_t matcher_conn = 0;
+        std::uint64_t next_index = 0;
+    };
+    std::uint32_t id = 0;
+    std::vector<std::unique_ptr<link>> links;  // by router node
+    std::uint32_t in_flight = 0;
+    double credit = 0;
+    std::uint64_t rng = 0;
+    bool pumping = false;
+
+    std::uint64_t next_random() noexcept {  // xorshift64*
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        return rng * 0x2545F4914F6CDD1DULL;
+    }
+};
+
+class load {
+  public:
+    load(asio::io_context& io, const bench_config& cfg, const key_space& keys,
+         const command_mix& mix, matcher& m, router r, clock::time_point start)
+        : io_(io),
+          cfg_(cfg),
+          keys_(keys),
+          mix_(mix),
+          matcher_(m),
+          router_(std::move(r)),
+          start_(start),
+          timer_(io),
+          touched_(keys.size(), false),
+          value_(cfg.value_size, 'x') {
+        for (std::uint32_t f = 0; f < cfg.hset_fields; ++f)
+            fields_.push_back("f" + std::to_string(f));
+        std::uint64_t seed = cfg.seed;
+        for (std::uint32_t w = 0; w < cfg.writers; ++w) {
+            auto wr = std::make_unique<writer>();
+            wr->id = w;
+            seed += 0x9E3779B97F4A7C15ULL;  // splitmix step: distinct, non-zero states
+            wr->rng = seed | 1;
+            writers_.push_back(std::move(wr));
+        }
+        rate_per_writer_ = cfg.rate / cfg.writers;
+    }
+
+    /// On the io thread: connects and starts writing.
+    void start() {
+        last_tick_ = clock::now();
+        for (auto& w : writers_)
+            for (std::uint32_t n = 0; n < router_.size(); ++n)
+                (void)to(*w, n);
+        on_tick();
+    }
+    /// On the io thread: no more new writes.
+    void stop() {
+        stopping_ = true;
+        timer_.cancel();
+    }
+    /// On the io thread: UNLINK every key written, then closes every connection.
+    void cleanup(std::function<void()> done) {
+        auto remaining = std::make_shared<std::size_t>(1);
+        auto finish = std::make_shared<std::function<void()>>(std::move(done));
+        auto one_done = [remaining, finish] {
+            if (--*remaining == 0) (*finish)();
+        };
+        if (!writers_.empty()) {
+            auto& w = *writers_.front();
+            std::string name;
+            for (std::uint32_t k = 0; k < touched_.size(); ++k) {
+                if (!touched_[k]) continue;
+                name = keys_.name(k);
+                auto* l = route(w, name);
+                if (l == nullptr) continue;
+                ++*remaining;
+                const std::string_view args[] = {"UNLINK", name};
+                l->conn->command(args, [one_done](const std::error_code&, const protocol::value&) {
+                    one_done();
+                });
+            }
+        }
+        one_done();
+    }
+    void close() {
+        timer_.cancel();
+        for (auto& t : retry_timers_)
+            t->cancel();
+        for (auto& w : writers_)
+            for (auto& l : w->links)
+                if (l) l->conn->close();
+    }
+
+    // Read from other threads.
+    std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
+    std::uint32_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
+    bool budget_spent() const noexcept { return cfg_.ops > 0 && sent() >= cfg_.ops; }
+    std::string first_error() const {
+        std::lock_guard lock(error_mutex_);
+        return first_error_;
+    }
+
+  private:
+    writer::link* to(writer& w, std::uint32_t node) {
+        if (node == router::no_node) return nullptr;
+        if (w.links.size() <= node) w.links.resize(node + 1);
+        auto& l = w.links[node];
+        if (!l) {
+            l = std::make_unique<writer::link>();
+            l->observer = std::make_unique<quiet_observer>();
+            auto opts = cfg_.connection;
+            opts.address = router_.node(node);
+            opts.client_name = "ksn-bench-writer";
+            l->conn = net::connection::create(io_, opts, l->observer.get());
+            l->matcher_conn = matcher_.add_connection(opts.address.to_string());
+            l->conn->start();
+        }
+        return l.get();
+    }
+    writer::link* route(writer& w, std::string_view key) {
+        return to(w, router_.node_of(cluster::key_slot(key)));
+    }
+    static bool usable(const writer::link& l) {
+        const auto s = l.conn->state();
+        return s == net::connection_state::ready || s == net::connection_state::handshaking;
+    }
+
+    void on_tick() {
+        if (stopping_) return;
+        const auto now = clock::now();
+        const double dt = std::chrono::duration<double>(now - last_tick_).count();
+        last_tick_ = now;
+        for (auto& w : writers_) {
+            if (cfg_.rate > 0) {
+                // At most one pipeline's worth of backlog: a writer that fell behind (a
+                // full pipeline, a node down) does not burst to catch up.
+                w->credit =
+                    std::min(w->credit + rate_per_writer_ * dt, static_cast<double>(cfg_.pipeline));
+            }
+            pump(*w);
+        }
+        if (router_.clustered() && now - last_refresh_ >= refresh_interval) {
+            last_refresh_ = now;
+            refresh_if_down();
+        }
+        timer_.expires_after(tick);
+        timer_.async_wait([this](const std::error_code& ec) {
+            if (!ec) on_tick();
+        });
+    }
+
+    /// A node a writer cannot reach may have failed over: ask a reachable one for the
+    /// slots (redirections alone never reach slots whose owner is down).
+    void refresh_if_down() {
+        writer::link* ready = nullptr;
+        bool down = false;
+        for (auto& l : writers_.front()->links) {
+            if (!l) continue;
+            if (l->conn->state() == net::connection_state::ready) {
+                ready = l.get();
+            } else {
+                down = true;
+            }
+        }
+        if (!down || ready == nullptr || refreshing_) return;
+        refreshing_ = true;
+        auto at = ready->conn->address();
+        ready->conn->command(
+            {"CLUSTER", "SLOTS"}, [this, at](const std::error_code& ec, const protocol::value& v) {
+                refreshing_ = false;
+                if (ec || v.is_error()) return;
+                std::string why;
+                if (auto t = cluster::parse_cluster_slots(v, at, why); t && !t->empty())
+                    router_.update(*t);
+            });
+    }
+
+    void pump(writer& w) {
+        if (w.pumping) return;
+        w.pumping = true;
+        while (!stopping_ && w.in_flight < cfg_.pipeline && (cfg_.rate <= 0 || w.credit >= 1)) {
+            if (cfg_.ops > 0 && sent() >= cfg_.ops) break;
+            if (!send_one(w)) break;
+            if (cfg_.rate > 0) w.credit -= 1;
+        }
+        w.pumping = false;
+    }
+
+    bool send_one(writer& w) {
+        const op o = mix_.pick(w.next_random() % mix_.total());
+        auto type = key_space::creates(o);
+        if (!type) {
+            // DEL / EXPIRE: a key of a type the mix creates, in proportion.
+            const std::uint64_t creators =
+                mix_.of(op::set) + mix_.of(op::hset) + mix_.of(op::lpush);
+            auto r = w.next_random() % creators;
+            for (const op c : {op::set, op::hset, op::lpush}) {
+                if (r < mix_.of(c)) {
+                    type = key_space::creates(c);
+                    break;
+                }
+                r -= mix_.of(c);
+            }
+        }
+        const auto n = keys_.size(*type);
+        const auto mine = (n - w.id + cfg_.writers - 1) / cfg_.writers;  // indexes ≡ id mod W
+        const auto index = w.id + cfg_.writers * static_cast<std::uint32_t>(w.next_random() % mine);
+        const auto key = keys_.id(*type, index);
+        build(o, key);
+        auto* l = route(w, args_[1]);
+        if (l == nullptr || !usable(*l)) return false;
+        touched_[key] = true;
+        const auto t = matcher_.sent(key, o, l->matcher_conn, l->next_index++, clock::now());
+        ++w.in_flight;
+        in_flight_.fetch_add(1, std::memory_order_relaxed);
+        sent_.fetch_add(1, std::memory_order_relaxed);
+        issue(w, *l, o, t, 0, 0);
+        return true;
+    }
+
+    void build(op o, std::uint32_t key) {
+        name_ = keys_.prefix();
+        keys_.append_suffix(name_, key);
+        switch (o) {
+            case op::set:
+                args_ = {"SET", name_, value_};
+                break;
+            case op::del:
+                args_ = {"DEL", name_};
+                break;
+            case op::expire:
+                args_ = {"EXPIRE", name_, "100000"};
+                break;
+            case op::lpush:
+                args_ = {"LPUSH", name_, value_};
+                break;
+            case op::hset:
+                args_ = {"HSET", name_};
+                for (const auto& f : fields_) {
+                    args_.push_back(f);
+                    args_.push_back(value_);
+                }
+                break;
+        }
+    }
+
+    void issue(writer& w, writer::link& l, op o, matcher::ticket t, int redirects, int retries) {
+        l.conn->command(args_, [this, &w, o, t, redirects, retries](const std::error_code& ec,
+                                                                    const protocol::value& v) {
+            on_reply(w, o, t, redirects, retries, ec, v);
+        });
+    }
+
+    void done(writer& w, matcher::ticket t, matcher::outcome outcome) {
+        matcher_.replied(t, outcome, clock::now());
+        --w.in_flight;
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        if (cfg_.rate <= 0) pump(w);
+    }
+
+    void note_error(const std::string& e) {
+        std::lock_guard lock(error_mutex_);
+        if (first_error_.empty()) first_error_ = e;
+    }
+
+    void on_reply(writer& w, op o, matcher::ticket t, int redirects, int retries,
+                  const std::error_code& ec, const protocol::value& v) {
+        if (ec) {
+            note_error(ec.message());
+            done(w, t, matcher::outcome::failed);
+            return;
+        }
+        if (!v.is_error()) {
+            const bool published = (o == op::del || o == op::expire)
+                                       ? v.type == protocol::resp_type::integer && v.integer > 0
+                                       : true;
+            done(w, t, published ? matcher::outcome::published : matcher::outcome::silent);
+            return;
+        }
+        const std::string_view msg = v.data;
+        const bool moved = starts_with_word(msg, "MOVED");
+        const bool ask = starts_with_word(msg, "ASK");
+        if ((moved || ask) && redirects < max_redirects) {
+            if (const auto r = parse_redirect(msg); r && router_.clustered()) {
+                const auto node = router_.add(r->second);
+                if (moved) router_.moved(r->first, node);
+                auto* l = to(w, node);
+                build(o, t.key);
+                if (ask)
+                    l->conn->command({"ASKING"},
+                                     [](const std::error_code&, const protocol::value&) {});
+                matcher_.resent(t, l->matcher_conn, l->next_index++);
+                issue(w, *l, o, t, redirects + 1, retries);
+                return;
+            }
+        }
+        const bool transient =
+            starts_with_word(msg, "TRYAGAIN") || starts_with_word(msg, "CLUSTERDOWN") ||
+            starts_with_word(msg, "LOADING") || starts_with_word(msg, "MASTERDOWN");
+        if (transient && retries < max_retries) {
+            auto timer = std::make_shared<asio::steady_timer>(io_, retry_delay);
+            retry_timers_.push_back(timer);
+            timer->async_wait(
+                [this, &w, o, t, redirects, retries, timer](const std::error_code& e) {
+                    std::erase(retry_timers_, timer);
+                    if (e) return;
+                    build(o, t.key);
+                    auto* l = route(w, args_[1]);
+                    if (l == nullptr) {
+                        done(w, t, matcher::outcome::failed);
+                        return;
+                    }
+                    matcher_.resent(t, l->matcher_conn, l->next_index++);
+                    issue(w, *l, o, t, redirects, retries + 1);
+                });
+            return;
+        }
+        note_error(std::string(msg));
+        done(w, t, matcher::outcome::failed);
+    }
+
+    asio::io_context& io_;
+    const bench_config& cfg_;
+    const key_space& keys_;
+    const command_mix& mix_;
+    matcher& matcher_;
+    router router_;
+    clock::time_point start_;
+    asio::steady_timer timer_;
+    std::vector<std::shared_ptr<asio::steady_timer>> retry_timers_;
+    std::vector<std::unique_ptr<writer>> writers_;
+    std::vector<bool> touched_;
+    std::string value_;
+    std::vector<std::string> fields_;
+    std::string name_;
+    std::vector<std::string_view> args_;
+    double rate_per_writer_ = 0;
+    clock::time_point last_tick_{};
+    clock::time_point last_refresh_{};
+    bool refreshing_ = false;
+    bool stopping_ = false;
+    std::atomic<std::uint64_t> sent_{0};
+    std::atomic<std::uint32_t> in_flight_{0};
+    mutable std::mutex error_mutex_;
+    std::string first_error_;
+};
+
+// --- set-up ------------------------------------------------------------------------------
+
+std::string check_config(bench_config& c) {
+    if (c.writers == 0 || c.writers > max_writers) return "--writers must be from 1 to 1024";
+    if (c.pipeline == 0 || c.pipeline > max_pipeline) return "--pipeline must be from 1 to 100000";
+    if (c.rate < 0) return "--rate must not be negative";
+    if (c.duration < 0 || c.duration > 1e7) return "--duration must be from 0 to 10000000 seconds";
+    if (c.duration == 0 && c.ops == 0) return "give --duration or --ops: a run must end";
+    if (c.hset_fields == 0 || c.hset_fields > max_hset_fields)
+        return "--hset-fields must be from 1 to 1000";
+    if (c.value_size > max_value_size) return "--value-size must be at most 536870912 (512 MiB)";
+    if (c.extra_patterns > max_extra_patterns) return "--patterns must be at most 100000";
+    if (c.drain < 0 || c.drain > 3600) return "--drain must be from 0 to 3600 seconds";
+    if (c.cluster && c.db != 0) return "--db: a cluster has only db 0";
+    if (c.kind != channel_kind::keyspace && c.kind != channel_kind::keyevent) {
+        return "the channel kind must be keyspace or keyevent";
+    }
+    if (c.exact && c.kind == channel_kind::keyspace && c.keys > max_exact_keys) {
+        return "--exact with keyspace channels subscribes one channel per key: at most 100000 "
+               "--keys (or use a pattern)";
+    }
+    if (c.prefix.find_first_of("*?[]\\{}") != std::string::npos) {
+        return "--prefix " + c.prefix + ": glob characters and hash-tag braces are not allowed";
+    }
+    if (c.seed == 0)
+        c.seed = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
+    if (c.prefix.empty()) {
+        char hex[17];
+        const auto [end, ec] = std::to_chars(hex, hex + 16, c.seed & 0xffffffffffffULL, 16);
+        (void)ec;
+        c.prefix = "ksn-bench:" + std::string(hex, end) + ":";
+    }
+    return {};
+}
+
+std::vector<channel> channels_for(const bench_config& c, const command_mix& mix,
+                                  const key_space& keys) {
+    std::vector<channel> out;
+    if (c.kind == channel_kind::keyspace) {
+        if (c.exact) {
+            for (std::uint32_t k = 0; k < keys.size(); ++k)
+                out.push_back(channel::keyspace(keys.name(k), c.db, match::exact));
+        } else {
+            out.push_back(channel::keyspace(c.prefix + "*", c.db, match::pattern));
+        }
+    } else if (c.exact) {
+        for (const op o : all_ops)
+            if (mix.of(o) > 0) out.push_back(channel::keyevent(name(o), c.db, match::exact));
+    } else {
+        out.push_back(channel::keyevent("*", c.db, match::pattern));
+    }
+    // Patterns no notification matches, so the server tries each against every one.
+    for (std::uint32_t i = 0; i < c.extra_patterns; ++i)
+        out.push_back(
+            channel::keyspace("*ksn-bench-decoy-" + std::to_string(i) + "*", c.db, match::pattern));
+    return out;
+}
+
+}  // namespace
+
+std::optional<bench_report> run(bench_config cfg, std::string& error) {
+    error = check_config(cfg);
+    if (!error.empty()) return std::nullopt;
+    command_mix mix;
+    std::optional<key_space> keys;
+    try {
+        mix = command_mix::parse(cfg.mix);
+        keys.emplace(cfg.prefix, cfg.keys, mix, cfg.writers);
+    } catch (const std::invalid_argument& e) {
+        error = e.what();
+        return std::nullopt;
+    }
+    const auto warn = [&cfg](const std::string& w) {
+        if (cfg.on_warning) cfg.on_warning(w);
+    };
+
+    bench_report report;
+    // Discover the nodes.
+    std::optional<router> routes;
+    std::vector<net::endpoint> all_nodes;
+    if (cfg.cluster) {
+        std::vector<net::endpoint> seeds = cfg.seeds;
+        if (seeds.empty()) seeds.push_back(cfg.connection.address);
+        std::string why;
+        for (const auto& s : seeds) {
+            auto r = admin(cfg.connection, s, {{"CLUSTER", "SLOTS"}}, why);
+            if (!r) continue;
+            if (r->front().is_error()) {
+                why = s.to_string() + ": CLUSTER SLOTS: " + r->front().data;
+                continue;
+            }
+            auto t = cluster::parse_cluster_slots(r->front(), s, why);
+            if (!t || t->empty()) {
+                if (t) why = s.to_string() + ": the cluster serves no slots";
+                continue;
+            }
+            if (!t->complete())
+                warn(s.to_string() + ": some slots have no node; writes to them are skipped");
+            routes.emplace(*t);
+            all_nodes = t->endpoints();
+            break;
+        }
+        if (!routes) {
+            error = "cannot discover the cluster: " + why;
+            return std::nullopt;
+        }
+    } else {
+        routes.emplace(std::vector<net::endpoint>{cfg.connection.address});
+        all_nodes = {cfg.connection.address};
+    }
+
+    // notify-keyspace-events on every node.
+    const notify_flags needed =
+        (cfg.kind == channel_kind::keyspace ? notify_flags::keyspace : notify_flags::keyevent) |
+        mix.event_classes();
+    report.required_flags = to_letters(needed);
+    for (const auto& node : all_nodes) {
+        std::string why;
+        auto r = admin(cfg.connection, node, {{"CONFIG", "GET", "notify-keyspace-events"}}, why);
+        if (!r) {
+            error = why;
+            return std::nullopt;
+        }
+        const auto value = r->front().is_error() ? std::nullopt : config_value(r->front());
+        const auto have = value ? from_letters(*value) : std::nullopt;
+        if (!have) {
+            warn(node.to_string() + ": cannot read notify-keyspace-events (" +
+                 (r->front().is_error() ? r->front().data : std::string("unexpected reply")) +
+                 "); assuming it publishes " + report.required_flags);
+            continue;
+        }
+        if (has_all(*have, needed)) continue;
+        const auto missing = to_letters(needed & ~*have);
+        if (!cfg.configure) {
+            error = node.to_string() + " has notify-keyspace-events \"" + *value +
+                    "\", which lacks \"" + missing + "\": the benchmark needs \"" +
+                    report.required_flags + "\". Set it (CONFIG SET notify-keyspace-events " +
+                    to_letters(*have | needed) + ") or run with --configure";
+            return std::nullopt;
+        }
+        auto set =
+            admin(cfg.connection, node,
+                  {{"CONFIG", "SET", "notify-keyspace-events", to_letters(*have | needed)}}, why);
+        if (!set || set->front().is_error()) {
+            error =
+                set ? node.to_string() + ": CONFIG SET notify-keyspace-events: " + set->front().data
+                    : why;
+            return std::nullopt;
+        }
+        report.nodes_configured.push_back(node.to_string());
+    }
+
+    // Subscribe.
+    const auto start = clock::now();
+    matcher m(*keys, start);
+    cluster_options nopts;
+    nopts.connection = cfg.connection;
+    nopts.connection.client_name = "ksn-bench";
+    nopts.key_prefix = cfg.prefix;
+    nopts.dispatch = dispatch_mode::io_thread;
+    nopts.check = notify_check::warn;
+    nopts.subscribe_timeout = 30s;
+    nopts.diagnostics = [warn](severity s, const std::string& msg) {
+        if (s != severity::info) warn(msg);
+    };
+    std::unique_ptr<notifier_base> notifier;
+    if (cfg.cluster) {
+        nopts.seeds =
+            cfg.seeds.empty() ? std::vector<net::endpoint>{cfg.connection.address} : cfg.seeds;
+        notifier = std::make_unique<cluster_keyspace_notifications>(nopts);
+    } else {
+        notifier =
+            std::make_unique<keyspace_notifications>(static_cast<const notifier_options&>(nopts));
+    }
+    notifier->on_gap([&m](const gap_event& g) { m.gap(g); });
+    const auto channels = channels_for(cfg, mix, *keys);
+    report.subscriptions = channels.size();
+    try {
+        constexpr std::size_t batch = 1000;
+        for (std::size_t i = 0; i < channels.size(); i += batch) {
+            const auto n = std::min(batch, channels.size() - i);
+            notifier->subscribe(std::span<const channel>(channels.data() + i, n),
+                                [&m](const received_notification& x) {
+                                    m.notified(x.key(), x.event(), x.node(), x.received());
+                                });
+        }
+    } catch (const std::system_error& e) {
+        error = e.what();
+        return std::nullopt;
+    }
+
+    // Write.
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::thread io_thread([&io] { io.run(); });
+    const auto write_start = clock::now();
+    load writers(io, cfg, *keys, mix, m, std::move(*routes), write_start);
+    asio::post(io, [&writers] { writers.start(); });
+
+    const auto end = cfg.duration > 0
+                         ? write_start + std::chrono::duration_cast<clock::duration>(
+                                             std::chrono::duration<double>(cfg.duration))
+                         : clock::time_point::max();
+    auto next_progress = write_start + 500ms;
+    const auto emit_seconds = [&](clock::time_point now) {
+        for (const auto& s : m.take_seconds(now))
+            if (cfg.on_second) cfg.on_second(s);
+    };
+    while (true) {
+        std::this_thread::sleep_for(20ms);
+        const auto now = clock::now();
+        if (cfg.stop_requested && cfg.stop_requested()) {
+            report.interrupted = true;
+            break;
+        }
+        if (now >= end || writers.budget_spent()) break;
+        if (now >= next_progress && cfg.on_progress) {
+            cfg.on_progress(std::chrono::duration<double>(now - write_start).count(),
+                            m.snapshot(now, 1s));
+            next_progress += 500ms;
+        }
+        emit_seconds(now);
+    }
+    const auto write_end = clock::now();
+    asio::post(io, [&writers] { writers.stop(); });
+    // The replies still due, then the notifications.
+    const auto reply_deadline = clock::now() + reply_wait;
+    while (writers.in_flight() > 0 && clock::now() < reply_deadline) {
+        std::this_thread::sleep_for(5ms);
+    }
+    const auto drain_deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                                   std::chrono::duration<double>(cfg.drain));
+    while (!m.settled() && clock::now() < drain_deadline)
+        std::this_thread::sleep_for(5ms);
+    notifier->close();
+
+    if (!cfg.keep_keys) {
+        std::promise<void> cleaned;
+        asio::post(io,
+                   [&writers, &cleaned] { writers.cleanup([&cleaned] { cleaned.set_value(); }); });
+        if (cleaned.get_future().wait_for(admin_timeout) != std::future_status::ready) {
+            warn("cleanup: not every key was deleted in 10 s (prefix " + cfg.prefix + ")");
+        }
+    }
+    std::promise<void> closed;
+    asio::post(io, [&writers, &closed] {
+        writers.close();
+        closed.set_value();
+    });
+    closed.get_future().wait();
+    work.reset();
+    io.stop();
+    io_thread.join();
+
+    report.elapsed = std::chrono::duration<double>(write_end - write_start).count();
+    report.first_error = writers.first_error();
+    report.result = m.finish();
+    emit_seconds(clock::now() + 1s);  // the last second, and the drain's
+    report.timeline = m.timeline();
+    if (report.elapsed > 0) {
+        report.write_rate = static_cast<double>(report.result.total.writes_sent) / report.elapsed;
+        report.notification_rate =
+            static_cast<double>(report.result.total.received) / report.elapsed;
+    }
+    report.config = std::move(cfg);
+    return report;
+}
+
+}  // namespace ksn::tools::bench

@@ -1,0 +1,78 @@
+// `ksn bench`: drives a write load at a Redis server or cluster with its own writer
+// connections, subscribes with ksn, matches every notification to its write (see
+// bench_matcher.hpp) and reports what arrived, what did not, and how late.
+//
+// A run: discover the nodes (CLUSTER SLOTS in cluster mode); check notify-keyspace-events
+// on every node (or set it with `configure`); subscribe; write for `duration` or `ops`
+// (whichever comes first, or until stop_requested()); wait for the replies still due and
+// then up to `drain` for the notifications still due; delete the keys written (unless
+// `keep_keys`); report.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/options.hpp"
+#include "notifications/channel.hpp"
+#include "tools/bench_matcher.hpp"
+
+namespace ksn::tools::bench {
+
+struct bench_config {
+    net::connection_options connection;  ///< address, credentials, TLS of every connection
+    bool cluster = false;
+    std::vector<net::endpoint> seeds;  ///< cluster: where to discover it (connection.address too)
+
+    std::uint32_t writers = 4;    ///< writers (in a cluster, each connects to every primary)
+    std::uint32_t pipeline = 16;  ///< commands in flight per writer
+    double rate = 0;              ///< writes per second over all writers; 0: as fast as possible
+    double duration = 10;         ///< seconds of writing (0: until `ops`)
+    std::uint64_t ops = 0;        ///< writes in all (0: until `duration`)
+    std::uint64_t keys = 10000;   ///< the key space
+    std::string mix = std::string(default_mix);
+    std::uint32_t hset_fields = 1;               ///< field-value pairs per HSET
+    std::uint32_t value_size = 16;               ///< bytes per value
+    std::string prefix;                          ///< key prefix; empty: "ksn-bench:<random>:"
+    std::int32_t db = 0;                         ///< standalone only (a cluster has db 0)
+    channel_kind kind = channel_kind::keyspace;  ///< keyspace or keyevent
+    bool exact = false;                ///< SUBSCRIBE each channel instead of one PSUBSCRIBE
+    std::uint32_t extra_patterns = 0;  ///< non-matching patterns that load the server
+    bool configure = false;            ///< set notify-keyspace-events where it lacks flags
+    double drain = 2;                  ///< seconds to wait for late notifications
+    bool keep_keys = false;
+    std::uint64_t seed = 0;  ///< of the random choices; 0: from the clock
+
+    /// Polled about every 100 ms; true stops the run early (with partial results).
+    std::function<bool()> stop_requested;
+    /// About twice a second while writing, for a progress line.
+    std::function<void(double elapsed, const progress&)> on_progress;
+    /// Once per second of the run, when it is over.
+    std::function<void(const second_result&)> on_second;
+    /// Warnings (a node whose flags cannot be read, the notifier's diagnostics).
+    std::function<void(const std::string&)> on_warning;
+};
+
+struct bench_report {
+    bench_config config;         ///< as run (prefix and seed filled in)
+    std::string required_flags;  ///< the notify-keyspace-events letters the run needs
+    std::vector<std::string> nodes_configured;  ///< nodes where `configure` set them
+    std::size_t subscriptions = 0;              ///< channels and patterns subscribed (per node)
+    double elapsed = 0;                         ///< seconds of writing
+    bool interrupted = false;                   ///< stopped by stop_requested()
+    double write_rate = 0;                      ///< writes sent per second of writing
+    double notification_rate = 0;               ///< notifications received per second of writing
+    std::string first_error;                    ///< the first error reply to a write, if any
+    match_result result;
+    std::vector<second_result> timeline;
+};
+
+/// Runs a benchmark. Returns nullopt with `error` set to a sentence when it cannot run
+/// (bad configuration, no server, notifications off without `configure`, subscribe
+/// refused).
+std::optional<bench_report> run(bench_config config, std::string& error);
+
+}  // namespace ksn::tools::bench

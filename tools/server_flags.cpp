@@ -1,0 +1,69 @@
+#include "tools/server_flags.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace ksn::tools {
+
+void server_flags::add_to(CLI::App& app) {
+    app.add_option("--host", host, "Server host name or IP address")->capture_default_str();
+    app.add_option("--port", port, "Server port")->capture_default_str();
+    app.add_option("--user", user, "ACL user name");
+    app.add_option("--pass", password, "Password (or set KSN_PASSWORD)")->envname("KSN_PASSWORD");
+    app.add_option("--resp", resp, "Force RESP 2 or 3 (default: 3, falling back to 2)")
+        ->check(CLI::IsMember({2, 3}));
+    app.add_flag("--cluster", cluster,
+                 "Redis Cluster: every primary, found from --host/--port and --seed");
+    app.add_option("--seed", seeds, "More cluster seed nodes (with --cluster)")
+        ->type_name("HOST:PORT");
+    app.add_flag("--tls", tls, "Connect with TLS (verifying the server's certificate)");
+    app.add_option("--cacert", cacert, "Trusted CA certificates (PEM; default: the system's)")
+        ->type_name("FILE");
+    app.add_option("--cert", cert, "Client certificate (PEM) for mutual TLS")->type_name("FILE");
+    app.add_option("--key", key, "Client private key (PEM) for mutual TLS")->type_name("FILE");
+    app.add_option("--sni", sni, "Server name to send and verify (default: --host)")
+        ->type_name("NAME");
+    app.add_flag("--insecure", insecure,
+                 "Do not verify the server's certificate (TLS without authentication)");
+}
+
+net::connection_options server_flags::connection(std::string client_name) const {
+    net::connection_options o;
+    o.address = {host, port};
+    o.username = user;
+    o.password = password;
+    o.client_name = std::move(client_name);
+    o.resp = static_cast<net::resp_version>(resp);
+    o.tls.enabled = tls;
+    o.tls.ca_file = cacert;
+    o.tls.cert_file = cert;
+    o.tls.key_file = key;
+    o.tls.server_name = sni;
+    o.tls.verify = !insecure;
+    return o;
+}
+
+std::vector<net::endpoint> server_flags::seed_endpoints() const {
+    std::vector<net::endpoint> out{{host, port}};
+    for (const auto& s : seeds)
+        out.push_back(parse_endpoint(s));
+    return out;
+}
+
+net::endpoint parse_endpoint(const std::string& text, const std::string& option) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 == text.size()) {
+        throw std::invalid_argument(option + " " + text + ": expected HOST:PORT");
+    }
+    std::string h = text.substr(0, colon);
+    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    const std::string p = text.substr(colon + 1);
+    char* end = nullptr;
+    const long n = std::strtol(p.c_str(), &end, 10);
+    if (h.empty() || *end != '\0' || n <= 0 || n > 65535) {
+        throw std::invalid_argument(option + " " + text + ": expected HOST:PORT");
+    }
+    return {h, static_cast<std::uint16_t>(n)};
+}
+
+}  // namespace ksn::tools
