@@ -30,7 +30,7 @@ std::uint32_t matcher::node_id(std::string_view node) {
 
 std::uint32_t matcher::add_connection(std::string_view node) {
     std::lock_guard lock(mutex_);
-    conns_.push_back({node_id(node), -1});
+    conns_.push_back({node_id(node)});
     return static_cast<std::uint32_t>(conns_.size() - 1);
 }
 
@@ -126,9 +126,12 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
         return;
     }
     auto& k = key_states_[*key];
-    const auto it = std::find_if(k.pending.begin(), k.pending.end(), [&](const entry& e) {
+    const auto candidate = [&](const entry& e) {
         return !e.matched && e.o == *o && e.s != state::silent;
-    });
+    };
+    auto it = std::find_if(k.pending.begin(), k.pending.end(),
+                           [&](const entry& e) { return candidate(e) && e.seq >= k.matched_high; });
+    if (it == k.pending.end()) it = std::find_if(k.pending.begin(), k.pending.end(), candidate);
     if (it == k.pending.end()) {
         ++counts.duplicated;
         return;
@@ -140,8 +143,6 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
     } else {
         k.matched_high = it->seq + 1;
     }
-    auto& c = conns_[it->conn];
-    c.last_matched = std::max(c.last_matched, static_cast<std::int64_t>(it->conn_index));
     if (it->counted) {
         --outstanding_;
     } else {
@@ -168,11 +169,17 @@ void matcher::close_second_latency(std::uint32_t upto) {
     latency_second_ = upto;
 }
 
+bool matcher::in_slots(std::uint32_t key, const gap_event& g) const {
+    if (g.slots.empty()) return true;
+    const auto slot = cluster::key_slot(keys_.name(key));
+    return std::any_of(g.slots.begin(), g.slots.end(),
+                       [&](const auto& r) { return slot >= r.first && slot <= r.second; });
+}
+
 void matcher::gap(const gap_event& g) {
     std::lock_guard lock(mutex_);
     gap_record r;
-    r.node = node_id(g.node);
-    r.restored = g.restored;
+    const auto node = node_id(g.node);
     r.result.node = g.node;
     r.result.reason = std::string(to_string(g.reason));
     r.result.detail = g.detail;
@@ -180,10 +187,16 @@ void matcher::gap(const gap_event& g) {
     if (g.restored) r.result.restored_s = since_start(*g.restored);
     r.result.dropped = g.dropped;
     r.result.slots = g.slots;
-    r.last_matched.reserve(conns_.size());
-    for (const auto& c : conns_)
-        r.last_matched.push_back(c.last_matched);
-    ++nodes_[r.node].counts.gaps;
+    for (std::uint32_t key = 0; key < key_states_.size(); ++key) {
+        std::uint32_t n = 0;
+        for (const auto& e : key_states_[key].pending) {
+            if (e.matched || e.s == state::silent || conns_[e.conn].node != node) continue;
+            if (g.restored && e.sent > *g.restored) continue;
+            ++n;
+        }
+        if (n > 0 && in_slots(key, g)) r.window.emplace_back(key, n);
+    }
+    ++nodes_[node].counts.gaps;
     gaps_.push_back(std::move(r));
 }
 
@@ -233,40 +246,28 @@ std::vector<second_result> matcher::timeline() const {
     return seconds_;
 }
 
-bool matcher::explained(std::uint32_t key, const entry& e, gap_record*& by) const {
-    const auto node = conns_[e.conn].node;
-    std::optional<std::uint16_t> slot;
-    for (const auto& g : gaps_) {
-        if (g.node != node) continue;
-        if (!g.result.slots.empty()) {
-            if (!slot) slot = cluster::key_slot(keys_.name(key));
-            const bool inside =
-                std::any_of(g.result.slots.begin(), g.result.slots.end(),
-                            [&](const auto& r) { return *slot >= r.first && *slot <= r.second; });
-            if (!inside) continue;
-        }
-        const auto before = e.conn < g.last_matched.size() ? g.last_matched[e.conn] : -1;
-        if (static_cast<std::int64_t>(e.conn_index) <= before) continue;
-        if (g.restored && e.sent > *g.restored) continue;
-        by = const_cast<gap_record*>(&g);
-        return true;
-    }
-    return false;
-}
-
 match_result matcher::finish() {
     std::lock_guard lock(mutex_);
     close_second_latency(latency_second_ + 1);
+    // How many writes of each key the gaps' windows hold, gap by gap.
+    std::vector<std::vector<std::pair<std::size_t, std::uint32_t>>> windows(key_states_.size());
+    for (std::size_t g = 0; g < gaps_.size(); ++g)
+        for (const auto& [key, n] : gaps_[g].window)
+            windows[key].emplace_back(g, n);
     for (std::uint32_t key = 0; key < key_states_.size(); ++key) {
+        auto& room = windows[key];
+        std::size_t next = 0;
         for (const auto& e : key_states_[key].pending) {
             if (e.matched) continue;
             auto& counts = nodes_[conns_[e.conn].node].counts;
             if (e.s == state::published) {
                 ++counts.lost;
-                gap_record* by = nullptr;
-                if (explained(key, e, by)) {
+                while (next < room.size() && room[next].second == 0)
+                    ++next;
+                if (next < room.size()) {
+                    --room[next].second;
                     ++counts.lost_in_gaps;
-                    ++by->result.lost_writes;
+                    ++gaps_[room[next].first].result.lost_writes;
                 }
             } else if (e.s == state::pending || e.s == state::failed) {
                 ++counts.unconfirmed;

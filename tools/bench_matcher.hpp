@@ -2,17 +2,22 @@
 //
 // Each write is registered when it is sent (sent()), and its reply says whether it
 // published an event (replied()): SET, HSET and LPUSH always do; DEL and EXPIRE only when
-// the key existed. A notification (key, event) matches the oldest unmatched write of that
-// key with that event; since each key is written by one writer connection, in order,
-// these arrive in order, and one that matches a write older than a write already matched
-// counts as out of order. A notification with no write left to match is a duplicate.
+// the key existed. Each key is written by one writer connection, in order, so a key's
+// notifications arrive in the order of its writes: a notification (key, event) matches
+// the oldest unmatched write of that key with that event after the write matched last
+// (else the oldest one at all, which then counts as out of order). A notification with no
+// write left to match is a duplicate.
 //
 // At the end (finish()), a write whose reply said it published and whose notification
-// never came is lost. A lost write is "in a gap" when ksn reported a gap on the node
-// that executed it (and, for a cluster gap naming slots, one holding its key) such that
-// the write came after the last one of its connection matched before the gap, and was
-// sent before the gap ended: the subscription was interrupted between the two. Any other
-// loss is unexplained: a notification the server should have delivered and did not.
+// never came is lost. Losses are explained by the gaps ksn reported: when a gap on a node
+// is delivered (after every notification received before the interruption), the writes
+// executed there that are still unmatched and were sent before the gap ended (for a
+// cluster gap naming slots: on keys in those slots) form its window; each may have been
+// published while nothing was subscribed. Which of a key's writes were lost can be
+// ambiguous (the notification of a later SET is taken for an earlier lost one), but how
+// many is not, so a key's lost writes count as "in a gap" up to the number of its writes
+// in gap windows, and the rest as unexplained: notifications the server should have
+// delivered and did not.
 //
 // Thread-safe: the writers call sent()/resent()/replied() from their thread while the
 // notifier calls notified()/gap() from its I/O thread.
@@ -157,13 +162,11 @@ class matcher {
     };
     struct connection {
         std::uint32_t node = 0;
-        std::int64_t last_matched = -1;  // highest conn_index matched
     };
     struct gap_record {
         gap_result result;
-        std::uint32_t node = 0;
-        std::vector<std::int64_t> last_matched;  // per connection, at the gap
-        std::optional<clock::time_point> restored;
+        /// Keys with writes in the window, and how many.
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> window;
     };
     struct node_state {
         node_result counts;
@@ -174,7 +177,7 @@ class matcher {
     second_result& second_of(clock::time_point t);
     void count_expected(const entry& e);
     void close_second_latency(std::uint32_t upto);
-    bool explained(std::uint32_t key, const entry& e, gap_record*& by) const;
+    bool in_slots(std::uint32_t key, const gap_event& g) const;
     double since_start(clock::time_point t) const;
 
     mutable std::mutex mutex_;

@@ -599,9 +599,11 @@ std::vector<channel> channels_for(const bench_config& c, const command_mix& mix,
 
 }  // namespace
 
-std::optional<bench_report> run(bench_config cfg, std::string& error) {
-    error = check_config(cfg);
-    if (!error.empty()) return std::nullopt;
+std::optional<bench_report> run(bench_config cfg, run_error& failure) {
+    failure.message = check_config(cfg);
+    failure.usage = !failure.message.empty();
+    if (failure.usage) return std::nullopt;
+    auto& error = failure.message;
     command_mix mix;
     std::optional<key_space> keys;
     try {
@@ -609,6 +611,7 @@ std::optional<bench_report> run(bench_config cfg, std::string& error) {
         keys.emplace(cfg.prefix, cfg.keys, mix, cfg.writers);
     } catch (const std::invalid_argument& e) {
         error = e.what();
+        failure.usage = true;
         return std::nullopt;
     }
     const auto warn = [&cfg](const std::string& w) {

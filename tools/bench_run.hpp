@@ -70,9 +70,14 @@ struct bench_report {
     std::vector<second_result> timeline;
 };
 
-/// Runs a benchmark. Returns nullopt with `error` set to a sentence when it cannot run
-/// (bad configuration, no server, notifications off without `configure`, subscribe
-/// refused).
-std::optional<bench_report> run(bench_config config, std::string& error);
+/// Why a run could not start.
+struct run_error {
+    std::string message;  ///< a sentence
+    bool usage = false;   ///< the configuration is wrong (else: the server, the network)
+};
+
+/// Runs a benchmark. Returns nullopt with `error` set when it cannot run (a bad
+/// configuration, no server, notifications off without `configure`, subscribe refused).
+std::optional<bench_report> run(bench_config config, run_error& error);
 
 }  // namespace ksn::tools::bench

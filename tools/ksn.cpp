@@ -437,11 +437,12 @@ int run_bench(bench_cli& b) {
         };
     }
 
-    std::string error;
+    kb::run_error error;
     auto report = kb::run(c, error);
     clear_progress();
     if (!report) {
-        std::cerr << "ksn bench: " << error << '\n';
+        std::cerr << "ksn bench: " << error.message << '\n';
+        if (error.usage) return exit_usage;
         return g_signal != 0 ? interrupted_status() : exit_failure;
     }
     if (csv != nullptr && !*csv) {

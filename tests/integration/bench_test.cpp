@@ -1,0 +1,368 @@
+// `ksn bench` (KSN_BINARY) against real redis-server processes and a real cluster: every
+// notification matched to its write, a subscriber cut by the server reported as lost
+// writes inside the gap ksn reported, the notify-keyspace-events check, usage errors,
+// Ctrl-C with partial results, and the JSON document and CSV rows checked against the
+// schema the help and docs give.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/ksn_process.hpp"
+#include "tests/support/redis_cluster.hpp"
+#include "tests/support/redis_server.hpp"
+#include "tests/support/tls.hpp"
+
+namespace ksn::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+/// The fields of a COUNTS object (schema ksn-bench/1).
+const std::vector<std::string> count_fields{
+    "writes_sent", "writes_acked", "writes_failed", "writes_silent", "expected",    "received",
+    "lost",        "lost_in_gaps", "duplicated",    "out_of_order",  "unconfirmed", "gaps"};
+
+std::uint64_t u(const json& j, const std::string& field) {
+    return j.at(field).get<std::uint64_t>();
+}
+
+/// Checks one COUNTS object's shape, and what holds in every run.
+void check_counts(const json& c) {
+    ASSERT_TRUE(c.at("node").is_string());
+    for (const auto& f : count_fields)
+        ASSERT_TRUE(c.at(f).is_number_unsigned()) << f << " in " << c.dump();
+    const auto& l = c.at("latency_us");
+    for (const auto* f : {"count", "p50", "p90", "p99", "p999", "max"})
+        ASSERT_TRUE(l.at(f).is_number()) << f;
+    EXPECT_EQ(l.at("count").get<std::uint64_t>(), u(c, "received"));
+    EXPECT_LE(l.at("p50").get<double>(), l.at("p90").get<double>());
+    EXPECT_LE(l.at("p90").get<double>(), l.at("p99").get<double>());
+    EXPECT_LE(l.at("p99").get<double>(), l.at("p999").get<double>());
+    EXPECT_LE(l.at("p999").get<double>(), l.at("max").get<double>());
+    EXPECT_LE(u(c, "lost_in_gaps"), u(c, "lost"));
+    EXPECT_EQ(u(c, "received") + u(c, "lost"), u(c, "expected")) << c.dump();
+    EXPECT_LE(u(c, "writes_silent"), u(c, "writes_acked"));
+}
+
+/// Parses and checks a whole document; returns it.
+json parse_report(const result& r) {
+    json j;
+    try {
+        j = json::parse(r.out);
+    } catch (const json::exception& e) {
+        ADD_FAILURE() << "not JSON: " << e.what() << "\n" << describe(r);
+        return j;
+    }
+    EXPECT_EQ(j.at("schema"), "ksn-bench/1");
+    for (const auto* f : {"mode", "address", "tls"})
+        EXPECT_TRUE(j.at("target").contains(f)) << f;
+    for (const auto* f :
+         {"writers", "pipeline", "rate", "duration_s", "ops", "keys", "mix", "hset_fields",
+          "value_size", "prefix", "db", "channel", "match", "extra_patterns", "drain_s", "seed"})
+        EXPECT_TRUE(j.at("config").contains(f)) << f;
+    EXPECT_TRUE(j.at("required_flags").is_string());
+    EXPECT_TRUE(j.at("configured_nodes").is_array());
+    EXPECT_TRUE(j.at("subscriptions").is_number_unsigned());
+    EXPECT_TRUE(j.at("elapsed_s").is_number());
+    EXPECT_TRUE(j.at("interrupted").is_boolean());
+    EXPECT_TRUE(j.at("write_rate").is_number());
+    EXPECT_TRUE(j.at("notification_rate").is_number());
+    EXPECT_TRUE(j.at("first_error").is_null() || j.at("first_error").is_string());
+    EXPECT_TRUE(j.at("other_events").is_number_unsigned());
+    check_counts(j.at("total"));
+    // The nodes add up to the total.
+    for (const auto& f : count_fields) {
+        std::uint64_t sum = 0;
+        for (const auto& n : j.at("nodes")) {
+            check_counts(n);
+            sum += u(n, f);
+        }
+        EXPECT_EQ(sum, u(j.at("total"), f)) << f;
+    }
+    for (const auto& g : j.at("gaps")) {
+        for (const auto* f : {"node", "reason", "detail"})
+            EXPECT_TRUE(g.at(f).is_string()) << f;
+        EXPECT_TRUE(g.at("lost_s").is_number());
+        EXPECT_TRUE(g.at("restored_s").is_null() || g.at("restored_s").is_number());
+        EXPECT_TRUE(g.at("slots").is_array());
+        EXPECT_TRUE(g.at("lost_writes").is_number_unsigned());
+    }
+    // The timeline adds up to the totals.
+    std::uint64_t sent = 0, received = 0;
+    std::uint32_t second = 0;
+    for (const auto& s : j.at("timeline")) {
+        EXPECT_EQ(s.at("second").get<std::uint32_t>(), second++);
+        sent += u(s, "sent");
+        received += u(s, "received");
+        EXPECT_TRUE(s.at("p50_us").is_number());
+        EXPECT_LE(s.at("p50_us").get<double>(), s.at("p99_us").get<double>());
+    }
+    EXPECT_EQ(sent, u(j.at("total"), "writes_sent"));
+    EXPECT_EQ(received, u(j.at("total"), "received"));
+    return j;
+}
+
+/// A run in which nothing may be missing.
+void expect_all_matched(const json& j) {
+    const auto& t = j.at("total");
+    EXPECT_GT(u(t, "writes_sent"), 0u);
+    EXPECT_EQ(u(t, "writes_acked"), u(t, "writes_sent"));
+    EXPECT_EQ(u(t, "writes_failed"), 0u);
+    EXPECT_EQ(u(t, "expected"), u(t, "writes_acked") - u(t, "writes_silent"));
+    EXPECT_GT(u(t, "received"), 0u);
+    EXPECT_EQ(u(t, "received"), u(t, "expected"));
+    EXPECT_EQ(u(t, "lost"), 0u);
+    EXPECT_EQ(u(t, "duplicated"), 0u);
+    EXPECT_EQ(u(t, "out_of_order"), 0u);
+    EXPECT_EQ(u(t, "unconfirmed"), 0u);
+    EXPECT_TRUE(j.at("gaps").empty()) << j.at("gaps").dump();
+    EXPECT_TRUE(j.at("first_error").is_null());
+}
+
+std::string port_of(const redis_server& s) {
+    return std::to_string(s.port());
+}
+
+std::int64_t dbsize(redis_server& s) {
+    return s.command({"DBSIZE"}).integer;
+}
+
+TEST(BenchCli, StandaloneEveryNotificationMatchedAndKeysDeleted) {
+    redis_server server;
+    const auto r =
+        run_ksn({"bench", "--port", port_of(server), "--duration", "1.5", "--json", "-q"}, {}, {});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    EXPECT_EQ(j.at("target").at("mode"), "standalone");
+    EXPECT_EQ(j.at("target").at("address"), server.address());
+    EXPECT_FALSE(j.at("interrupted").get<bool>());
+    EXPECT_EQ(j.at("config").at("channel"), "keyspace");
+    EXPECT_EQ(j.at("config").at("match"), "pattern");
+    EXPECT_EQ(j.at("subscriptions"), 1);
+    ASSERT_EQ(j.at("nodes").size(), 1u);
+    EXPECT_EQ(j.at("nodes")[0].at("node"), server.address());
+    // The default mix has DEL and EXPIRE, some of which find no key.
+    EXPECT_GT(u(j.at("total"), "writes_silent"), 0u);
+    EXPECT_EQ(dbsize(server), 0) << "the keys written are deleted at the end";
+}
+
+TEST(BenchCli, KeyeventExactAtARateWithCsvRows) {
+    redis_server server;
+    const auto csv = std::filesystem::temp_directory_path() /
+                     ("ksn-bench-" + std::to_string(::getpid()) + ".csv");
+    const auto r =
+        run_ksn({"bench",         "--port",  port_of(server), "--channel",
+                 "keyevent",      "--exact", "--rate",        "3000",
+                 "--duration",    "1.5",     "--writers",     "2",
+                 "--pipeline",    "4",       "--mix",         "set=2,del=1,expire=1,hset=1,lpush=1",
+                 "--hset-fields", "3",       "--keys",        "100",
+                 "--keep-keys",   "--csv",   csv.string(),    "--json"});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    EXPECT_EQ(j.at("config").at("channel"), "keyevent");
+    EXPECT_EQ(j.at("config").at("match"), "exact");
+    EXPECT_EQ(j.at("subscriptions"), 5) << "one channel per event of the mix";
+    // The pacing never runs ahead of the rate by more than the pipelines' worth.
+    const double elapsed = j.at("elapsed_s").get<double>();
+    EXPECT_LE(static_cast<double>(u(j.at("total"), "writes_sent")), 3000 * elapsed + 2 * 4 + 1);
+    // --keep-keys: the keys stay, each of a type the mix writes.
+    EXPECT_GT(dbsize(server), 0);
+
+    std::ifstream in(csv);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(line, "second,sent,acked,received,p50_us,p99_us");
+    std::uint64_t sent = 0, received = 0, rows = 0;
+    while (std::getline(in, line)) {
+        unsigned long long sec = 0, s = 0, a = 0, rc = 0;
+        double p50 = 0, p99 = 0;
+        ASSERT_EQ(
+            std::sscanf(line.c_str(), "%llu,%llu,%llu,%llu,%lf,%lf", &sec, &s, &a, &rc, &p50, &p99),
+            6)
+            << line;
+        EXPECT_EQ(sec, rows++);
+        sent += s;
+        received += rc;
+    }
+    std::filesystem::remove(csv);
+    EXPECT_GE(rows, 2u);
+    EXPECT_EQ(sent, u(j.at("total"), "writes_sent"));
+    EXPECT_EQ(received, u(j.at("total"), "received"));
+}
+
+TEST(BenchCli, RefusesWhenNotificationsAreOffAndConfiguresOnRequest) {
+    redis_server server(with_notify(""));
+    const auto refused = run_ksn({"bench", "--port", port_of(server), "--duration", "1", "-q"});
+    EXPECT_EQ(refused.status, 1) << describe(refused);
+    EXPECT_NE(refused.err.find(server.address() + " has notify-keyspace-events \"\""),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--configure"), std::string::npos) << refused.err;
+    EXPECT_TRUE(refused.out.empty());
+    EXPECT_EQ(server.command({"CONFIG", "GET", "notify-keyspace-events"}).elements.at(1).data, "");
+
+    const auto r = run_ksn(
+        {"bench", "--port", port_of(server), "--duration", "1", "--configure", "--json", "-q"});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    EXPECT_EQ(j.at("configured_nodes"), json::array({server.address()}));
+    const auto flags =
+        server.command({"CONFIG", "GET", "notify-keyspace-events"}).elements.at(1).data;
+    for (const char c : std::string("K$ghl"))
+        EXPECT_NE(flags.find(c), std::string::npos) << flags;
+}
+
+TEST(BenchCli, SubscriberCutByTheServerIsReportedAsLostInItsGap) {
+    redis_server server;
+    ksn_process bench(
+        {"bench", "--port", port_of(server), "--rate", "4000", "--duration", "3", "--json", "-q"});
+    // Once the benchmark is subscribed and writing, the server drops its subscriber.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const auto list = server.command({"CLIENT", "LIST"}).data;
+            return list.find("name=ksn-bench ") != std::string::npos &&
+                   list.find("psub=1") != std::string::npos &&
+                   list.find("name=ksn-bench-writer") != std::string::npos;
+        },
+        10s));
+    std::this_thread::sleep_for(700ms);
+    EXPECT_EQ(server.command({"CLIENT", "KILL", "TYPE", "pubsub"}).integer, 1);
+    const auto r = bench.wait(30s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    const auto& t = j.at("total");
+    EXPECT_EQ(u(t, "writes_failed"), 0u);
+    EXPECT_GT(u(t, "lost"), 0u) << "writes went on while ksn resubscribed";
+    EXPECT_EQ(u(t, "lost_in_gaps"), u(t, "lost")) << "every loss falls in the reported gap";
+    EXPECT_GT(u(t, "received"), 0u);
+    EXPECT_EQ(u(t, "duplicated"), 0u);
+    EXPECT_EQ(u(t, "out_of_order"), 0u);
+    ASSERT_EQ(j.at("gaps").size(), 1u) << j.at("gaps").dump();
+    const auto& g = j.at("gaps")[0];
+    EXPECT_EQ(g.at("node"), server.address());
+    EXPECT_EQ(g.at("reason"), "server_closed_connection");
+    ASSERT_TRUE(g.at("restored_s").is_number());
+    EXPECT_LT(g.at("lost_s").get<double>(), g.at("restored_s").get<double>());
+    EXPECT_EQ(u(g, "lost_writes"), u(t, "lost"));
+    EXPECT_EQ(u(j.at("nodes")[0], "gaps"), 1u);
+}
+
+TEST(BenchCli, InterruptedRunPrintsItsPartialResults) {
+    redis_server server;
+    ksn_process bench(
+        {"bench", "--port", port_of(server), "--rate", "2000", "--duration", "60", "--json", "-q"});
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return server.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
+                   std::string::npos;
+        },
+        10s));
+    std::this_thread::sleep_for(1s);
+    bench.signal(SIGINT);
+    const auto r = bench.wait(30s);
+    ASSERT_EQ(r.status, 130) << describe(r);
+    const auto j = parse_report(r);
+    EXPECT_TRUE(j.at("interrupted").get<bool>());
+    EXPECT_LT(j.at("elapsed_s").get<double>(), 30.0);
+    expect_all_matched(j);
+    EXPECT_EQ(dbsize(server), 0);
+}
+
+TEST(BenchCli, OverMutualTlsWithAnAclUser) {
+    tls_material m;
+    const auto tls_port = free_port();
+    redis_server server(with_config(
+        {m.server_config(tls_port, true), "user bench on >secret ~* &* +@all -flushall"}));
+    const auto r = run_ksn({"bench", "--port", std::to_string(tls_port), "--tls", "--cacert",
+                            m.ca_cert(), "--cert", m.client_cert(), "--key", m.client_key(),
+                            "--user", "bench", "--duration", "1", "--json", "-q"},
+                           {"KSN_PASSWORD=secret"});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    EXPECT_TRUE(j.at("target").at("tls").get<bool>());
+    // The wrong CA: a clear error naming the cause, exit 1.
+    const auto bad = run_ksn({"bench", "--port", std::to_string(tls_port), "--tls", "--cacert",
+                              m.other_ca_cert(), "--cert", m.client_cert(), "--key", m.client_key(),
+                              "--duration", "1"});
+    EXPECT_EQ(bad.status, 1) << describe(bad);
+    EXPECT_NE(bad.err.find("certificate verification failed"), std::string::npos) << describe(bad);
+    const auto wrong = run_ksn(
+        {"bench", "--port", std::to_string(tls_port), "--tls", "--cacert", m.ca_cert(), "--cert",
+         m.client_cert(), "--key", m.client_key(), "--user", "bench", "--duration", "1"},
+        {"KSN_PASSWORD=wrong"});
+    EXPECT_EQ(wrong.status, 1) << describe(wrong);
+    EXPECT_NE(wrong.err.find("WRONGPASS"), std::string::npos) << describe(wrong);
+}
+
+TEST(BenchCli, UsageErrorsNameTheOption) {
+    const struct {
+        std::vector<std::string> args;
+        std::string message;
+    } cases[] = {
+        {{"--mix", "set=1,foo=2"}, "--mix set=1,foo=2: unknown command \"foo\""},
+        {{"--mix", "del=1"}, "del and expire need keys to act on"},
+        {{"--mix", "set=x"}, "the weight of set must be a whole number"},
+        {{"--duration", "0"}, "give --duration or --ops"},
+        {{"--keys", "3", "--writers", "4"}, "--keys 3 is too small"},
+        {{"--prefix", "a*"}, "glob characters"},
+        {{"--exact", "--keys", "200000"}, "at most 100000 --keys"},
+        {{"--channel", "subkeyspace"}, "--channel"},
+        {{"--cluster", "--seed", "nohost"}, "--seed nohost: expected HOST:PORT"},
+    };
+    for (const auto& c : cases) {
+        std::vector<std::string> args{"bench", "--port", "1"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const auto r = run_ksn(args);
+        EXPECT_EQ(r.status, 2) << describe(r);
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << describe(r);
+    }
+    const auto help = run_ksn({"bench", "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("ksn-bench/1"), std::string::npos) << "the help gives the schema";
+    const auto down = run_ksn({"bench", "--port", "1", "--duration", "1"});
+    EXPECT_EQ(down.status, 1) << describe(down);
+    EXPECT_NE(down.err.find("127.0.0.1:1"), std::string::npos) << describe(down);
+}
+
+TEST(BenchCli, ClusterEveryPrimaryMatched) {
+    redis_cluster cluster(3, 0);
+    const auto seeds = cluster.seeds();
+    const auto r = run_ksn({"bench", "--cluster", "--port", std::to_string(seeds[0].port),
+                            "--channel", "keyevent", "--duration", "1.5", "--json", "-q"},
+                           {}, {});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    EXPECT_EQ(j.at("target").at("mode"), "cluster");
+    std::set<std::string> nodes;
+    for (const auto& n : j.at("nodes")) {
+        nodes.insert(n.at("node").get<std::string>());
+        EXPECT_GT(u(n, "received"), 0u) << n.dump();
+        EXPECT_EQ(u(n, "received"), u(n, "expected")) << n.dump();
+    }
+    std::set<std::string> primaries;
+    const auto topology = cluster.topology();
+    for (const auto& s : topology.shards())
+        primaries.insert(s.primary.address.to_string());
+    EXPECT_EQ(nodes, primaries);
+    std::int64_t keys = 0;
+    for (auto& n : cluster.nodes())
+        keys += dbsize(*n);
+    EXPECT_EQ(keys, 0);
+}
+
+}  // namespace
+}  // namespace ksn::test
