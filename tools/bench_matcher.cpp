@@ -105,6 +105,10 @@ void matcher::replied(const ticket& t, outcome o, clock::time_point at) {
             ++counts.writes_silent;
             ++second_of(at).acked;
             break;
+        case outcome::rejected:
+            it->s = state::silent;
+            ++counts.writes_failed;
+            break;
         case outcome::failed:
             it->s = state::failed;
             ++counts.writes_failed;
@@ -129,8 +133,13 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
     const auto candidate = [&](const entry& e) {
         return !e.matched && e.o == *o && e.s != state::silent;
     };
-    auto it = std::find_if(k.pending.begin(), k.pending.end(),
-                           [&](const entry& e) { return candidate(e) && e.seq >= k.matched_high; });
+    const auto after_last = [&](bool take_failed) {
+        return std::find_if(k.pending.begin(), k.pending.end(), [&](const entry& e) {
+            return candidate(e) && e.seq >= k.matched_high && (take_failed || e.s != state::failed);
+        });
+    };
+    auto it = after_last(false);
+    if (it == k.pending.end()) it = after_last(true);
     if (it == k.pending.end()) it = std::find_if(k.pending.begin(), k.pending.end(), candidate);
     if (it == k.pending.end()) {
         ++counts.duplicated;
@@ -190,7 +199,8 @@ void matcher::gap(const gap_event& g) {
     for (std::uint32_t key = 0; key < key_states_.size(); ++key) {
         std::uint32_t n = 0;
         for (const auto& e : key_states_[key].pending) {
-            if (e.matched || e.s == state::silent || conns_[e.conn].node != node) continue;
+            if (e.matched || e.s == state::silent) continue;
+            if (g.slots.empty() && conns_[e.conn].node != node) continue;
             if (g.restored && e.sent > *g.restored) continue;
             ++n;
         }

@@ -5,15 +5,17 @@
 // the key existed. Each key is written by one writer connection, in order, so a key's
 // notifications arrive in the order of its writes: a notification (key, event) matches
 // the oldest unmatched write of that key with that event after the write matched last
-// (else the oldest one at all, which then counts as out of order). A notification with no
+// (else the oldest one at all, which then counts as out of order); writes that lost their
+// connection before the reply (which may not have executed) are taken only when no other
+// write fits. A notification with no
 // write left to match is a duplicate.
 //
 // At the end (finish()), a write whose reply said it published and whose notification
 // never came is lost. Losses are explained by the gaps ksn reported: when a gap on a node
 // is delivered (after every notification received before the interruption), the writes
-// executed there that are still unmatched and were sent before the gap ended (for a
-// cluster gap naming slots: on keys in those slots) form its window; each may have been
-// published while nothing was subscribed. Which of a key's writes were lost can be
+// executed there (for a cluster gap naming slots: on keys in those slots, wherever they
+// executed) that are still unmatched and were sent before the gap ended form its window; each may
+// have been published while nothing was subscribed. Which of a key's writes were lost can be
 // ambiguous (the notification of a later SET is taken for an earlier lost one), but how
 // many is not, so a key's lost writes count as "in a gap" up to the number of its writes
 // in gap windows, and the rest as unexplained: notifications the server should have
@@ -113,7 +115,8 @@ class matcher {
     enum class outcome : std::uint8_t {
         published,  ///< the reply says the write published its event
         silent,     ///< the reply says it published nothing (DEL or EXPIRE of no key)
-        failed,     ///< error reply, or no reply (connection lost): it may have executed
+        rejected,   ///< an error reply: it did not execute and published nothing
+        failed,     ///< no reply (the connection was lost): it may have executed
     };
 
     matcher(const key_space& keys, clock::time_point start);

@@ -92,7 +92,7 @@ std::optional<std::vector<protocol::value>> admin(
     for (std::size_t i = 0; i < commands.size(); ++i) {
         std::vector<std::string_view> args(commands[i].begin(), commands[i].end());
         conn->command(args, [&, i](const std::error_code& ec, const protocol::value& v) {
-            if (ec && !failure) failure = ec;
+            if (ec && ec != net::errc::server_error && !failure) failure = ec;
             replies[i] = v;
             ++done;
         });
@@ -459,7 +459,7 @@ class load {
 
     void on_reply(writer& w, op o, matcher::ticket t, int redirects, int retries,
                   const std::error_code& ec, const protocol::value& v) {
-        if (ec) {
+        if (ec && ec != net::errc::server_error) {  // no reply: the connection went away
             note_error(ec.message());
             done(w, t, matcher::outcome::failed);
             return;
@@ -501,7 +501,7 @@ class load {
                     build(o, t.key);
                     auto* l = route(w, args_[1]);
                     if (l == nullptr) {
-                        done(w, t, matcher::outcome::failed);
+                        done(w, t, matcher::outcome::rejected);
                         return;
                     }
                     matcher_.resent(t, l->matcher_conn, l->next_index++);
@@ -510,7 +510,7 @@ class load {
             return;
         }
         note_error(std::string(msg));
-        done(w, t, matcher::outcome::failed);
+        done(w, t, matcher::outcome::rejected);
     }
 
     asio::io_context& io_;

@@ -366,3 +366,62 @@ TEST(BenchCli, ClusterEveryPrimaryMatched) {
 
 }  // namespace
 }  // namespace ksn::test
+
+namespace ksn::test {
+namespace {
+
+TEST(BenchCli, ClusterPrimaryKilledMidRunReportsItsGaps) {
+    redis_cluster cluster(3, 1);
+    cluster.wait_stable(30s, 1);
+    const auto seeds = cluster.seeds();
+    const auto before = cluster.topology();
+    const auto victim = before.shards()[0].primary.address;
+    ksn_process bench({"bench", "--cluster", "--port", std::to_string(seeds[1].port), "--seed",
+                       "127.0.0.1:" + std::to_string(seeds[2].port), "--rate", "2000", "--duration",
+                       "9", "--json", "-q"});
+    auto& node = cluster.node(victim.port);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return node.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
+                   std::string::npos;
+        },
+        15s));
+    std::this_thread::sleep_for(1500ms);
+    node.kill9();
+    const auto r = bench.wait(60s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    const auto& t = j.at("total");
+    EXPECT_EQ(u(t, "lost_in_gaps"), u(t, "lost")) << j.dump(2);
+    EXPECT_EQ(u(t, "duplicated"), 0u);
+    EXPECT_GT(u(t, "received"), 0u);
+    // The replica that took over the victim's slots reports them as a gap from the moment
+    // the victim's connection broke until it was subscribed.
+    const auto& victim_slots = before.shards()[0].slots;
+    bool covered = false;
+    for (const auto& g : j.at("gaps")) {
+        if (g.at("reason") != "topology_change") continue;
+        if (g.at("detail").get<std::string>().find(victim.to_string()) == std::string::npos)
+            continue;
+        ASSERT_EQ(g.at("slots").size(), victim_slots.size()) << g.dump();
+        for (std::size_t i = 0; i < victim_slots.size(); ++i) {
+            EXPECT_EQ(g.at("slots")[i][0], victim_slots[i].first);
+            EXPECT_EQ(g.at("slots")[i][1], victim_slots[i].last);
+        }
+        EXPECT_TRUE(g.at("restored_s").is_number());
+        covered = true;
+    }
+    EXPECT_TRUE(covered) << j.at("gaps").dump(2);
+    // The writes went on at the promoted replica, and its notifications arrived.
+    std::set<std::string> old_primaries;
+    for (const auto& s : before.shards())
+        old_primaries.insert(s.primary.address.to_string());
+    bool promoted_received = false;
+    for (const auto& n : j.at("nodes"))
+        if (!old_primaries.contains(n.at("node").get<std::string>()))
+            promoted_received = promoted_received || u(n, "received") > 0;
+    EXPECT_TRUE(promoted_received) << j.at("nodes").dump(2);
+}
+
+}  // namespace
+}  // namespace ksn::test
