@@ -54,6 +54,7 @@ class quiet_observer final : public net::connection_observer {
     void on_state(net::connection_state s, const std::error_code& ec,
                   const std::string& detail) override {
         state = s;
+        if (s == net::connection_state::ready && on_ready) on_ready();
         if (s == net::connection_state::closed && ec && ec != net::errc::closed) why = detail;
         if (s == net::connection_state::disconnected && !detail.empty()) why = detail;
     }
@@ -61,6 +62,8 @@ class quiet_observer final : public net::connection_observer {
     void on_confirmation(const protocol::pubsub_frame&) override {}
     net::connection_state state = net::connection_state::connecting;
     std::string why;
+    /// Runs first thing on each (re)connection, before any other command.
+    std::function<void()> on_ready;
 };
 
 std::optional<std::vector<protocol::value>> admin(
@@ -306,6 +309,13 @@ class load {
             opts.address = router_.node(node);
             opts.client_name = "ksn-bench-writer";
             l->conn = net::connection::create(io_, opts, l->observer.get());
+            if (cfg_.db != 0) {
+                // Writes go to the db the subscriptions name, on every (re)connection.
+                l->observer->on_ready = [conn = l->conn.get(), db = std::to_string(cfg_.db)] {
+                    conn->command({"SELECT", db},
+                                  [](const std::error_code&, const protocol::value&) {});
+                };
+            }
             l->matcher_conn = matcher_.add_connection(opts.address.to_string());
             l->conn->start();
         }
@@ -316,7 +326,7 @@ class load {
     }
     static bool usable(const writer::link& l) {
         const auto s = l.conn->state();
-        return s == net::connection_state::ready || s == net::connection_state::handshaking;
+        return s == net::connection_state::ready;
     }
 
     void on_tick() {
