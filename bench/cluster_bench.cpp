@@ -37,10 +37,10 @@
 #include <thread>
 #include <vector>
 
-#include "tools/histogram.hpp"
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "cluster/slot.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tools/histogram.hpp"
 
 namespace {
 
