@@ -178,10 +178,10 @@ void matcher::close_second_latency(std::uint32_t upto) {
     latency_second_ = upto;
 }
 
-bool matcher::in_slots(std::uint32_t key, const gap_event& g) const {
-    if (g.slots.empty()) return true;
+bool matcher::in_slots(std::uint32_t key, const slot_ranges& slots) const {
+    if (slots.empty()) return true;
     const auto slot = cluster::key_slot(keys_.name(key));
-    return std::any_of(g.slots.begin(), g.slots.end(),
+    return std::any_of(slots.begin(), slots.end(),
                        [&](const auto& r) { return slot >= r.first && slot <= r.second; });
 }
 
@@ -189,6 +189,9 @@ void matcher::gap(const gap_event& g) {
     std::lock_guard lock(mutex_);
     gap_record r;
     const auto node = node_id(g.node);
+    r.node = node;
+    r.open = !g.restored;
+    r.lost = g.lost;
     r.result.node = g.node;
     r.result.reason = std::string(to_string(g.reason));
     r.result.detail = g.detail;
@@ -204,7 +207,7 @@ void matcher::gap(const gap_event& g) {
             if (g.restored && e.sent > *g.restored) continue;
             ++n;
         }
-        if (n > 0 && in_slots(key, g)) r.window.emplace_back(key, n);
+        if (n > 0 && in_slots(key, g.slots)) r.window.emplace_back(key, n);
     }
     ++nodes_[node].counts.gaps;
     gaps_.push_back(std::move(r));
@@ -256,6 +259,15 @@ std::vector<second_result> matcher::timeline() const {
     return seconds_;
 }
 
+matcher::gap_record* matcher::open_gap(std::uint32_t key, const entry& e) {
+    for (auto& g : gaps_) {
+        if (!g.open || e.sent < g.lost) continue;
+        if (g.result.slots.empty() ? conns_[e.conn].node == g.node : in_slots(key, g.result.slots))
+            return &g;
+    }
+    return nullptr;
+}
+
 match_result matcher::finish() {
     std::lock_guard lock(mutex_);
     close_second_latency(latency_second_ + 1);
@@ -278,6 +290,9 @@ match_result matcher::finish() {
                     --room[next].second;
                     ++counts.lost_in_gaps;
                     ++gaps_[room[next].first].result.lost_writes;
+                } else if (auto* g = open_gap(key, e)) {
+                    ++counts.lost_in_gaps;
+                    ++g->result.lost_writes;
                 }
             } else if (e.s == state::pending || e.s == state::failed) {
                 ++counts.unconfirmed;

@@ -19,7 +19,8 @@
 // ambiguous (the notification of a later SET is taken for an earlier lost one), but how
 // many is not, so a key's lost writes count as "in a gap" up to the number of its writes
 // in gap windows, and the rest as unexplained: notifications the server should have
-// delivered and did not.
+// delivered and did not. A gap that never ended (the node was given up) also covers every
+// write to its node (or slots) sent after it.
 //
 // Thread-safe: the writers call sent()/resent()/replied() from their thread while the
 // notifier calls notified()/gap() from its I/O thread.
@@ -168,6 +169,9 @@ class matcher {
     };
     struct gap_record {
         gap_result result;
+        std::uint32_t node = 0;
+        bool open = false;  ///< never restored: it covers every write sent since `lost`
+        clock::time_point lost{};
         /// Keys with writes in the window, and how many.
         std::vector<std::pair<std::uint32_t, std::uint32_t>> window;
     };
@@ -180,7 +184,9 @@ class matcher {
     second_result& second_of(clock::time_point t);
     void count_expected(const entry& e);
     void close_second_latency(std::uint32_t upto);
-    bool in_slots(std::uint32_t key, const gap_event& g) const;
+    using slot_ranges = std::vector<std::pair<std::uint16_t, std::uint16_t>>;
+    bool in_slots(std::uint32_t key, const slot_ranges& slots) const;
+    gap_record* open_gap(std::uint32_t key, const entry& e);
     double since_start(clock::time_point t) const;
 
     mutable std::mutex mutex_;

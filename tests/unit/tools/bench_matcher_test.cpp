@@ -664,6 +664,32 @@ TEST_F(BenchMatcher, GapNeverRestoredCoversEveryUnmatchedWriteOnItsNode) {
     EXPECT_FALSE(r.gaps[0].restored_s.has_value());
 }
 
+TEST_F(BenchMatcher, GapNeverRestoredAlsoCoversWritesSentAfterItWasDelivered) {
+    // The node was given up: nothing sent to it later can be notified either. Writes to
+    // another node, or sent before the gap began, are not covered.
+    const auto c1 = m_.add_connection("n1:6379");
+    const auto c2 = m_.add_connection("n2:6379");
+    m_.gap(gap_on("n1:6379", at(10ms), std::nullopt));
+    write(str(0), op::set, c1, 0, at(20ms), outcome::published, at(21ms));
+    write(str(1), op::set, c1, 1, at(30ms), outcome::published, at(31ms));
+    write(str(2), op::set, c2, 0, at(20ms), outcome::published, at(21ms));
+    const auto r = m_.finish();
+    EXPECT_EQ(r.total.lost, 3u);
+    EXPECT_EQ(r.total.lost_in_gaps, 2u);
+    EXPECT_EQ(r.gaps[0].lost_writes, 2u);
+    EXPECT_EQ(node_of(r, "n1:6379")->lost_in_gaps, 2u);
+    EXPECT_EQ(node_of(r, "n2:6379")->lost_in_gaps, 0u);
+}
+
+TEST_F(BenchMatcher, RestoredGapDoesNotCoverWritesSentAfterIt) {
+    const auto c = m_.add_connection("n1:6379");
+    m_.gap(gap_on("n1:6379", at(10ms), at(15ms)));
+    write(str(0), op::set, c, 0, at(20ms), outcome::published, at(21ms));
+    const auto r = m_.finish();
+    EXPECT_EQ(r.total.lost, 1u);
+    EXPECT_EQ(r.total.lost_in_gaps, 0u);
+}
+
 TEST_F(BenchMatcher, OnlyLostWritesCountInAGap) {
     // Silent and rejected writes publish nothing; failed and unanswered ones are
     // unconfirmed, not lost; none of them is a lost write the gap explains.
