@@ -662,27 +662,7 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
         return;
     }
     op.parked = park;
-    op.timer = std::make_unique<asio::steady_timer>(*io_, options_.subscribe_timeout);
-    // A weak reference: a cancelled timer's handler may outlive the notifier's I/O loop,
-    // and must not keep the core (and so the io_context that holds it) alive.
-    op.timer->async_wait([weak = weak_from_this(), id](const std::error_code& ec) {
-        auto self = weak.lock();
-        if (ec || !self) return;
-        auto it = self->operations_.find(id);
-        if (it == self->operations_.end()) return;
-        std::string late;
-        for (auto& n : self->nodes_) {
-            const auto keys = n->cancel(id);
-            if (!keys.empty())
-                late += (late.empty() ? "" : "; ") + n->name() + ": " + join_names(keys);
-        }
-        if (late.empty()) late = "any node (the cluster topology is not known yet)";
-        it->second.ec = make_error_code(notifier_errc::subscribe_timeout);
-        it->second.detail = "no confirmation within " +
-                            std::to_string(self->options_.subscribe_timeout.count()) + " ms from " +
-                            late;
-        self->finish(id);
-    });
+    arm_timeout(op);
     const auto added = op.added;
     operations_.emplace(id, std::move(op));
     if (park) return;  // nodes_ready() sends it
@@ -751,22 +731,33 @@ void notifier_core::unsubscribe(std::vector<subscription_key> keys, completion d
     }
     const std::uint64_t id = next_op_++;
     operation op{id, nodes_.size(), {}, true, std::move(done), nullptr, {}, {}};
+    arm_timeout(op);
+    operations_.emplace(id, std::move(op));
+    send_to_nodes(id, removed, true);
+}
+
+void notifier_core::arm_timeout(operation& op) {
     op.timer = std::make_unique<asio::steady_timer>(*io_, options_.subscribe_timeout);
     // A weak reference: a cancelled timer's handler may outlive the notifier's I/O loop,
     // and must not keep the core (and so the io_context that holds it) alive.
-    op.timer->async_wait([weak = weak_from_this(), id](const std::error_code& ec) {
+    op.timer->async_wait([weak = weak_from_this(), id = op.id](const std::error_code& ec) {
         auto self = weak.lock();
         if (ec || !self) return;
         auto it = self->operations_.find(id);
         if (it == self->operations_.end()) return;
-        for (auto& n : self->nodes_)
-            (void)n->cancel(id);
+        std::string late;
+        for (auto& n : self->nodes_) {
+            const auto keys = n->cancel(id);
+            if (!keys.empty())
+                late += (late.empty() ? "" : "; ") + n->name() + ": " + join_names(keys);
+        }
+        if (late.empty()) late = "any node (the cluster topology is not known yet)";
         it->second.ec = make_error_code(notifier_errc::subscribe_timeout);
-        it->second.detail = "unsubscribe not confirmed in time";
+        it->second.detail =
+            std::string(it->second.unsubscribe ? "unsubscribe: " : "") + "no confirmation within " +
+            std::to_string(self->options_.subscribe_timeout.count()) + " ms from " + late;
         self->finish(id);
     });
-    operations_.emplace(id, std::move(op));
-    send_to_nodes(id, removed, true);
 }
 
 void notifier_core::node_done(std::uint64_t id, const std::error_code& ec,

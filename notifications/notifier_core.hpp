@@ -198,6 +198,9 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
         std::string detail;
         bool parked = false;  // waiting for the first nodes (cluster)
     };
+    /// Fails the operation with subscribe_timeout, naming the nodes that did not confirm,
+    /// when subscribe_timeout passes first.
+    void arm_timeout(operation& op);
     void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
                        bool unsubscribe);
     void node_done(std::uint64_t id, const std::error_code& ec, const std::string& detail);
