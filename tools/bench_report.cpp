@@ -72,6 +72,7 @@ std::string to_json(const bench_report& r) {
     j["notification_rate"] = r.notification_rate;
     j["first_error"] = r.first_error.empty() ? nlohmann::ordered_json(nullptr)
                                              : nlohmann::ordered_json(r.first_error);
+    j["redirects"] = {{"moved", r.moved}, {"ask", r.asked}, {"retries", r.retried}};
     j["total"] = counts_json(r.result.total);
     j["nodes"] = nlohmann::ordered_json::array();
     for (const auto& n : r.result.nodes)
@@ -139,6 +140,10 @@ std::string to_table(const bench_report& r) {
         "p99.9 {}, max {}\n",
         duration_text(t.latency.p50), duration_text(t.latency.p90), duration_text(t.latency.p99),
         duration_text(t.latency.p999), duration_text(t.latency.max));
+    if (r.moved + r.asked + r.retried > 0) {
+        out += fmt::format("  cluster: {} MOVED and {} ASK redirections followed, {} retries\n",
+                           r.moved, r.asked, r.retried);
+    }
     if (!r.first_error.empty()) out += fmt::format("  first write error: {}\n", r.first_error);
     out += fmt::format("\n  {:<22} {:>10} {:>10} {:>10} {:>10} {:>8} {:>6} {:>6} {:>10} {:>10}\n",
                        "node", "sent", "acked", "expected", "received", "lost", "dup", "ooo",

@@ -8,7 +8,7 @@
 //              "match":"pattern"|"exact","extra_patterns","drain_s","seed"},
 //    "required_flags":"K$ghl","configured_nodes":[...],"subscriptions":N,
 //    "elapsed_s","interrupted":bool,"write_rate","notification_rate",
-//    "first_error":string|null,
+//    "first_error":string|null,"redirects":{"moved","ask","retries"},
 //    "total":COUNTS,"nodes":[COUNTS with "node"],
 //    "gaps":[{"node","reason","detail","lost_s","restored_s" (null: never),"dropped",
 //             "slots":[[first,last],...],"lost_writes"}],

@@ -292,6 +292,10 @@ class load {
     std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
     std::uint32_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
     bool budget_spent() const noexcept { return cfg_.ops > 0 && sent() >= cfg_.ops; }
+    /// Redirections followed and retries made (read after the io thread stopped).
+    std::uint64_t moved() const noexcept { return moved_; }
+    std::uint64_t asked() const noexcept { return asked_; }
+    std::uint64_t retried() const noexcept { return retried_; }
     std::string first_error() const {
         std::lock_guard lock(error_mutex_);
         return first_error_;
@@ -486,6 +490,7 @@ class load {
         const bool ask = starts_with_word(msg, "ASK");
         if ((moved || ask) && redirects < max_redirects) {
             if (const auto r = parse_redirect(msg); r && router_.clustered()) {
+                ++(moved ? moved_ : asked_);
                 const auto node = router_.add(r->second);
                 if (moved) router_.moved(r->first, node);
                 auto* l = to(w, node);
@@ -502,6 +507,7 @@ class load {
             starts_with_word(msg, "TRYAGAIN") || starts_with_word(msg, "CLUSTERDOWN") ||
             starts_with_word(msg, "LOADING") || starts_with_word(msg, "MASTERDOWN");
         if (transient && retries < max_retries) {
+            ++retried_;
             auto timer = std::make_shared<asio::steady_timer>(io_, retry_delay);
             retry_timers_.push_back(timer);
             timer->async_wait(
@@ -543,6 +549,9 @@ class load {
     clock::time_point last_refresh_{};
     bool refreshing_ = false;
     bool stopping_ = false;
+    std::uint64_t moved_ = 0;
+    std::uint64_t asked_ = 0;
+    std::uint64_t retried_ = 0;
     std::atomic<std::uint64_t> sent_{0};
     std::atomic<std::uint32_t> in_flight_{0};
     mutable std::mutex error_mutex_;
@@ -808,6 +817,9 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
 
     report.elapsed = std::chrono::duration<double>(write_end - write_start).count();
     report.first_error = writers.first_error();
+    report.moved = writers.moved();
+    report.asked = writers.asked();
+    report.retried = writers.retried();
     report.result = m.finish();
     emit_seconds(clock::now() + 1s);  // the last second, and the drain's
     report.timeline = m.timeline();

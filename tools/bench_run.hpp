@@ -66,6 +66,9 @@ struct bench_report {
     double write_rate = 0;                      ///< writes sent per second of writing
     double notification_rate = 0;               ///< notifications received per second of writing
     std::string first_error;                    ///< the first error reply to a write, if any
+    std::uint64_t moved = 0;                    ///< MOVED redirections followed
+    std::uint64_t asked = 0;                    ///< ASK redirections followed
+    std::uint64_t retried = 0;  ///< TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN retries
     match_result result;
     std::vector<second_result> timeline;
 };

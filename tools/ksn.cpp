@@ -532,6 +532,7 @@ JSON (schema "ksn-bench/1"; times in s since the writes started, latencies in µ
   {"schema","target":{"mode","address","tls"},"config":{...the options...},
    "required_flags","configured_nodes":[],"subscriptions","elapsed_s","interrupted",
    "write_rate","notification_rate","first_error",
+   "redirects":{"moved","ask","retries"},
    "total":COUNTS,"nodes":[COUNTS],
    "gaps":[{"node","reason","detail","lost_s","restored_s","dropped","slots","lost_writes"}],
    "other_events","timeline":[{"second","sent","acked","received","p50_us","p99_us"}]}

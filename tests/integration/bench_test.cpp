@@ -78,6 +78,8 @@ json parse_report(const result& r) {
     EXPECT_TRUE(j.at("notification_rate").is_number());
     EXPECT_TRUE(j.at("first_error").is_null() || j.at("first_error").is_string());
     EXPECT_TRUE(j.at("other_events").is_number_unsigned());
+    for (const auto* f : {"moved", "ask", "retries"})
+        EXPECT_TRUE(j.at("redirects").at(f).is_number_unsigned()) << f;
     check_counts(j.at("total"));
     // The nodes add up to the total.
     for (const auto& f : count_fields) {
@@ -442,6 +444,44 @@ TEST(BenchCli, ClusterPrimaryKilledMidRunReportsItsGaps) {
         if (!old_primaries.contains(n.at("node").get<std::string>()))
             promoted_received = promoted_received || u(n, "received") > 0;
     EXPECT_TRUE(promoted_received) << j.at("nodes").dump(2);
+}
+
+}  // namespace
+}  // namespace ksn::test
+
+namespace ksn::test {
+namespace {
+
+TEST(BenchCli, ClusterReshardedMidRunFollowsAskAndMoved) {
+    redis_cluster cluster(3, 0);
+    const auto t = cluster.topology();
+    auto& from = cluster.node(t.shards()[0].primary.address.port);
+    auto& to = cluster.node(t.shards()[1].primary.address.port);
+    ksn_process bench({"bench", "--cluster", "--port", std::to_string(to.port()), "--rate", "3000",
+                       "--duration", "6", "--keys", "3000", "--json", "-q"});
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return from.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
+                   std::string::npos;
+        },
+        15s));
+    std::this_thread::sleep_for(1s);
+    cluster.reshard(from, to, 2000);  // keys migrate under the writes
+    const auto r = bench.wait(60s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    const auto& t2 = j.at("total");
+    EXPECT_GT(j.at("redirects").at("moved").get<std::uint64_t>(), 0u)
+        << "writes to the old owner of the moved slots were redirected";
+    EXPECT_EQ(u(t2, "writes_failed"), 0u) << j.at("first_error");
+    EXPECT_EQ(u(t2, "writes_acked"), u(t2, "writes_sent"));
+    EXPECT_EQ(u(t2, "lost_in_gaps"), u(t2, "lost")) << j.at("gaps").dump(2);
+    // MIGRATE publishes events of its own for each key it moves: del on the source (no
+    // write of the bench's is left to match it: a duplicate) and restore on the target
+    // (an event the bench never causes).
+    EXPECT_GT(u(j, "other_events"), 0u);
+    EXPECT_EQ(u(t2, "duplicated"), u(j, "other_events"));
+    EXPECT_GT(u(t2, "received"), 0u);
 }
 
 }  // namespace

@@ -163,10 +163,6 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     EXPECT_EQ(subscribed_nodes(n).count(victim.to_string()), 0u);
 }
 
-std::string node_id(redis_server& s) {
-    return s.command({"CLUSTER", "MYID"}).data;
-}
-
 TEST(Cluster, ReshardingUnderLoadNotifiesFromTheNewOwner) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
@@ -176,13 +172,7 @@ TEST(Cluster, ReshardingUnderLoadNotifiesFromTheNewOwner) {
     const auto t = c.topology();
     const auto from = t.shards()[0].primary.address;
     const auto to = t.shards()[1].primary.address;
-    std::string out;
-    const int status =
-        run_command({redis_cli_path(), "--cluster", "reshard", from.to_string(), "--cluster-from",
-                     node_id(c.node(from.port)), "--cluster-to", node_id(c.node(to.port)),
-                     "--cluster-slots", "200", "--cluster-yes"},
-                    out);
-    ASSERT_EQ(status, 0) << out;
+    c.reshard(c.node(from.port), c.node(to.port), 200);
     c.wait_stable(30s, 1);
     std::this_thread::sleep_for(3 * refresh);
     load.stop();
@@ -217,13 +207,7 @@ TEST(Cluster, ScaleOutAndIn) {
     auto& fresh = c.add_node();
     const auto t = c.topology();
     const auto from = t.shards()[0].primary.address;
-    std::string out;
-    ASSERT_EQ(run_command({redis_cli_path(), "--cluster", "reshard", from.to_string(),
-                           "--cluster-from", node_id(c.node(from.port)), "--cluster-to",
-                           node_id(fresh), "--cluster-slots", "100", "--cluster-yes"},
-                          out),
-              0)
-        << out;
+    c.reshard(c.node(from.port), fresh, 100);
     c.wait_stable(30s);
     ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(fresh.address()) == 1; },
                            2 * refresh + 2s));
@@ -242,21 +226,15 @@ TEST(Cluster, ScaleOutAndIn) {
         return false;
     }));
     // Scale in: give the slots back and remove the node.
-    out.clear();
-    ASSERT_EQ(run_command({redis_cli_path(), "--cluster", "reshard", from.to_string(),
-                           "--cluster-from", node_id(fresh), "--cluster-to",
-                           node_id(c.node(from.port)), "--cluster-slots", "100", "--cluster-yes"},
-                          out),
-              0)
-        << out;
+    c.reshard(fresh, c.node(from.port), 100);
     c.wait_stable(30s);
     ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(fresh.address()) == 0; },
                            2 * refresh + 2s));
-    out.clear();
-    EXPECT_EQ(
-        run_command({redis_cli_path(), "--cluster", "del-node", from.to_string(), node_id(fresh)},
-                    out),
-        0)
+    std::string out;
+    EXPECT_EQ(run_command({redis_cli_path(), "--cluster", "del-node", from.to_string(),
+                           cluster_node_id(fresh)},
+                          out),
+              0)
         << out;
     EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
 }

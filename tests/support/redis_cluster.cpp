@@ -213,6 +213,23 @@ redis_server& redis_cluster::add_node() {
     throw std::runtime_error("cluster did not agree on the new node in time:\n" + out);
 }
 
+std::string cluster_node_id(redis_server& node) {
+    return node.command({"CLUSTER", "MYID"}).data;
+}
+
+void redis_cluster::reshard(redis_server& from, redis_server& to, int slots) {
+    std::string out;
+    const int status =
+        run_command({redis_cli_path(), "--cluster", "reshard", from.address(), "--cluster-from",
+                     cluster_node_id(from), "--cluster-to", cluster_node_id(to), "--cluster-slots",
+                     std::to_string(slots), "--cluster-yes"},
+                    out);
+    if (status != 0) {
+        throw std::runtime_error("redis-cli --cluster reshard " + from.address() + " -> " +
+                                 to.address() + " failed (" + std::to_string(status) + "): " + out);
+    }
+}
+
 // --- cluster_writer -------------------------------------------------------------------------
 
 void cluster_writer::refresh() {

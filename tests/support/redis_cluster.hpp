@@ -18,6 +18,9 @@
 
 namespace ksn::test {
 
+/// The node's id (CLUSTER MYID).
+std::string cluster_node_id(redis_server& node);
+
 /// redis-cli; throws with a clear message if absent.
 std::string redis_cli_path();
 
@@ -51,6 +54,11 @@ class redis_cluster {
 
     /// Starts a new empty cluster node and joins it (CLUSTER MEET); returns it.
     redis_server& add_node();
+
+    /// Moves `slots` slots from one primary to another with `redis-cli --cluster reshard`
+    /// (keys migrate with MIGRATE; clients meet ASK, then MOVED). Throws with redis-cli's
+    /// output if it fails.
+    void reshard(redis_server& from, redis_server& to, int slots);
 
   private:
     std::vector<std::unique_ptr<redis_server>> nodes_;
