@@ -393,12 +393,15 @@ int run_bench(bench_cli& b) {
     c.kind = b.channel == "keyevent" ? ksn::channel_kind::keyevent : ksn::channel_kind::keyspace;
 
     const bool live = !b.quiet && isatty(STDERR_FILENO) == 1;
+    // Warnings come from the notifier's thread too; the progress line from this one.
+    std::mutex stderr_mutex;
     bool progress_shown = false;
     const auto clear_progress = [&] {
         if (progress_shown) std::fputs("\r\033[K", stderr);
         progress_shown = false;
     };
     c.on_warning = [&](const std::string& w) {
+        std::lock_guard lock(stderr_mutex);
         clear_progress();
         std::cerr << "ksn bench: warning: " << w << '\n';
     };
@@ -411,6 +414,7 @@ int run_bench(bench_cli& b) {
             const double rate = dt > 0 ? static_cast<double>(p.sent - last_sent) / dt : 0;
             last_sent = p.sent;
             last_elapsed = elapsed;
+            std::lock_guard lock(stderr_mutex);
             std::fprintf(stderr, "\r\033[K%s", kb::progress_line(elapsed, p, rate).c_str());
             std::fflush(stderr);
             progress_shown = true;
@@ -439,7 +443,10 @@ int run_bench(bench_cli& b) {
 
     kb::run_error error;
     auto report = kb::run(c, error);
-    clear_progress();
+    {
+        std::lock_guard lock(stderr_mutex);
+        clear_progress();
+    }
     if (!report) {
         std::cerr << "ksn bench: " << error.message << '\n';
         if (error.usage) return exit_usage;
