@@ -344,7 +344,8 @@ void connection::handle_error(const std::error_code& ec, const std::string& deta
     if (backoff_.exhausted()) {
         set_state(connection_state::closed, make_error_code(errc::reconnect_exhausted),
                   name_ + ": gave up after " + std::to_string(backoff_.attempts()) +
-                      " reconnect attempts; last error: " + sentence);
+                      (backoff_.attempts() == 1 ? " reconnect attempt" : " reconnect attempts") +
+                      "; last error: " + sentence);
         observer_ = nullptr;
         return;
     }
