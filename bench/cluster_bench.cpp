@@ -23,7 +23,6 @@
 //     notification from the new primary, gap_ms the length of the gap ksn reported.
 #include <benchmark/benchmark.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,24 +137,9 @@ class cli_subscribers {
     };
 
     void spawn(const std::vector<std::string>& argv) {
-        int fds[2];
-        if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-        const pid_t pid = ::fork();
-        if (pid < 0) throw std::runtime_error("fork failed");
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
-            ::dup2(fds[1], STDOUT_FILENO);
-            ::close(fds[0]);
-            ::close(fds[1]);
-            std::vector<char*> args;
-            for (const auto& a : argv)
-                args.push_back(const_cast<char*>(a.c_str()));
-            args.push_back(nullptr);
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        children_.push_back({pid, fds[0], {}});
+        // stdout only: redis-cli's psubscribe lines; never outliving the benchmark.
+        const auto c = ksn::test::spawn_reading(argv, false, true);
+        children_.push_back({c.pid, c.out, {}});
     }
 
     template <class F>

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
@@ -26,27 +27,35 @@ std::string redis_cli_path() {
     throw std::runtime_error("redis-cli not found: install Debian's redis-tools package");
 }
 
-int run_command(const std::vector<std::string>& argv, std::string& output,
-                std::chrono::seconds limit) {
+spawned spawn_reading(const std::vector<std::string>& argv, bool with_stderr,
+                      bool die_with_parent) {
     int pipefd[2];
     if (::pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+    // argv is built before fork: the child only calls async-signal-safe functions.
+    std::vector<char*> args;
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
+        if (die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::dup2(pipefd[1], STDOUT_FILENO);
-        ::dup2(pipefd[1], STDERR_FILENO);
+        if (with_stderr) ::dup2(pipefd[1], STDERR_FILENO);
         ::close(pipefd[0]);
         ::close(pipefd[1]);
         const int devnull = ::open("/dev/null", O_RDONLY);
         if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
         ::execv(args[0], args.data());
         ::_exit(127);
     }
     ::close(pipefd[1]);
+    return {pid, pipefd[0]};
+}
+
+int run_command(const std::vector<std::string>& argv, std::string& output,
+                std::chrono::seconds limit) {
+    const auto [pid, out] = spawn_reading(argv, true);
     const auto deadline = std::chrono::steady_clock::now() + limit;
     char buf[4096];
     for (;;) {
@@ -54,13 +63,13 @@ int run_command(const std::vector<std::string>& argv, std::string& output,
             ::kill(pid, SIGKILL);
             break;
         }
-        pollfd p{pipefd[0], POLLIN, 0};
+        pollfd p{out, POLLIN, 0};
         if (::poll(&p, 1, 100) <= 0) continue;
-        const ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+        const ssize_t n = ::read(out, buf, sizeof buf);
         if (n <= 0) break;
         output.append(buf, static_cast<std::size_t>(n));
     }
-    ::close(pipefd[0]);
+    ::close(out);
     int status = 0;
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -4,6 +4,8 @@
 // each key to the primary owning its slot and follows MOVED / ASK.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -23,6 +25,18 @@ std::string cluster_node_id(redis_server& node);
 
 /// redis-cli; throws with a clear message if absent.
 std::string redis_cli_path();
+
+/// A child process started by spawn_reading().
+struct spawned {
+    pid_t pid = -1;
+    int out = -1;  ///< the read end of its stdout (and stderr, when asked)
+};
+
+/// Starts argv[0] (a path) with stdin from /dev/null and stdout on a pipe (stderr too
+/// with `with_stderr`); with `die_with_parent` the kernel kills it if the caller dies.
+/// Throws std::runtime_error when pipe() or fork() fails; exec failure exits 127.
+spawned spawn_reading(const std::vector<std::string>& argv, bool with_stderr,
+                      bool die_with_parent = false);
 
 /// Runs a command line, returns its exit status and output (stdout and stderr), bounded
 /// by `limit` (then killed).
