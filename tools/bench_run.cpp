@@ -218,14 +218,13 @@ struct writer {
 class load {
   public:
     load(asio::io_context& io, const bench_config& cfg, const key_space& keys,
-         const command_mix& mix, matcher& m, router r, clock::time_point start)
+         const command_mix& mix, matcher& m, router r)
         : io_(io),
           cfg_(cfg),
           keys_(keys),
           mix_(mix),
           matcher_(m),
           router_(std::move(r)),
-          start_(start),
           timer_(io),
           touched_(keys.size(), false),
           value_(cfg.value_size, 'x') {
@@ -255,7 +254,7 @@ class load {
         stopping_ = true;
         timer_.cancel();
     }
-    /// On the io thread: UNLINK every key written, then closes every connection.
+    /// On the io thread: UNLINK every key written; `done` runs when every UNLINK is answered.
     void cleanup(std::function<void()> done) {
         auto remaining = std::make_shared<std::size_t>(1);
         auto finish = std::make_shared<std::function<void()>>(std::move(done));
@@ -535,7 +534,6 @@ class load {
     const command_mix& mix_;
     matcher& matcher_;
     router router_;
-    clock::time_point start_;
     asio::steady_timer timer_;
     std::vector<std::shared_ptr<asio::steady_timer>> retry_timers_;
     std::vector<std::unique_ptr<writer>> writers_;
@@ -757,7 +755,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     auto work = asio::make_work_guard(io);
     std::thread io_thread([&io] { io.run(); });
     const auto write_start = clock::now();
-    load writers(io, cfg, *keys, mix, m, std::move(*routes), write_start);
+    load writers(io, cfg, *keys, mix, m, std::move(*routes));
     asio::post(io, [&writers] { writers.start(); });
 
     const auto end = cfg.duration > 0
@@ -798,10 +796,12 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     notifier->close();
 
     if (!cfg.keep_keys) {
-        std::promise<void> cleaned;
+        // Shared: when the wait times out, the replies still come (or fail at close()).
+        auto cleaned = std::make_shared<std::promise<void>>();
+        auto done = cleaned->get_future();
         asio::post(io,
-                   [&writers, &cleaned] { writers.cleanup([&cleaned] { cleaned.set_value(); }); });
-        if (cleaned.get_future().wait_for(admin_timeout) != std::future_status::ready) {
+                   [&writers, cleaned] { writers.cleanup([cleaned] { cleaned->set_value(); }); });
+        if (done.wait_for(admin_timeout) != std::future_status::ready) {
             warn("cleanup: not every key was deleted in 10 s (prefix " + cfg.prefix + ")");
         }
     }
