@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/slot.hpp"
 #include "tests/support/ksn_process.hpp"
 #include "tests/support/redis_cluster.hpp"
 #include "tests/support/redis_server.hpp"
@@ -25,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
+using namespace std::string_literals;
 
 /// The fields of a COUNTS object (schema ksn-bench/1).
 const std::vector<std::string> count_fields{
@@ -201,6 +203,14 @@ TEST(BenchCli, KeyeventExactAtARateWithCsvRows) {
     EXPECT_EQ(dbsize(server), 0);
     const auto keyspace = server.command({"INFO", "keyspace"}).data;
     EXPECT_NE(keyspace.find("db2:keys="), std::string::npos) << keyspace;
+    // Every hash there has the 3 fields of --hset-fields 3.
+    client db2(server.port());
+    db2.command({"SELECT", "2"});
+    const auto scan = db2.command({"SCAN", "0", "MATCH", "*:h:*", "COUNT", "1000"});
+    ASSERT_EQ(scan.elements.size(), 2u);
+    ASSERT_FALSE(scan.elements[1].elements.empty());
+    for (const auto& key : scan.elements[1].elements)
+        EXPECT_EQ(db2.command({"HLEN", key.data}).integer, 3) << key.data;
 
     std::ifstream in(csv);
     std::string line;
@@ -282,6 +292,32 @@ TEST(BenchCli, SubscriberCutByTheServerIsReportedAsLostInItsGap) {
     EXPECT_EQ(u(j.at("nodes")[0], "gaps"), 1u);
 }
 
+TEST(BenchCli, TableForAnOpsBudgetOverResp2WithExtraPatterns) {
+    redis_server server;
+    const auto r = run_ksn({"bench", "--port", port_of(server), "--ops", "3000", "--duration", "0",
+                            "--resp", "2", "--patterns", "3", "-q"});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto& out = r.out;
+    for (const std::string& line :
+         {"ksn bench: standalone " + server.address() + ", 4 writers x 16 in flight, rate max, ",
+          ", 4 keyspace channel(s)\n"s, "  writes:        sent 3000 ("s,
+          "acked 3000, failed 0, publishing nothing "s, "lost 0 (0 in gaps), duplicated 0, "s,
+          "out of order 0, unconfirmed 0\n"s,
+          "  latency (write sent -> notification received): p50 "s,
+          "\n  " + server.address() + " "})
+        EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
+    // expected == received, whatever the number.
+    const auto at = out.find("notifications: expected ");
+    ASSERT_NE(at, std::string::npos) << out;
+    unsigned long long expected = 0, received = 0;
+    ASSERT_EQ(std::sscanf(out.c_str() + at, "notifications: expected %llu, received %llu",
+                          &expected, &received),
+              2)
+        << out;
+    EXPECT_GT(expected, 0u);
+    EXPECT_EQ(received, expected);
+}
+
 TEST(BenchCli, InterruptedRunPrintsItsPartialResults) {
     redis_server server;
     ksn_process bench(
@@ -340,7 +376,7 @@ TEST(BenchCli, UsageErrorsNameTheOption) {
         {{"--mix", "set=x"}, "the weight of set must be a whole number"},
         {{"--duration", "0"}, "give --duration or --ops"},
         {{"--keys", "3", "--writers", "4"}, "--keys 3 is too small"},
-        {{"--prefix", "a*"}, "glob characters"},
+        {{"--prefix", "a*"}, "--prefix a*: glob characters"},
         {{"--exact", "--keys", "200000"}, "at most 100000 --keys"},
         {{"--channel", "subkeyspace"}, "--channel"},
         {{"--cluster", "--seed", "nohost"}, "--seed nohost: expected HOST:PORT"},
@@ -385,6 +421,22 @@ TEST(BenchCli, ClusterEveryPrimaryMatched) {
     for (auto& n : cluster.nodes())
         keys += dbsize(*n);
     EXPECT_EQ(keys, 0);
+
+    // A hash tag in the prefix puts every key in the tag's slot: one primary gets it all.
+    const auto tagged =
+        run_ksn({"bench", "--cluster", "--port", std::to_string(seeds[0].port), "--prefix",
+                 "{ksn-tag}:", "--ops", "2000", "--duration", "0", "--json", "-q"});
+    ASSERT_EQ(tagged.status, 0) << describe(tagged);
+    const auto t = parse_report(tagged);
+    expect_all_matched(t);
+    const auto owner = topology.owner(cluster::key_slot("ksn-tag"))->primary.address.to_string();
+    for (const auto& n : t.at("nodes")) {
+        if (n.at("node") == owner) {
+            EXPECT_EQ(u(n, "writes_sent"), 2000u) << n.dump();
+        } else {
+            EXPECT_EQ(u(n, "writes_sent"), 0u) << n.dump();
+        }
+    }
 }
 
 }  // namespace
