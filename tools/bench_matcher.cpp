@@ -17,6 +17,22 @@ latency_summary latency_summary::of(const histogram& h) {
     return s;
 }
 
+node_result& node_result::operator+=(const node_result& o) noexcept {
+    writes_sent += o.writes_sent;
+    writes_acked += o.writes_acked;
+    writes_failed += o.writes_failed;
+    writes_silent += o.writes_silent;
+    expected += o.expected;
+    received += o.received;
+    lost += o.lost;
+    lost_in_gaps += o.lost_in_gaps;
+    duplicated += o.duplicated;
+    out_of_order += o.out_of_order;
+    unconfirmed += o.unconfirmed;
+    gaps += o.gaps;
+    return *this;
+}
+
 matcher::matcher(const key_space& keys, clock::time_point start)
     : keys_(keys), start_(start), key_states_(keys.size()) {}
 
@@ -305,20 +321,8 @@ match_result matcher::finish() {
     r.total.node = "total";
     for (auto& n : nodes_) {
         n.counts.latency = latency_summary::of(n.latency);
-        auto& t = r.total;
         const auto& c = n.counts;
-        t.writes_sent += c.writes_sent;
-        t.writes_acked += c.writes_acked;
-        t.writes_failed += c.writes_failed;
-        t.writes_silent += c.writes_silent;
-        t.expected += c.expected;
-        t.received += c.received;
-        t.lost += c.lost;
-        t.lost_in_gaps += c.lost_in_gaps;
-        t.duplicated += c.duplicated;
-        t.out_of_order += c.out_of_order;
-        t.unconfirmed += c.unconfirmed;
-        t.gaps += c.gaps;
+        r.total += c;
         r.nodes.push_back(c);
     }
     r.total.latency = latency_summary::of(total_latency_);

@@ -66,6 +66,9 @@ struct node_result {
     std::uint64_t unconfirmed = 0;    ///< failed writes (no reply) that no notification confirmed
     std::uint64_t gaps = 0;           ///< gap events reported for the node
     latency_summary latency;          ///< write sent -> notification received
+
+    /// Adds the counts of `o` (not its node or latency).
+    node_result& operator+=(const node_result& o) noexcept;
 };
 
 /// A gap ksn reported, and how many lost writes it explains.

@@ -136,6 +136,16 @@ std::string port_of(const redis_server& s) {
     return std::to_string(s.port());
 }
 
+/// Waits until ksn bench's writers are connected to `node`.
+bool bench_writing(redis_server& node, std::chrono::seconds limit) {
+    return wait_until(
+        [&] {
+            return node.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
+                   std::string::npos;
+        },
+        limit);
+}
+
 std::int64_t dbsize(redis_server& s) {
     return s.command({"DBSIZE"}).integer;
 }
@@ -322,12 +332,7 @@ TEST(BenchCli, InterruptedRunPrintsItsPartialResults) {
     redis_server server;
     ksn_process bench(
         {"bench", "--port", port_of(server), "--rate", "2000", "--duration", "60", "--json", "-q"});
-    ASSERT_TRUE(wait_until(
-        [&] {
-            return server.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
-                   std::string::npos;
-        },
-        10s));
+    ASSERT_TRUE(bench_writing(server, 10s));
     std::this_thread::sleep_for(1s);
     bench.signal(SIGINT);
     const auto r = bench.wait(30s);
@@ -455,12 +460,7 @@ TEST(BenchCli, ClusterPrimaryKilledMidRunReportsItsGaps) {
                        "127.0.0.1:" + std::to_string(seeds[2].port), "--rate", "2000", "--duration",
                        "9", "--json", "-q"});
     auto& node = cluster.node(victim.port);
-    ASSERT_TRUE(wait_until(
-        [&] {
-            return node.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
-                   std::string::npos;
-        },
-        15s));
+    ASSERT_TRUE(bench_writing(node, 15s));
     std::this_thread::sleep_for(1500ms);
     node.kill9();
     const auto r = bench.wait(60s);
@@ -511,12 +511,7 @@ TEST(BenchCli, ClusterReshardedMidRunFollowsAskAndMoved) {
     auto& to = cluster.node(t.shards()[1].primary.address.port);
     ksn_process bench({"bench", "--cluster", "--port", std::to_string(to.port()), "--rate", "3000",
                        "--duration", "6", "--keys", "3000", "--json", "-q"});
-    ASSERT_TRUE(wait_until(
-        [&] {
-            return from.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
-                   std::string::npos;
-        },
-        15s));
+    ASSERT_TRUE(bench_writing(from, 15s));
     std::this_thread::sleep_for(1s);
     cluster.reshard(from, to, 2000);  // keys migrate under the writes
     const auto r = bench.wait(60s);
