@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,30 +32,38 @@ inline notifier_options options_for(const redis_server& server,
     return o;
 }
 
-/// Collects diagnostics instead of printing them.
+/// Collects diagnostics instead of printing them. The handler shares the messages, so
+/// a notifier that outlives this object (declared after it) still reports safely.
 struct diagnostics {
-    void attach(notifier_base& n) {
-        n.on_diagnostic([this](severity, const std::string& m) {
-            std::lock_guard lock(mutex);
-            messages.push_back(m);
-        });
+    void attach(notifier_base& n) { n.on_diagnostic(handler()); }
+    /// For notifier_options::diagnostics.
+    diagnostic_handler handler() {
+        return [s = state_](severity, const std::string& m) {
+            std::lock_guard lock(s->mutex);
+            s->messages.push_back(m);
+        };
     }
     bool contains(const std::string& needle) {
-        std::lock_guard lock(mutex);
-        for (const auto& m : messages) {
+        std::lock_guard lock(state_->mutex);
+        for (const auto& m : state_->messages) {
             if (m.find(needle) != std::string::npos) return true;
         }
         return false;
     }
     std::string all() {
-        std::lock_guard lock(mutex);
+        std::lock_guard lock(state_->mutex);
         std::string out;
-        for (const auto& m : messages)
+        for (const auto& m : state_->messages)
             out += m + "\n";
         return out;
     }
-    std::mutex mutex;
-    std::vector<std::string> messages;
+
+  private:
+    struct state {
+        std::mutex mutex;
+        std::vector<std::string> messages;
+    };
+    std::shared_ptr<state> state_ = std::make_shared<state>();
 };
 
 struct pulled {

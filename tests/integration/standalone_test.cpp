@@ -290,10 +290,7 @@ TEST_P(Standalone, MissingFlagsSuggestWhatToSet) {
     redis_server server;  // KEA: no subkey notifications
     auto o = options_for(server, GetParam());
     diagnostics diag;
-    o.diagnostics = [&](severity, const std::string& m) {
-        std::lock_guard lock(diag.mutex);
-        diag.messages.push_back(m);
-    };
+    o.diagnostics = diag.handler();
     keyspace_notifications n(o);
     n.subscribe_subkeyspace("h*");
     const std::string need = "but the subscriptions need " + to_letters(from_letters("Sh").value());
