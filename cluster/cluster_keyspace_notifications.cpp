@@ -5,7 +5,7 @@
 #include <set>
 
 #include "cluster/topology_tracker.hpp"
-#include "notifications/notifier_core.hpp"
+#include "notifications/engine/notifier_core.hpp"
 
 namespace ksn {
 
@@ -98,7 +98,7 @@ struct cluster_keyspace_notifications::controller
         }
         // Open new ones; a node that takes over slots from another reports a gap.
         for (auto& [name, entry] : wanted) {
-            detail::node_subscriber* node = core.find_node(name);
+            detail::node_link* node = core.find_node(name);
             const bool added = node == nullptr;
             if (added) node = &core.add_node(entry.first);
             node->set_slots(entry.second);

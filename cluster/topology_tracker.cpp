@@ -1,29 +1,21 @@
 #include "cluster/topology_tracker.hpp"
 
-#include <algorithm>
-#include <asio/post.hpp>
+#include <type_traits>
+#include <utility>
 
 namespace ksn::cluster {
 
-class topology_tracker::observer final : public net::connection_observer {
-  public:
-    explicit observer(topology_tracker& t) : t_(t) {}
-    void on_state(net::connection_state s, const std::error_code& ec,
-                  const std::string& detail) override {
-        if (s == net::connection_state::ready) {
-            t_.ask();
-        } else if (s == net::connection_state::disconnected ||
-                   (s == net::connection_state::closed && ec != net::errc::closed)) {
-            // Do not wait for this node's reconnect: ask the next one.
-            t_.failed(detail);
-        }
-    }
-    void on_message(const protocol::pubsub_frame&, clock::time_point) override {}
-    void on_confirmation(const protocol::pubsub_frame&) override {}
+namespace {
 
-  private:
-    topology_tracker& t_;
-};
+refresher_options refresher_options_of(const tracker_options& o) {
+    refresher_options r;
+    r.seeds = o.seeds;
+    r.refresh_interval = o.refresh_interval;
+    r.reply_timeout = o.reply_timeout;
+    return r;
+}
+
+}  // namespace
 
 std::shared_ptr<topology_tracker> topology_tracker::create(asio::io_context& io,
                                                            tracker_options options,
@@ -36,161 +28,118 @@ std::shared_ptr<topology_tracker> topology_tracker::create(asio::io_context& io,
 topology_tracker::topology_tracker(asio::io_context& io, tracker_options options,
                                    change_handler on_change, error_handler on_error)
     : io_(io),
-      options_(std::move(options)),
+      connection_options_(std::move(options.connection)),
       on_change_(std::move(on_change)),
       on_error_(std::move(on_error)),
-      timer_(io),
-      observer_(std::make_unique<observer>(*this)),
-      candidates_(options_.seeds) {
-    options_.connection.health_check_interval = std::chrono::milliseconds(0);
-    options_.connection.reconnect.max_attempts = 1;
-}
+      refresher_(refresher_options_of(options)),
+      timer_(io) {}
 
 topology_tracker::~topology_tracker() {
     if (conn_) conn_->close();
 }
 
 void topology_tracker::start() {
-    stopped_ = false;
-    refresh();
-    schedule();
+    refresher_.start(clock::now());
+    drive();
 }
 
 void topology_tracker::stop() {
-    stopped_ = true;
-    timer_.cancel();
-    if (conn_) conn_->close();
-    conn_.reset();
-}
-
-void topology_tracker::schedule() {
-    if (stopped_) return;
-    timer_.expires_after(options_.refresh_interval);
-    timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
-        auto self = weak.lock();
-        if (ec || !self || self->stopped_) return;
-        self->refresh();
-        self->schedule();
-    });
+    refresher_.stop();
+    drive();
 }
 
 void topology_tracker::refresh_now() {
-    if (stopped_) return;
-    refresh();
+    refresher_.refresh(clock::now());
+    drive();
 }
 
-void topology_tracker::refresh() {
-    if (in_flight_) {
-        again_ = true;
-        return;
-    }
-    in_flight_ = true;
-    if (conn_ && conn_->state() == net::connection_state::ready) {
-        ask();
-    } else if (!conn_ || conn_->state() == net::connection_state::closed) {
-        connect_next();
-    }
-    // Otherwise a connection is being made; ask() runs when it is ready.
+void topology_tracker::drive() {
+    // A handler we call (the change or error handler, or a connection's handler run
+    // inside start() or close()) may feed the refresher again; the loop below performs
+    // what that queued, in order, so a nested call has nothing to do.
+    if (driving_) return;
+    driving_ = true;
+    while (auto a = refresher_.next_action())
+        perform(*a);
+    driving_ = false;
+    arm_timer();
 }
 
-void topology_tracker::connect_next() {
-    if (candidates_.empty()) {
-        in_flight_ = false;
-        if (on_error_) on_error_("no seed node to ask for the cluster topology");
-        return;
-    }
-    if (conn_) conn_->close();
-    auto opts = options_.connection;
-    opts.address = candidates_[next_candidate_ % candidates_.size()];
-    conn_ = net::connection::create(io_, opts, observer_.get());
-    conn_->start();
+void topology_tracker::perform(topology_refresher::action& a) {
+    using R = topology_refresher;
+    std::weak_ptr<topology_tracker> weak = weak_from_this();
+    std::visit(
+        [&](auto& act) {
+            using T = std::decay_t<decltype(act)>;
+            if constexpr (std::is_same_v<T, R::connect>) {
+                auto opts = connection_options_;
+                opts.address = act.address;
+                const net::endpoint address = act.address;
+                conn_ = net::command_connection::create(
+                    io_, std::move(opts),
+                    [weak, address] {
+                        if (auto self = weak.lock()) {
+                            self->refresher_.on_connected(address, clock::now());
+                            self->drive();
+                        }
+                    },
+                    [weak, address](const std::error_code&, const std::string& detail) {
+                        if (auto self = weak.lock()) {
+                            self->refresher_.on_connection_failed(address, detail, clock::now());
+                            self->drive();
+                        }
+                    });
+                conn_->start();
+            } else if constexpr (std::is_same_v<T, R::send_cluster_slots>) {
+                if (!conn_) return;
+                const net::endpoint address = act.address;
+                conn_->command({"CLUSTER", "SLOTS"}, [weak, address](const std::error_code& ec,
+                                                                     const protocol::value& v) {
+                    auto self = weak.lock();
+                    if (!self) return;
+                    if (!ec) {
+                        self->refresher_.on_reply(address, v, clock::now());
+                    } else if (ec == net::errc::server_error) {
+                        self->refresher_.on_refused(address, v.data, clock::now());
+                    } else {
+                        // The connection went away; its failure handler follows with a
+                        // sentence that says why.
+                        return;
+                    }
+                    self->drive();
+                });
+            } else if constexpr (std::is_same_v<T, R::close>) {
+                if (conn_ && conn_->address() == act.address) {
+                    // Closed before it is dropped, so none of its handlers runs again.
+                    auto dead = std::move(conn_);
+                    dead->close();
+                }
+            } else if constexpr (std::is_same_v<T, R::report_change>) {
+                if (on_change_) {
+                    on_change_(act.now, act.before ? &*act.before : nullptr, act.previous_refresh);
+                }
+            } else if constexpr (std::is_same_v<T, R::report_error>) {
+                if (on_error_) on_error_(act.sentence);
+            }
+        },
+        a);
 }
 
-void topology_tracker::failed(const std::string& why) {
-    if (stopped_) return;
-    if (!in_flight_) {
-        // Lost between refreshes: the next refresh starts with the next node.
-        ++next_candidate_;
-        auto dead = std::move(conn_);
-        asio::post(io_, [dead] {
-            if (dead) dead->close();
-        });
-        return;
-    }
-    round_errors_ += (round_errors_.empty() ? "" : "; ") + why;
-    ++failures_in_round_;
-    ++next_candidate_;
-    auto dead = conn_;
-    conn_.reset();
-    // Close outside the connection's own callback.
-    asio::post(io_, [dead] {
-        if (dead) dead->close();
-    });
-    if (failures_in_round_ >= candidates_.size()) {
-        const std::string sentence = "no cluster node answered (" + round_errors_ + ")";
-        failures_in_round_ = 0;
-        round_errors_.clear();
-        in_flight_ = false;
-        again_ = false;
-        if (on_error_) on_error_(sentence);
-        return;  // the timer tries again
-    }
-    asio::post(io_, [weak = weak_from_this()] {
-        if (auto self = weak.lock(); self && !self->stopped_ && self->in_flight_) {
-            self->connect_next();
-        }
-    });
-}
-
-void topology_tracker::ask() {
-    if (!in_flight_ || !conn_) return;
-    const net::endpoint asked = conn_->address();
-    conn_->command({"CLUSTER", "SLOTS"}, [weak = weak_from_this(), asked](
-                                             const std::error_code& ec, const protocol::value& v) {
+void topology_tracker::arm_timer() {
+    const auto deadline = refresher_.next_deadline();
+    if (deadline == armed_) return;
+    armed_ = deadline;
+    const std::uint64_t generation = ++timer_generation_;
+    timer_.cancel();
+    if (!deadline) return;
+    timer_.expires_at(*deadline);
+    timer_.async_wait([weak = weak_from_this(), generation](const std::error_code& ec) {
         auto self = weak.lock();
-        if (!self || self->stopped_) return;
-        if (ec && ec != net::errc::server_error) return;  // the observer moves on
-        std::string error;
-        auto t = ec ? std::nullopt : parse_cluster_slots(v, asked, error);
-        if (!t) {
-            self->failed(asked.to_string() + ": " +
-                         (ec ? "CLUSTER SLOTS refused: " + v.data : error));
-            return;
-        }
-        ++self->refreshes_;
-        self->failures_in_round_ = 0;
-        self->round_errors_.clear();
-        const auto previous = self->last_refresh_;
-        self->last_refresh_ = clock::now();
-        // Ask any node we know of next time one fails, seeds first.
-        std::vector<net::endpoint> candidates = self->options_.seeds;
-        for (auto& e : t->endpoints()) {
-            if (std::find(candidates.begin(), candidates.end(), e) == candidates.end()) {
-                candidates.push_back(std::move(e));
-            }
-        }
-        const auto asked_index = static_cast<std::size_t>(
-            std::find(candidates.begin(), candidates.end(), asked) - candidates.begin());
-        self->candidates_ = std::move(candidates);
-        self->next_candidate_ = asked_index % self->candidates_.size();
-        const bool changed = !self->current_ || self->current_->signature() != t->signature();
-        if (changed) {
-            std::optional<topology> before = std::move(self->current_);
-            self->current_ = std::move(t);
-            if (self->on_change_) {
-                self->on_change_(*self->current_, before ? &*before : nullptr, previous);
-            }
-        }
-        self->done();
+        if (ec || !self || generation != self->timer_generation_) return;
+        self->armed_.reset();
+        self->refresher_.on_timer(clock::now());
+        self->drive();
     });
-}
-
-void topology_tracker::done() {
-    in_flight_ = false;
-    if (again_) {
-        again_ = false;
-        refresh();
-    }
 }
 
 }  // namespace ksn::cluster

@@ -3,28 +3,35 @@
 // user wants it), and reports each change. When the node it asks fails, it asks the
 // next known one (the seeds, then every node of the last topology). It runs on the
 // notifier's io_context and never blocks it.
+//
+// Every decision is made by a topology_refresher (topology_refresher.hpp), which is
+// unit-tested without a socket; this driver owns the one timer, armed at the
+// refresher's next deadline, and the one command connection, and turns their callbacks
+// into the refresher's events.
 #pragma once
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "../net/connection.hpp"
+#include "../net/command_connection.hpp"
 #include "topology.hpp"
+#include "topology_refresher.hpp"
 
 namespace ksn::cluster {
-
-using net::clock;
 
 struct tracker_options {
     /// Where to start: any reachable seed will do.
     std::vector<net::endpoint> seeds;
     std::chrono::milliseconds refresh_interval{1000};
+    /// How long a node may take to answer CLUSTER SLOTS before the next one is asked.
+    std::chrono::milliseconds reply_timeout{2000};
     /// Credentials, RESP version and timeouts for the tracker's command connection.
     net::connection_options connection;
 };
@@ -42,45 +49,38 @@ class topology_tracker : public std::enable_shared_from_this<topology_tracker> {
     static std::shared_ptr<topology_tracker> create(asio::io_context& io, tracker_options options,
                                                     change_handler on_change,
                                                     error_handler on_error);
+    topology_tracker(const topology_tracker&) = delete;
+    topology_tracker& operator=(const topology_tracker&) = delete;
     ~topology_tracker();
 
     void start();
+    /// Closes the connection and cancels the timer; no handler runs after it returns.
     void stop();
-    /// Refreshes now (coalesced with one under way).
+    /// Refreshes now (coalesced with one under way: exactly one more follows it).
     void refresh_now();
 
-    const std::optional<topology>& current() const noexcept { return current_; }
-    std::uint64_t refreshes() const noexcept { return refreshes_; }
+    const std::optional<topology>& current() const noexcept { return refresher_.current(); }
+    std::uint64_t refreshes() const noexcept { return refresher_.refreshes(); }
 
   private:
     topology_tracker(asio::io_context& io, tracker_options options, change_handler on_change,
                      error_handler on_error);
 
-    class observer;
-    void schedule();
-    void refresh();
-    void connect_next();
-    void ask();
-    void failed(const std::string& why);
-    void done();
+    /// Performs the refresher's actions, then arms the timer at its next deadline.
+    void drive();
+    void perform(topology_refresher::action& a);
+    void arm_timer();
 
     asio::io_context& io_;
-    tracker_options options_;
+    net::connection_options connection_options_;
     change_handler on_change_;
     error_handler on_error_;
+    topology_refresher refresher_;
     asio::steady_timer timer_;
-    std::unique_ptr<observer> observer_;
-    std::shared_ptr<net::connection> conn_;
-    std::vector<net::endpoint> candidates_;
-    std::size_t next_candidate_ = 0;
-    std::size_t failures_in_round_ = 0;
-    std::string round_errors_;
-    bool in_flight_ = false;
-    bool again_ = false;
-    bool stopped_ = false;
-    std::optional<topology> current_;
-    clock::time_point last_refresh_{};
-    std::uint64_t refreshes_ = 0;
+    std::optional<clock::time_point> armed_;
+    std::uint64_t timer_generation_ = 0;  // a wait from before the last re-arm is stale
+    std::shared_ptr<net::command_connection> conn_;
+    bool driving_ = false;  // a handler called back into us: the outer drive() goes on
 };
 
 }  // namespace ksn::cluster

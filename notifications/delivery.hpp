@@ -24,7 +24,7 @@
 namespace ksn {
 
 namespace detail {
-class notifier_core;
+class dispatcher;
 }
 
 using clock = std::chrono::steady_clock;
@@ -147,7 +147,7 @@ class delivery {
 
   private:
     friend class event_queue;
-    friend class detail::notifier_core;
+    friend class detail::dispatcher;
 
     /// Parses channel_/payload_ into view_ (with key_prefix_), sets its origin.
     void rebuild() noexcept;

@@ -100,7 +100,7 @@ notify_flags kind_flag(channel_kind kind) noexcept {
 
 notify_flags event_class(std::string_view event) noexcept {
     for (const event::info& e : event::known) {
-        if (e.name == event) return e.event_class;
+        if (e.name == event) return flag_of_letter(e.class_letter);
     }
     return notify_flags::none;
 }

@@ -109,6 +109,11 @@ constexpr bool has_any(notify_flags set, notify_flags wanted) noexcept {
 /// The flag of one letter, or none for a byte that is not a letter (A gives all).
 [[nodiscard]] notify_flags flag_of_letter(char letter) noexcept;
 
+/// The notify-keyspace-events class of a known event name (one flag, from
+/// event::known), or none for a name ksn does not know. Byte comparison: "SET" is not
+/// "set".
+[[nodiscard]] notify_flags event_class(std::string_view event) noexcept;
+
 /// The flag of a channel kind: K, E, S, T, I or V.
 [[nodiscard]] notify_flags kind_flag(channel_kind kind) noexcept;
 

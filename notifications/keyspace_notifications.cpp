@@ -3,8 +3,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "notifications/engine/notifier_core.hpp"
 #include "notifications/glob.hpp"
-#include "notifications/notifier_core.hpp"
 
 namespace ksn {
 
@@ -12,28 +12,6 @@ namespace ksn {
 // errors and names
 
 namespace {
-
-class notifier_category_impl final : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "ksn.notifier"; }
-    std::string message(int ev) const override {
-        switch (static_cast<notifier_errc>(ev)) {
-            case notifier_errc::subscribe_timeout:
-                return "subscription not confirmed in time";
-            case notifier_errc::not_connected:
-                return "not connected";
-            case notifier_errc::subscribe_refused:
-                return "subscription refused by the server";
-            case notifier_errc::closed:
-                return "closed";
-            case notifier_errc::notifications_disabled:
-                return "keyspace notifications are disabled on the server";
-            case notifier_errc::command_failed:
-                return "server command failed";
-        }
-        return "unknown notifier error " + std::to_string(ev);
-    }
-};
 
 // The bound of a blocking call: the operation's own timeout plus room for the I/O thread.
 std::chrono::milliseconds blocking_bound(const notifier_options& o) {
@@ -62,8 +40,7 @@ using outcome = std::pair<std::error_code, std::string>;
 outcome blocking_subscribe(detail::notifier_core& core, std::vector<subscription_key> keys,
                            notification_handler handler) {
     return core.run_blocking(
-        [&core, keys = std::move(keys),
-         handler = std::move(handler)](detail::completion done) mutable {
+        [&core, keys = std::move(keys), handler = std::move(handler)](completion done) mutable {
             core.subscribe(std::move(keys), std::move(handler), std::move(done));
         },
         blocking_bound(core.options()));
@@ -71,30 +48,13 @@ outcome blocking_subscribe(detail::notifier_core& core, std::vector<subscription
 
 outcome blocking_unsubscribe(detail::notifier_core& core, std::vector<subscription_key> keys) {
     return core.run_blocking(
-        [&core, keys = std::move(keys)](detail::completion done) mutable {
+        [&core, keys = std::move(keys)](completion done) mutable {
             core.unsubscribe(std::move(keys), std::move(done));
         },
         blocking_bound(core.options()));
 }
 
 }  // namespace
-
-const std::error_category& notifier_category() noexcept {
-    static const notifier_category_impl instance;
-    return instance;
-}
-
-std::string_view to_string(severity s) noexcept {
-    switch (s) {
-        case severity::info:
-            return "info";
-        case severity::warning:
-            return "warning";
-        case severity::error:
-            return "error";
-    }
-    return "unknown";
-}
 
 // ---------------------------------------------------------------------------------------
 // worker
@@ -192,22 +152,45 @@ void notifier_base::subscribe_subkeyspaceevent(std::string_view event,
     subscribe(channel::subkeyspaceevent(event, key_or_pattern, db, m), std::move(handler));
 }
 
+namespace {
+
+// The user's completion of an async call, run guarded on the I/O thread (what it throws
+// is counted and reported, never escapes into the I/O loop).
+completion guarded_completion(const std::shared_ptr<detail::notifier_core>& core, completion done,
+                              std::string_view what) {
+    if (!done) return [](const std::error_code&, const std::string&) {};
+    return [weak = std::weak_ptr<detail::notifier_core>(core), done = std::move(done),
+            what = std::string(what)](const std::error_code& ec, const std::string& detail) {
+        if (auto c = weak.lock()) {
+            c->events().guarded(what, [&] { done(ec, detail); });
+        } else {
+            try {
+                done(ec, detail);
+            } catch (...) {
+                // The notifier is gone: nobody is left to report to.
+            }
+        }
+    };
+}
+
+}  // namespace
+
 void notifier_base::async_subscribe(std::vector<channel> channels, notification_handler handler,
                                     completion done) {
-    asio::post(core_->io(), [core = core_, keys = keys_of(channels), handler = std::move(handler),
-                             done = std::move(done)]() mutable {
-        core->subscribe(
-            std::move(keys), std::move(handler),
-            done ? std::move(done) : [](const std::error_code&, const std::string&) {});
-    });
+    asio::post(core_->io(),
+               [core = core_, keys = keys_of(channels), handler = std::move(handler),
+                done = guarded_completion(core_, std::move(done),
+                                          "the async_subscribe() completion")]() mutable {
+                   core->subscribe(std::move(keys), std::move(handler), std::move(done));
+               });
 }
 
 void notifier_base::async_unsubscribe(std::vector<channel> channels, completion done) {
     asio::post(core_->io(),
-               [core = core_, keys = keys_of(channels), done = std::move(done)]() mutable {
-                   core->unsubscribe(
-                       std::move(keys),
-                       done ? std::move(done) : [](const std::error_code&, const std::string&) {});
+               [core = core_, keys = keys_of(channels),
+                done = guarded_completion(core_, std::move(done),
+                                          "the async_unsubscribe() completion")]() mutable {
+                   core->unsubscribe(std::move(keys), std::move(done));
                });
 }
 
@@ -300,6 +283,7 @@ notifier_stats notifier_base::stats() const {
     s.queue_depth = core_->queue().size();
     s.queue_high_water = core_->queue().high_water();
     s.queue_dropped = core_->queue().dropped();
+    s.callback_exceptions = core_->events().callback_exceptions();
     if (!s.nodes.empty()) s.nodes.front().handler_exceptions += core_->handler_exceptions.load();
     return s;
 }
@@ -310,9 +294,7 @@ bool notifier_base::subscribed() const {
 
 void notifier_base::configure_notifications(notify_flags flags) {
     throw_if(core_->run_blocking(
-        [core = core_.get(), flags](detail::completion done) {
-            core->configure(flags, std::move(done));
-        },
+        [core = core_.get(), flags](completion done) { core->configure(flags, std::move(done)); },
         blocking_bound(core_->options())));
 }
 

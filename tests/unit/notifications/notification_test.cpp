@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "notifications/event.hpp"
+#include "notifications/flags.hpp"
 #include "notifications/notification.hpp"
 #include "test_support.hpp"
 

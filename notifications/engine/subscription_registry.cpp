@@ -1,4 +1,4 @@
-#include "notifications/subscription_registry.hpp"
+#include "notifications/engine/subscription_registry.hpp"
 
 #include <algorithm>
 

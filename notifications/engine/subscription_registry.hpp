@@ -15,8 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "delivery.hpp"
-#include "flags.hpp"
+#include "../delivery.hpp"
+#include "../flags.hpp"
 
 namespace ksn {
 

@@ -1,5 +1,5 @@
 // The bounded queue between a notifier's I/O thread and the threads that pull (next(),
-// listen(), run_in_thread()). Internal to the notifier.
+// listen(), run_in_thread()). Internal to the notifier (not installed).
 //
 // The I/O thread never blocks on it: when it is full, the overflow policy decides what is
 // lost, every loss is counted, and a gap_event says so in order. Slots are reused and
@@ -22,19 +22,10 @@
 #include <string_view>
 #include <vector>
 
-#include "delivery.hpp"
+#include "../delivery.hpp"
+#include "../notifier_options.hpp"
 
 namespace ksn {
-
-/// What happens when a notification arrives and the queue is full.
-enum class overflow_policy : std::uint8_t {
-    drop_newest,  ///< the arriving notification is dropped
-    drop_oldest,  ///< the oldest queued notification is dropped to make room
-    disconnect,   ///< the node's connection is closed (no more server-side buffering)
-                  ///< until the queue has drained to half, then resubscribed
-};
-
-std::string_view to_string(overflow_policy p) noexcept;
 
 class event_queue {
   public:

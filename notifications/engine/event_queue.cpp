@@ -1,22 +1,10 @@
-#include "notifications/event_queue.hpp"
+#include "notifications/engine/event_queue.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
 
 namespace ksn {
-
-std::string_view to_string(overflow_policy p) noexcept {
-    switch (p) {
-        case overflow_policy::drop_newest:
-            return "drop_newest";
-        case overflow_policy::drop_oldest:
-            return "drop_oldest";
-        case overflow_policy::disconnect:
-            return "disconnect";
-    }
-    return "unknown";
-}
 
 event_queue::event_queue(std::size_t capacity, overflow_policy policy)
     : slots_(capacity), policy_(policy) {

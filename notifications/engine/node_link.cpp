@@ -1,0 +1,158 @@
+#include "notifications/engine/node_link.hpp"
+
+#include <type_traits>
+#include <utility>
+
+#include "notifications/engine/notifier_core.hpp"
+
+namespace ksn::detail {
+
+namespace {
+
+node_subscriber::settings settings_of(const notifier_options& o) {
+    return {o.check, o.subscribe_when_disconnected};
+}
+
+}  // namespace
+
+node_link::node_link(notifier_core& core, const net::endpoint& address)
+    : core_(core),
+      options_(core.options().connection),
+      machine_(address.to_string(), core.registry(), settings_of(core.options())) {
+    options_.address = address;
+    stats_.node = machine_.name();
+}
+
+node_link::~node_link() {
+    if (conn_) conn_->close();
+}
+
+void node_link::start() {
+    connect();
+}
+
+void node_link::connect() {
+    if (conn_) bytes_before_ += conn_->counters().bytes_read;
+    conn_ = net::connection::create(core_.io(), options_, this);
+    conn_->start();
+}
+
+void node_link::close(bool retired) {
+    run(machine_.close(retired));
+}
+
+void node_link::send(const std::vector<subscription_key>& keys, bool unsubscribe,
+                     std::uint64_t op) {
+    run(machine_.send(keys, unsubscribe, op));
+}
+
+void node_link::pause_for_overflow(clock::time_point when) {
+    run(machine_.pause_for_overflow(when));
+}
+
+void node_link::resume() {
+    run(machine_.resume());
+}
+
+void node_link::expect_gap(gap_event gap) {
+    run(machine_.expect_gap(std::move(gap), clock::now()));
+}
+
+node_stats node_link::stats() const {
+    node_stats s = stats_;
+    s.state = conn_ ? conn_->state() : net::connection_state::closed;
+    s.reconnects = machine_.reconnects();
+    s.gaps = machine_.gaps();
+    if (conn_) {
+        s.bytes = bytes_before_ + conn_->counters().bytes_read;
+        s.protocol_errors = stats_.protocol_errors + conn_->counters().protocol_errors;
+        s.resp = ever_ready_ ? conn_->resp() : 0;
+    }
+    return s;
+}
+
+void node_link::on_state(net::connection_state state, const std::error_code& ec,
+                         const std::string& detail) {
+    switch (state) {
+        case net::connection_state::connecting:
+        case net::connection_state::handshaking:
+            return;
+        case net::connection_state::ready:
+            ever_ready_ = true;
+            run(machine_.on_ready(clock::now()));
+            return;
+        case net::connection_state::disconnected:
+            run(machine_.on_disconnected(ec, detail, clock::now()));
+            return;
+        case net::connection_state::closed:
+            run(machine_.on_closed(ec, detail, clock::now()));
+            return;
+    }
+}
+
+void node_link::on_message(const protocol::pubsub_frame& frame, clock::time_point received) {
+    if (core_.dispatch(frame, received, stats_) == event_queue::push_result::full) {
+        pause_for_overflow(received);
+    }
+}
+
+void node_link::on_confirmation(const protocol::pubsub_frame& frame) {
+    run(machine_.on_confirmation(frame.kind, frame.channel, clock::now()));
+    if (core_.options().deliver_confirmations) core_.emit_confirmation(frame, name());
+}
+
+void node_link::run(node_subscriber::actions actions) {
+    using N = node_subscriber;
+    for (auto& a : actions) {
+        std::visit(
+            [this](auto& act) {
+                using T = std::decay_t<decltype(act)>;
+                if constexpr (std::is_same_v<T, N::send_command>) {
+                    std::vector<std::string_view> args(act.args.begin(), act.args.end());
+                    conn_->subscribe_command(
+                        args, [this, op = act.op, cmd = act.args.front()](
+                                  const std::error_code& ec, const protocol::value& v) {
+                            // Disconnects reach the machine through on_state().
+                            if (ec == net::errc::server_error)
+                                run(machine_.on_refused(op, cmd, v.data));
+                        });
+                } else if constexpr (std::is_same_v<T, N::ask_run_id>) {
+                    conn_->command({"INFO", "server"},
+                                   [this](const std::error_code& ec, const protocol::value& v) {
+                                       if (ec == net::errc::server_error) {
+                                           run(machine_.on_run_id({}));  // refused (ACL)
+                                       } else if (!ec) {
+                                           run(machine_.on_run_id(run_id_of(v.data)));
+                                       }
+                                   });
+                } else if constexpr (std::is_same_v<T, N::ask_flags>) {
+                    conn_->command({"CONFIG", "GET", "notify-keyspace-events"},
+                                   [this](const std::error_code& ec, const protocol::value& v) {
+                                       if (ec == net::errc::server_error) {
+                                           run(machine_.on_flags_refused(v.data));
+                                       } else if (!ec && v.elements.size() >= 2) {
+                                           // RESP3: a map; RESP2: an array [name, value].
+                                           run(machine_.on_flags(v.elements[1].data));
+                                       }
+                                   });
+                } else if constexpr (std::is_same_v<T, N::emit_gap>) {
+                    core_.emit_gap(std::move(act.gap));
+                } else if constexpr (std::is_same_v<T, N::complete>) {
+                    core_.node_done(act.op, act.ec, act.detail);
+                } else if constexpr (std::is_same_v<T, N::report>) {
+                    core_.report(act.level, act.message);
+                } else if constexpr (std::is_same_v<T, N::warn_flags>) {
+                    core_.warn_flags(act.message);
+                } else if constexpr (std::is_same_v<T, N::disconnect>) {
+                    if (conn_) conn_->close();
+                } else if constexpr (std::is_same_v<T, N::reconnect>) {
+                    connect();
+                } else if constexpr (std::is_same_v<T, N::lost>) {
+                    if (core_.on_node_lost) core_.on_node_lost(name());
+                }
+            },
+            a);
+    }
+}
+
+}  // namespace ksn::detail

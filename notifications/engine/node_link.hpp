@@ -1,0 +1,77 @@
+// The Asio side of one node's subscriber: owns the node's net::connection, feeds its
+// events to the node_subscriber state machine and runs the actions it answers (commands,
+// gaps, completions, diagnostics, disconnect and reconnect). Messages bypass the state
+// machine: they go straight to the notifier's dispatcher (the hot path).
+//
+// Everything here runs on the notifier's I/O thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../../net/connection.hpp"
+#include "../notifier_options.hpp"
+#include "node_subscriber.hpp"
+
+namespace ksn::detail {
+
+class notifier_core;
+
+class node_link final : public net::connection_observer {
+  public:
+    node_link(notifier_core& core, const net::endpoint& address);
+    ~node_link() override;
+
+    /// Starts connecting.
+    void start();
+    /// See node_subscriber::close().
+    void close(bool retired = false);
+
+    const std::string& name() const noexcept { return machine_.name(); }
+    const net::endpoint& address() const noexcept { return options_.address; }
+    bool ready() const noexcept { return machine_.ready(); }
+
+    /// Sends (p)subscribe or (p)unsubscribe for `keys` as operation `op`; the node's
+    /// answer reaches notifier_core::node_done(op, ...).
+    void send(const std::vector<subscription_key>& keys, bool unsubscribe, std::uint64_t op);
+    /// Forgets the waiter of `op`; returns the keys it still waited for.
+    std::vector<subscription_key> cancel(std::uint64_t op) { return machine_.cancel(op); }
+
+    void pause_for_overflow(clock::time_point when);
+    void resume();
+
+    void set_slots(slot_ranges slots) { machine_.set_slots(std::move(slots)); }
+    void expect_gap(gap_event gap);
+    std::optional<clock::time_point> gap_start() const noexcept { return machine_.gap_start(); }
+
+    std::optional<notify_flags> configured_flags() const noexcept {
+        return machine_.configured_flags();
+    }
+    void set_configured_flags(notify_flags f) noexcept { machine_.set_configured_flags(f); }
+    node_stats stats() const;
+    /// The dispatcher's counters of this node (notifications, filtered, ...).
+    node_stats& counters() noexcept { return stats_; }
+
+    // connection_observer
+    void on_state(net::connection_state state, const std::error_code& ec,
+                  const std::string& detail) override;
+    void on_message(const protocol::pubsub_frame& frame, clock::time_point received) override;
+    void on_confirmation(const protocol::pubsub_frame& frame) override;
+
+  private:
+    void connect();
+    void run(node_subscriber::actions actions);
+
+    notifier_core& core_;
+    net::connection_options options_;
+    node_subscriber machine_;
+    std::shared_ptr<net::connection> conn_;
+    node_stats stats_;
+    std::uint64_t bytes_before_ = 0;  // bytes of earlier connection objects
+    bool ever_ready_ = false;
+};
+
+}  // namespace ksn::detail

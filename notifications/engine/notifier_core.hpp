@@ -1,0 +1,182 @@
+// The engine behind keyspace_notifications and cluster_keyspace_notifications. Internal:
+// not installed.
+//
+// notifier_core is the room where the rest meet: the I/O loop and its thread (or the
+// caller's io_context), the subscription registry, the dispatcher (hot path, queue, user
+// callbacks), the nodes (one node_link each) and the operations in flight. Its member
+// functions live in three files, one concept each:
+//   - notifier_core.cpp: the loop and its threads — start, shutdown, blocking calls from
+//     other threads, queries, nodes added and removed;
+//   - operations.cpp: subscribe / unsubscribe as operations over every node, with their
+//     timeouts, undo on failure and the notify-keyspace-events check;
+//   - configure.cpp: configure_notifications() over one-shot command connections.
+//
+// Everything runs on the I/O thread except the members marked "any thread".
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../../net/connection.hpp"
+#include "../delivery.hpp"
+#include "../notifier_options.hpp"
+#include "dispatcher.hpp"
+#include "event_queue.hpp"
+#include "node_link.hpp"
+#include "subscription_registry.hpp"
+
+namespace ksn::detail {
+
+class notifier_core : public std::enable_shared_from_this<notifier_core> {
+  public:
+    notifier_core(asio::io_context* external, notifier_options options);
+    ~notifier_core();
+
+    /// Starts the own I/O thread (if any) and runs `init` on the I/O thread.
+    void start(std::function<void()> init);
+    /// Any thread: closes every node, stops the own thread, wakes pullers. Idempotent.
+    void shutdown();
+
+    asio::io_context& io() noexcept { return *io_; }
+    const notifier_options& options() const noexcept { return options_; }
+    subscription_registry& registry() noexcept { return registry_; }
+    dispatcher& events() noexcept { return dispatcher_; }
+    event_queue& queue() noexcept { return dispatcher_.queue(); }
+    bool on_io_thread() const noexcept;
+    bool closed() const noexcept { return closed_.load(); }
+
+    // --- nodes (notifier_core.cpp) ---------------------------------------------------------
+    node_link& add_node(const net::endpoint& address);
+    /// Closes and removes a node (cluster); with `gap`, reports it first.
+    void remove_node(const std::string& name, std::optional<gap_event> gap);
+    node_link* find_node(const std::string& name) noexcept;
+    const std::vector<std::unique_ptr<node_link>>& nodes() const noexcept { return nodes_; }
+
+    // Called by node_link on the I/O thread.
+    event_queue::push_result dispatch(const protocol::pubsub_frame& frame,
+                                      clock::time_point received, node_stats& stats) {
+        return dispatcher_.dispatch(frame, received, stats, stats.node);
+    }
+    void emit_gap(gap_event gap) { dispatcher_.emit_gap(std::move(gap)); }
+    void emit_confirmation(const protocol::pubsub_frame& frame, const std::string& node) {
+        dispatcher_.emit_confirmation(frame, node);
+    }
+    void report(severity s, const std::string& message) { dispatcher_.report(s, message); }
+    void warn_flags(const std::string& message) { dispatcher_.warn_flags(message); }
+    /// A node is done with operation `id` (ec empty: confirmed).
+    void node_done(std::uint64_t id, const std::error_code& ec, const std::string& detail);
+
+    /// Cluster hook: a node lost its connection (the tracker refreshes the topology).
+    std::function<void(const std::string&)> on_node_lost;
+    /// Cluster hook: runs on the I/O thread when the notifier closes.
+    std::function<void()> on_shutdown;
+
+    // --- operations (operations.cpp); `done` runs exactly once, on the I/O thread ----------
+    void subscribe(std::vector<subscription_key> keys, notification_handler handler,
+                   completion done);
+    void unsubscribe(std::vector<subscription_key> keys, completion done);
+    /// Cluster: subscribe operations wait (parked) until the first nodes are known.
+    void await_nodes() noexcept { awaiting_nodes_ = true; }
+    /// Cluster: the first nodes were added; parked operations are sent to them.
+    void nodes_ready();
+    /// Cluster: no node could be found; parked operations fail with `detail`.
+    void fail_parked(const std::string& detail);
+
+    // --- configure_notifications() (configure.cpp) -----------------------------------------
+    void configure(notify_flags flags, completion done);
+
+    // --- across threads (notifier_core.cpp) ------------------------------------------------
+    /// Any thread but the I/O thread: runs `op` there and waits for its completion, at
+    /// most `bound` (then notifier_errc::no_answer). Throws std::logic_error when called
+    /// on the I/O thread.
+    std::pair<std::error_code, std::string> run_blocking(const std::function<void(completion)>& op,
+                                                         std::chrono::milliseconds bound);
+    /// Any thread: runs `fn` on the I/O thread and returns its result. Throws ksn::error
+    /// (notifier_errc::no_answer) when the I/O thread does not run it within 10 s, and
+    /// rethrows what `fn` throws.
+    template <class F>
+    auto query(F fn) -> decltype(fn());
+
+    // Any thread.
+    bool next(delivery& out, clock::duration timeout) { return dispatcher_.next(out, timeout); }
+    void set_gap_handler(gap_handler h) { dispatcher_.set_gap_handler(std::move(h)); }
+    void set_diagnostic_handler(diagnostic_handler h) {
+        dispatcher_.set_diagnostic_handler(std::move(h));
+    }
+    std::size_t subscription_count() const noexcept { return subscription_count_.load(); }
+    /// Handler exceptions caught by run_in_thread() workers.
+    std::atomic<std::uint64_t> handler_exceptions{0};
+
+  private:
+    struct operation {
+        std::uint64_t id = 0;
+        std::size_t waiting = 0;
+        std::vector<subscription_key> added;  // new in the registry: undone on failure
+        bool unsubscribe = false;
+        completion done;
+        std::unique_ptr<asio::steady_timer> timer;
+        std::error_code ec;
+        std::string detail;
+        bool parked = false;  // waiting for the first nodes (cluster)
+    };
+    /// Fails the operation with subscribe_timeout, naming the nodes that did not confirm,
+    /// when subscribe_timeout passes first.
+    void arm_timeout(operation& op);
+    void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
+                       bool unsubscribe);
+    void finish(std::uint64_t id);
+    bool flags_missing(std::string& why) const;
+    /// Runs a completion (the user's, for async calls) guarded.
+    void complete(completion& done, const std::error_code& ec, const std::string& detail);
+    void stop_thread();
+
+    std::unique_ptr<asio::io_context> own_io_;
+    asio::io_context* io_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+    std::thread thread_;
+    std::future<void> run_finished_;  // set when the own thread's run() returns
+    notifier_options options_;
+    subscription_registry registry_;
+    dispatcher dispatcher_;
+    std::vector<std::unique_ptr<node_link>> nodes_;
+    std::map<std::uint64_t, operation> operations_;
+    std::uint64_t next_op_ = 1;
+    std::atomic<bool> closed_{false};
+    bool awaiting_nodes_ = false;
+    std::atomic<std::size_t> subscription_count_{0};
+};
+
+template <class F>
+auto notifier_core::query(F fn) -> decltype(fn()) {
+    using result = decltype(fn());
+    if (on_io_thread() || closed_) return fn();  // closed: nodes are gone, fn sees that
+    auto p = std::make_shared<std::promise<result>>();
+    auto f = p->get_future();
+    asio::post(*io_, [p, fn = std::move(fn)]() mutable {
+        try {
+            p->set_value(fn());
+        } catch (...) {
+            p->set_exception(std::current_exception());
+        }
+    });
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        throw error(make_error_code(notifier_errc::no_answer),
+                    "ksn: the notifier's I/O thread did not answer within 10 s (a handler "
+                    "blocks it, or the io_context given to the notifier is not running)");
+    }
+    return f.get();
+}
+
+}  // namespace ksn::detail

@@ -1,0 +1,481 @@
+// The per-node subscriber's whole conversations, without a socket: events in, actions out.
+#include "notifications/engine/node_subscriber.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "net/error.hpp"
+
+namespace ksn::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using protocol::pubsub_kind;
+using N = node_subscriber;
+
+const clock::time_point t0 = clock::time_point{} + 1000s;
+
+template <class T>
+std::vector<T> all_of(const N::actions& actions) {
+    std::vector<T> out;
+    for (const auto& a : actions) {
+        if (const T* p = std::get_if<T>(&a)) out.push_back(*p);
+    }
+    return out;
+}
+
+template <class T>
+bool has(const N::actions& actions) {
+    return !all_of<T>(actions).empty();
+}
+
+std::vector<std::vector<std::string>> commands(const N::actions& actions) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& c : all_of<N::send_command>(actions))
+        out.push_back(c.args);
+    return out;
+}
+
+/// The ops completed, with their error (empty: success).
+std::vector<std::pair<std::uint64_t, std::error_code>> completed(const N::actions& actions) {
+    std::vector<std::pair<std::uint64_t, std::error_code>> out;
+    for (const auto& c : all_of<N::complete>(actions))
+        out.emplace_back(c.op, c.ec);
+    return out;
+}
+
+std::vector<gap_event> gaps(const N::actions& actions) {
+    std::vector<gap_event> out;
+    for (auto& g : all_of<N::emit_gap>(actions))
+        out.push_back(g.gap);
+    return out;
+}
+
+class NodeSubscriber : public ::testing::Test {
+  protected:
+    subscription_registry registry;
+    N::settings settings;
+    std::unique_ptr<N> node;
+
+    N& make() {
+        node = std::make_unique<N>("127.0.0.1:7000", registry, settings);
+        return *node;
+    }
+    void add(std::string name, bool pattern = false) {
+        registry.add({std::move(name), pattern}, {});
+    }
+
+    /// Connects and confirms every subscription in the registry; returns all actions.
+    N::actions connect_and_confirm(clock::time_point now) {
+        N::actions all = node->on_ready(now);
+        for (const auto& cmd : commands(all)) {
+            const bool pattern = cmd[0] == "PSUBSCRIBE";
+            for (std::size_t i = 1; i < cmd.size(); ++i) {
+                auto more = node->on_confirmation(
+                    pattern ? pubsub_kind::psubscribe : pubsub_kind::subscribe, cmd[i], now);
+                all.insert(all.end(), more.begin(), more.end());
+            }
+        }
+        return all;
+    }
+};
+
+TEST_F(NodeSubscriber, ReadyAsksRunIdAndFlagsBeforeReplayingEverySubscription) {
+    add("__keyspace@0__:a");
+    add("__keyspace@0__:b*", true);
+    auto& n = make();
+    EXPECT_EQ(n.state(), N::link::first_attempt);
+    const auto a = n.on_ready(t0);
+    ASSERT_GE(a.size(), 4u);
+    EXPECT_TRUE(std::holds_alternative<N::ask_run_id>(a[0]));
+    EXPECT_TRUE(std::holds_alternative<N::ask_flags>(a[1]));
+    EXPECT_EQ(commands(a),
+              (std::vector<std::vector<std::string>>{{"SUBSCRIBE", "__keyspace@0__:a"},
+                                                     {"PSUBSCRIBE", "__keyspace@0__:b*"}}));
+    EXPECT_TRUE(n.ready());
+    EXPECT_FALSE(n.covered());
+    // Covered only once both are confirmed.
+    EXPECT_TRUE(n.on_confirmation(pubsub_kind::subscribe, "__keyspace@0__:a", t0).empty());
+    EXPECT_FALSE(n.covered());
+    // A pattern's confirmation does not count for the exact channel of the same name.
+    (void)n.on_confirmation(pubsub_kind::subscribe, "__keyspace@0__:b*", t0);
+    EXPECT_FALSE(n.covered());
+    (void)n.on_confirmation(pubsub_kind::psubscribe, "__keyspace@0__:b*", t0);
+    EXPECT_TRUE(n.covered());
+}
+
+TEST_F(NodeSubscriber, NoFlagsQuestionWhenTheCheckIsOff) {
+    settings.check = notify_check::off;
+    add("__keyspace@0__:a");
+    const auto a = make().on_ready(t0);
+    EXPECT_TRUE(has<N::ask_run_id>(a));
+    EXPECT_FALSE(has<N::ask_flags>(a));
+}
+
+TEST_F(NodeSubscriber, EmptyRegistryIsCoveredAtOnceAndALossOpensNoGap) {
+    auto& n = make();
+    const auto a = n.on_ready(t0);
+    EXPECT_TRUE(commands(a).empty());
+    EXPECT_TRUE(n.covered());
+    const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
+    EXPECT_FALSE(n.open_gap().has_value());
+    EXPECT_TRUE(has<N::lost>(d));
+}
+
+TEST_F(NodeSubscriber, SubscribeBeforeTheFirstConnectionWaitsForItsReplay) {
+    add("__keyevent@0__:set");
+    auto& n = make();
+    // Nothing is sent before the connection is ready; the operation waits.
+    const auto s = n.send({{"__keyevent@0__:set", false}}, false, 7);
+    EXPECT_TRUE(s.empty());
+    EXPECT_EQ(n.waiting(), 1u);
+    const auto a = n.on_ready(t0);
+    EXPECT_EQ(commands(a).size(), 1u);  // the replay carries it: sent once, not twice
+    const auto c = n.on_confirmation(pubsub_kind::subscribe, "__keyevent@0__:set", t0);
+    EXPECT_EQ(completed(c), (std::vector<std::pair<std::uint64_t, std::error_code>>{{7, {}}}));
+    EXPECT_TRUE(n.covered());
+    EXPECT_EQ(n.waiting(), 0u);
+}
+
+TEST_F(NodeSubscriber, PartialConfirmationsCompleteOnlyWhenAllArrive) {
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    add("a");
+    add("b");
+    add("c*", true);
+    const auto s = n.send({{"a", false}, {"b", false}, {"c*", true}}, false, 3);
+    EXPECT_EQ(commands(s), (std::vector<std::vector<std::string>>{{"SUBSCRIBE", "a", "b"},
+                                                                  {"PSUBSCRIBE", "c*"}}));
+    EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::subscribe, "a", t0)).empty());
+    EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::psubscribe, "c*", t0)).empty());
+    // An unsubscribe confirmation of a wanted name does not count.
+    EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::unsubscribe, "b", t0)).empty());
+    EXPECT_EQ(completed(n.on_confirmation(pubsub_kind::subscribe, "b", t0)).size(), 1u);
+}
+
+TEST_F(NodeSubscriber, DisconnectOpensAGapFailsWaitersAndTheReplayClosesIt) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    add("k2");
+    (void)n.send({{"k2", false}}, false, 5);
+    const auto lost_at = t0 + 1s;
+    const auto d =
+        n.on_disconnected(make_error_code(net::errc::connection_lost), "node: lost", lost_at);
+    // The waiting subscribe fails, naming what was not subscribed.
+    const auto done = all_of<N::complete>(d);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].op, 5u);
+    EXPECT_EQ(done[0].ec, make_error_code(notifier_errc::not_connected));
+    EXPECT_NE(done[0].detail.find("not subscribed: SUBSCRIBE k2"), std::string::npos)
+        << done[0].detail;
+    EXPECT_TRUE(has<N::report>(d));
+    EXPECT_TRUE(has<N::lost>(d));
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::connection_lost);
+    EXPECT_EQ(n.gap_start(), lost_at);
+    EXPECT_EQ(n.state(), N::link::down);
+
+    // Reconnected: the gap is emitted only when every subscription is confirmed again.
+    const auto back = t0 + 3s;
+    const auto r = n.on_ready(back);
+    EXPECT_TRUE(gaps(r).empty());
+    EXPECT_TRUE(gaps(n.on_confirmation(pubsub_kind::subscribe, "k", back)).empty());
+    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k2", back + 1ms));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].node, "127.0.0.1:7000");
+    EXPECT_EQ(g[0].lost, lost_at);
+    EXPECT_EQ(g[0].restored, back + 1ms);
+    EXPECT_FALSE(n.open_gap());
+    EXPECT_EQ(n.gaps(), 1u);
+    EXPECT_EQ(n.reconnects(), 1u);
+}
+
+TEST_F(NodeSubscriber, QueuedSubscribesSurviveADisconnect) {
+    settings.subscribe_when_disconnected = when_disconnected::queue;
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.send({{"k", false}}, false, 9);
+    const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
+    EXPECT_EQ(completed(d), (std::vector<std::pair<std::uint64_t, std::error_code>>{{9, {}}}));
+    // While down, a new subscribe is queued (answered at once) for the next replay.
+    EXPECT_EQ(completed(n.send({{"k", false}}, false, 10)),
+              (std::vector<std::pair<std::uint64_t, std::error_code>>{{10, {}}}));
+}
+
+TEST_F(NodeSubscriber, SubscribeWhileDownFailsNamingTheLastError) {
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost),
+                            "127.0.0.1:7000: connection reset", t0);
+    const auto c = all_of<N::complete>(n.send({{"x", false}}, false, 4));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::not_connected));
+    EXPECT_NE(c[0].detail.find("connection reset"), std::string::npos) << c[0].detail;
+    EXPECT_NE(c[0].detail.find("SUBSCRIBE x"), std::string::npos) << c[0].detail;
+    // An unsubscribe while down has nothing to do: the next connection will not subscribe.
+    EXPECT_EQ(completed(n.send({{"x", false}}, true, 6)),
+              (std::vector<std::pair<std::uint64_t, std::error_code>>{{6, {}}}));
+}
+
+TEST_F(NodeSubscriber, UnsubscribeInFlightCompletesWhenTheConnectionIsLost) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    const auto s = n.send({{"k", false}}, true, 11);
+    EXPECT_EQ(commands(s), (std::vector<std::vector<std::string>>{{"UNSUBSCRIBE", "k"}}));
+    const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
+    EXPECT_EQ(completed(d), (std::vector<std::pair<std::uint64_t, std::error_code>>{{11, {}}}));
+}
+
+TEST_F(NodeSubscriber, UnsubscribeConfirmationsCompleteTheUnsubscribe) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.send({{"k", false}}, true, 12);
+    // A subscribe confirmation of the same name is not the answer.
+    EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::subscribe, "k", t0)).empty());
+    EXPECT_EQ(completed(n.on_confirmation(pubsub_kind::unsubscribe, "k", t0)).size(), 1u);
+}
+
+TEST_F(NodeSubscriber, SameRunIdAfterAnEofIsTheServerClosingTheConnection) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_run_id("abc");
+    (void)n.on_disconnected(make_error_code(net::errc::closed_by_peer), "closed by peer", t0);
+    (void)n.on_ready(t0 + 1s);
+    (void)n.on_run_id("abc");
+    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::server_closed_connection);
+    EXPECT_NE(g[0].detail.find("client-output-buffer-limit"), std::string::npos);
+}
+
+TEST_F(NodeSubscriber, NewRunIdIsARestart) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_run_id("abc");
+    (void)n.on_disconnected(make_error_code(net::errc::closed_by_peer), "closed by peer", t0);
+    (void)n.on_ready(t0 + 1s);
+    (void)n.on_run_id("def");
+    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::server_restarted);
+}
+
+TEST_F(NodeSubscriber, SameRunIdAfterAResetIsNotRefined) {
+    // Not an EOF (a reset, a timeout): the server's part is unknown.
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_run_id("abc");
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "reset", t0);
+    (void)n.on_ready(t0 + 1s);
+    (void)n.on_run_id("abc");
+    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::connection_lost);
+}
+
+TEST_F(NodeSubscriber, HealthCheckTimeoutAndProtocolErrorNameTheirReason) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_disconnected(make_error_code(net::errc::health_check_timeout), "no PONG", t0);
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::health_check_timeout);
+    // A second loss before the node was covered keeps the first gap and its start.
+    (void)n.on_ready(t0 + 1s);
+    (void)n.on_disconnected(make_error_code(net::errc::protocol_error), "bad bytes", t0 + 2s);
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::health_check_timeout);
+    EXPECT_EQ(n.gap_start(), t0);
+
+    auto& m = make();
+    (void)connect_and_confirm(t0);
+    (void)m.on_disconnected(make_error_code(net::errc::protocol_error), "bad bytes", t0);
+    EXPECT_EQ(m.open_gap()->reason, gap_reason::protocol_error);
+}
+
+TEST_F(NodeSubscriber, RefusedSubscribeFailsItsOperationNamingCommandAndError) {
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    add("secret");
+    (void)n.send({{"secret", false}}, false, 21);
+    const auto c = all_of<N::complete>(n.on_refused(21, "SUBSCRIBE", "NOPERM no access"));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::subscribe_refused));
+    EXPECT_EQ(c[0].detail, "127.0.0.1:7000: SUBSCRIBE SUBSCRIBE secret refused: NOPERM no access");
+    EXPECT_EQ(n.waiting(), 0u);
+}
+
+TEST_F(NodeSubscriber, RefusedReplayIsReportedAndLeavesTheGapOpen) {
+    add("secret");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
+    (void)n.on_ready(t0 + 1s);
+    const auto r = n.on_refused(0, "SUBSCRIBE", "NOPERM");
+    EXPECT_TRUE(completed(r).empty());
+    const auto reports = all_of<N::report>(r);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports[0].message.find("NOPERM"), std::string::npos);
+    EXPECT_FALSE(n.covered());
+    EXPECT_TRUE(n.open_gap());
+}
+
+TEST_F(NodeSubscriber, CancelledOperationIgnoresLateConfirmations) {
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.send({{"a", false}, {"b", false}}, false, 30);
+    (void)n.on_confirmation(pubsub_kind::subscribe, "a", t0);
+    // The operation timed out: the node says what it still waited for.
+    EXPECT_EQ(n.cancel(30), (std::vector<subscription_key>{{"b", false}}));
+    EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::subscribe, "b", t0)).empty());
+    EXPECT_TRUE(n.cancel(30).empty());
+}
+
+TEST_F(NodeSubscriber, GivenUpNodeEmitsAGapWithoutRestoredAndFailsWaiters) {
+    add("k");
+    auto& n = make();
+    n.set_slots({{0, 5460}});
+    (void)connect_and_confirm(t0);
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
+    (void)n.send({{"k", false}}, false, 40);  // fails at once (down, fail policy)
+    const auto c = n.on_closed(make_error_code(net::errc::reconnect_exhausted), "gave up", t0 + 5s);
+    const auto g = gaps(c);
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::node_closed);
+    EXPECT_EQ(g[0].lost, t0);  // from the first loss, not the give-up
+    EXPECT_FALSE(g[0].restored.has_value());
+    EXPECT_EQ(g[0].slots, (slot_ranges{{0, 5460}}));
+    EXPECT_TRUE(has<N::lost>(c));
+    EXPECT_TRUE(n.closed());
+    EXPECT_EQ(completed(n.send({{"k", false}}, false, 41)),
+              (std::vector<std::pair<std::uint64_t, std::error_code>>{
+                  {41, make_error_code(notifier_errc::closed)}}));
+}
+
+TEST_F(NodeSubscriber, GivingUpBeforeTheFirstConnectionFailsTheWaitingSubscribe) {
+    add("k");
+    auto& n = make();
+    EXPECT_TRUE(n.send({{"k", false}}, false, 45).empty());  // waits for the first connection
+    const auto c = all_of<N::complete>(n.on_closed(make_error_code(net::errc::auth_failed),
+                                                   "127.0.0.1:7000: WRONGPASS", t0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].op, 45u);
+    EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::closed));
+    EXPECT_NE(c[0].detail.find("WRONGPASS"), std::string::npos) << c[0].detail;
+    EXPECT_NE(c[0].detail.find("not subscribed: SUBSCRIBE k"), std::string::npos);
+    EXPECT_EQ(n.waiting(), 0u);
+}
+
+TEST_F(NodeSubscriber, CloseRetiredCompletesWaitersAndCloseFailsThem) {
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.send({{"a", false}}, false, 50);
+    const auto r = n.close(true);
+    EXPECT_EQ(completed(r), (std::vector<std::pair<std::uint64_t, std::error_code>>{{50, {}}}));
+    EXPECT_TRUE(has<N::disconnect>(r));
+    EXPECT_TRUE(gaps(r).empty());  // the caller decides what to report
+    // The connection's own "closed" afterwards changes nothing.
+    EXPECT_TRUE(n.on_closed(make_error_code(net::errc::closed), "closed", t0).empty());
+
+    auto& m = make();
+    (void)connect_and_confirm(t0);
+    (void)m.send({{"a", false}}, false, 51);
+    const auto c = all_of<N::complete>(m.close(false));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::closed));
+}
+
+TEST_F(NodeSubscriber, OverflowPauseDisconnectsQueuesAndResumesWithAGap) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    const auto full_at = t0 + 2s;
+    const auto p = n.pause_for_overflow(full_at);
+    EXPECT_TRUE(has<N::disconnect>(p));
+    EXPECT_TRUE(n.paused());
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::slow_consumer_disconnect);
+    // Our own close is not a loss.
+    EXPECT_TRUE(n.on_closed(make_error_code(net::errc::closed), "closed", full_at).empty());
+    // A second overflow while paused does nothing.
+    EXPECT_TRUE(n.pause_for_overflow(full_at + 1s).empty());
+    // Subscribing while paused is queued for the resumed connection.
+    EXPECT_EQ(completed(n.send({{"k", false}}, false, 60)),
+              (std::vector<std::pair<std::uint64_t, std::error_code>>{{60, {}}}));
+    const auto r = n.resume();
+    EXPECT_TRUE(has<N::reconnect>(r));
+    EXPECT_FALSE(n.paused());
+    EXPECT_TRUE(n.resume().empty());
+    const auto back = full_at + 3s;
+    const auto all = connect_and_confirm(back);
+    const auto g = gaps(all);
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::slow_consumer_disconnect);
+    EXPECT_EQ(g[0].lost, full_at);
+    EXPECT_EQ(g[0].restored, back);
+}
+
+TEST_F(NodeSubscriber, ExpectedTopologyGapIsEmittedOnceCovered) {
+    add("k");
+    auto& n = make();
+    n.set_slots({{100, 200}});
+    (void)n.on_ready(t0);
+    gap_event g;
+    g.reason = gap_reason::topology_change;
+    g.lost = t0 - 2s;
+    g.slots = {{150, 160}};
+    EXPECT_TRUE(gaps(n.expect_gap(g, t0)).empty());  // not covered yet
+    const auto out = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].node, "127.0.0.1:7000");
+    EXPECT_EQ(out[0].slots, (slot_ranges{{150, 160}}));  // its own slots, not the node's
+    EXPECT_EQ(out[0].lost, t0 - 2s);
+    EXPECT_EQ(out[0].restored, t0 + 1s);
+
+    // Already covered: at once. Merged with an open gap: from the earlier start.
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0 + 5s);
+    g.lost = t0 + 6s;
+    EXPECT_TRUE(gaps(n.expect_gap(g, t0 + 6s)).empty());
+    EXPECT_EQ(n.gap_start(), t0 + 5s);
+    const auto merged = gaps(connect_and_confirm(t0 + 7s));
+    ASSERT_EQ(merged.size(), 1u);
+    EXPECT_EQ(merged[0].reason, gap_reason::topology_change);
+    EXPECT_EQ(merged[0].lost, t0 + 5s);
+    g.lost = t0 + 8s;
+    EXPECT_EQ(gaps(n.expect_gap(g, t0 + 9s)).size(), 1u);
+}
+
+TEST_F(NodeSubscriber, FlagsCheckWarnsNamingTheLettersToSet) {
+    add("__keyevent@0__:set");
+    auto& n = make();
+    (void)n.on_ready(t0);
+    const auto w = all_of<N::warn_flags>(n.on_flags("Kg"));
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_NE(w[0].message.find("notify-keyspace-events is \"Kg\""), std::string::npos)
+        << w[0].message;
+    EXPECT_NE(w[0].message.find("CONFIG SET notify-keyspace-events"), std::string::npos);
+    EXPECT_EQ(n.configured_flags(), from_letters("Kg"));
+    EXPECT_TRUE(n.on_flags("E$").empty());
+    const auto r = all_of<N::report>(n.on_flags_refused("NOPERM"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_NE(r[0].message.find("CONFIG GET refused: NOPERM"), std::string::npos);
+    EXPECT_FALSE(n.configured_flags());
+}
+
+TEST(NodeSubscriberHelpers, RunIdOfInfo) {
+    EXPECT_EQ(run_id_of("# Server\r\nredis_version:7.0\r\nrun_id:abc123\r\ntcp_port:1\r\n"),
+              "abc123");
+    EXPECT_EQ(run_id_of("run_id:xyz"), "xyz");
+    EXPECT_EQ(run_id_of("# Server\r\n"), "");
+}
+
+}  // namespace
+}  // namespace ksn::detail
