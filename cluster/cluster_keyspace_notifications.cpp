@@ -44,7 +44,12 @@ struct cluster_keyspace_notifications::controller
             core.io(), std::move(opts),
             [weak](const cluster::topology& now, const cluster::topology* before,
                    clock::time_point previous) {
-                if (auto self = weak.lock()) self->changed(now, before, previous);
+                // Guarded: an exception here (out of memory) must neither escape into the
+                // I/O loop nor leave the tracker stuck in the middle of its callback.
+                if (auto self = weak.lock()) {
+                    self->core.events().guarded("the cluster controller",
+                                                [&] { self->changed(now, before, previous); });
+                }
             },
             [weak](const std::string& sentence) {
                 auto self = weak.lock();

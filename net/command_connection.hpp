@@ -4,9 +4,10 @@
 // its observer, so a caller writes two callbacks instead of a connection_observer class.
 //
 // It connects once: reconnect.max_attempts is forced to 1 and health_check_interval to 0,
-// so a refused connect, a failed handshake or a connection lost later is reported once to
-// the failure handler and the connection is closed for good. A caller that wants another
-// try makes a new command_connection.
+// and the first loss closes the underlying connection before its reconnect timer can
+// fire, so a refused connect, a failed handshake or a connection lost later is reported
+// once to the failure handler and nothing is retried. A caller that wants another try
+// makes a new command_connection.
 //
 // Threading: like net::connection, it lives on one io_context; create(), start(),
 // command() and close() must be called on the thread that runs it, and every handler runs
@@ -52,8 +53,9 @@ class command_connection : public std::enable_shared_from_this<command_connectio
     /// Called at most once, when the handshake has completed and commands flow.
     using ready_handler = std::function<void()>;
     /// Called at most once, when the connection fails or is lost (not after close()).
-    /// `ec` is a net::errc (connect_failed, connect_timeout, auth_failed, closed_by_peer,
-    /// connection_lost, reconnect_exhausted, ...); `detail` is a sentence naming the node
+    /// `ec` is a net::errc (resolve_failed, connect_failed, connect_timeout, auth_failed,
+    /// handshake_failed, tls_*, closed_by_peer, connection_lost, protocol_error, ...);
+    /// `detail` is a sentence naming the node
     /// ("127.0.0.1:6379: connect failed: Connection refused"). Commands still pending
     /// have already failed with their own error when it runs.
     using failure_handler =

@@ -115,7 +115,9 @@ channel channel::make(channel_kind kind, std::int32_t db, std::string_view first
             c.pattern_ = true;
             break;
         case match::detect:
-            // Each part is judged on its own, as the reference does; `@*` is a pattern.
+            // Each part is judged on its own, as the reference's is_pattern does (its
+            // subscribe() judges the whole name instead: docs/notifications.md); `@*` is a
+            // pattern.
             c.pattern_ =
                 db == any_db || is_glob_pattern(first) || (two_parts && is_glob_pattern(second));
             break;

@@ -13,11 +13,6 @@ namespace ksn {
 
 namespace {
 
-// The bound of a blocking call: the operation's own timeout plus room for the I/O thread.
-std::chrono::milliseconds blocking_bound(const notifier_options& o) {
-    return o.subscribe_timeout + o.connection.connect_timeout + std::chrono::seconds(2);
-}
-
 void throw_if(const std::pair<std::error_code, std::string>& r) {
     if (r.first) throw error(r.first, r.second);
 }
@@ -43,7 +38,7 @@ outcome blocking_subscribe(detail::notifier_core& core, std::vector<subscription
         [&core, keys = std::move(keys), handler = std::move(handler)](completion done) mutable {
             core.subscribe(std::move(keys), std::move(handler), std::move(done));
         },
-        blocking_bound(core.options()));
+        core.blocking_bound());
 }
 
 outcome blocking_unsubscribe(detail::notifier_core& core, std::vector<subscription_key> keys) {
@@ -51,7 +46,7 @@ outcome blocking_unsubscribe(detail::notifier_core& core, std::vector<subscripti
         [&core, keys = std::move(keys)](completion done) mutable {
             core.unsubscribe(std::move(keys), std::move(done));
         },
-        blocking_bound(core.options()));
+        core.blocking_bound());
 }
 
 }  // namespace
@@ -295,7 +290,7 @@ bool notifier_base::subscribed() const {
 void notifier_base::configure_notifications(notify_flags flags) {
     throw_if(core_->run_blocking(
         [core = core_.get(), flags](completion done) { core->configure(flags, std::move(done)); },
-        blocking_bound(core_->options())));
+        core_->blocking_bound()));
 }
 
 std::vector<std::pair<std::string, std::optional<notify_flags>>>

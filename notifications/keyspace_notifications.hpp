@@ -132,6 +132,9 @@ class notifier_base {
     /// dispatch_mode::io_thread it runs on the I/O thread).
     void on_gap(gap_handler handler);
     void on_diagnostic(diagnostic_handler handler);
+    /// Asks the I/O thread; like the blocking calls, throws ksn::error
+    /// (notifier_errc::no_answer) when it does not answer within subscribe_timeout +
+    /// connect_timeout + 2 s (a handler blocks it, or the caller's io_context is not run).
     [[nodiscard]] notifier_stats stats() const;
     /// True while something is subscribed and the notifier is open.
     [[nodiscard]] bool subscribed() const;

@@ -61,8 +61,11 @@ struct notifier_options {
     std::size_t queue_capacity = 65536;
     overflow_policy overflow = overflow_policy::drop_oldest;
     dispatch_mode dispatch = dispatch_mode::queued;
-    /// Deliver (p)subscribe / (p)unsubscribe confirmations through the pull API (the
-    /// reference's ignore_subscribe_messages=False).
+    /// Deliver (p)subscribe / (p)unsubscribe confirmations through the pull API
+    /// (delivery::is_confirmation()). The reference has no equivalent: whatever its
+    /// ignore_subscribe_messages, get_message() passes every message through
+    /// KeyNotification.from_message(), which answers None for any type but message and
+    /// pmessage, so no confirmation ever reaches its caller (docs/notifications.md).
     bool deliver_confirmations = false;
     /// Deliver malformed notifications (delivery::is_invalid()) through the pull API; they
     /// are always counted (node_stats::invalid) and reported as diagnostics.

@@ -9,12 +9,15 @@
 #include <charconv>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "cluster/cluster_keyspace_notifications.hpp"
+#include "cluster/router.hpp"
 #include "cluster/slot.hpp"
 #include "cluster/topology.hpp"
+#include "net/command_connection.hpp"
 #include "net/connection.hpp"
 #include "notifications/keyspace_notifications.hpp"
 
@@ -47,46 +50,33 @@ constexpr auto admin_timeout = 10s;
 
 // --- one-off commands --------------------------------------------------------------------
 
-/// Runs commands in order on a fresh connection to `at` (on an io_context of its own) and
-/// returns their replies, or nullopt with `error` set when the connection failed.
-class quiet_observer final : public net::connection_observer {
-  public:
-    void on_state(net::connection_state s, const std::error_code& ec,
-                  const std::string& detail) override {
-        state = s;
-        if (s == net::connection_state::ready && on_ready) on_ready();
-        if (s == net::connection_state::closed && ec && ec != net::errc::closed) why = detail;
-        if (s == net::connection_state::disconnected && !detail.empty()) why = detail;
-    }
-    void on_message(const protocol::pubsub_frame&, clock::time_point) override {}
-    void on_confirmation(const protocol::pubsub_frame&) override {}
-    net::connection_state state = net::connection_state::connecting;
-    std::string why;
-    /// Runs first thing on each (re)connection, before any other command.
-    std::function<void()> on_ready;
-};
-
+/// Runs commands in order on a fresh command connection to `at` (on an io_context of its
+/// own) and returns their replies, or nullopt with `error` set when the connection failed.
 std::optional<std::vector<protocol::value>> admin(
     net::connection_options opts, const net::endpoint& at,
     const std::vector<std::vector<std::string>>& commands, std::string& error) {
     asio::io_context io;
     opts.address = at;
-    opts.reconnect.max_attempts = 1;
-    opts.health_check_interval = 0ms;
     opts.connect_timeout = std::min<std::chrono::milliseconds>(opts.connect_timeout, admin_timeout);
-    quiet_observer obs;
-    auto conn = net::connection::create(io, opts, &obs);
+    bool ready = false;
+    bool lost = false;
+    std::string why;  // a sentence naming the node
+    // The handlers capture locals by reference: `conn` is closed (and destroyed) before
+    // they go out of scope.
+    auto conn = net::command_connection::create(
+        io, opts, [&ready] { ready = true; },
+        [&lost, &why](const std::error_code&, const std::string& detail) {
+            lost = true;
+            why = detail;
+        });
     conn->start();
-    // Commands are taken once the connection is up (handshaking or ready).
     const auto connect_deadline = clock::now() + admin_timeout;
-    while (obs.state != net::connection_state::ready &&
-           obs.state != net::connection_state::closed && clock::now() < connect_deadline) {
+    while (!ready && !lost && clock::now() < connect_deadline)
         io.run_for(20ms);
-    }
-    if (obs.state != net::connection_state::ready) {
+    if (!ready) {
         conn->close();
         io.run_for(10ms);
-        error = !obs.why.empty() ? obs.why : at.to_string() + ": cannot connect in 10 s";
+        error = !why.empty() ? why : at.to_string() + ": cannot connect in 10 s";
         return std::nullopt;
     }
     std::vector<protocol::value> replies(commands.size());
@@ -102,17 +92,14 @@ std::optional<std::vector<protocol::value>> admin(
     }
     const auto deadline = clock::now() + admin_timeout * static_cast<int>(std::max<std::size_t>(
                                                              1, commands.size() / 1000 + 1));
-    while (done < commands.size() && !failure && clock::now() < deadline &&
-           obs.state != net::connection_state::closed) {
+    while (done < commands.size() && !failure && !lost && clock::now() < deadline)
         io.run_for(50ms);
-    }
     conn->close();
     io.run_for(10ms);
     if (done < commands.size() || failure) {
-        error = at.to_string() + ": " +
-                (!obs.why.empty() ? obs.why
-                 : failure        ? failure.message()
-                                  : std::string("no reply in 10 s"));
+        error = !why.empty() ? why
+                : failure    ? at.to_string() + ": " + failure.message()
+                             : at.to_string() + ": no reply in 10 s";
         return std::nullopt;
     }
     return replies;
@@ -126,77 +113,27 @@ std::optional<std::string> config_value(const protocol::value& v) {
 
 // --- the writers ---------------------------------------------------------------------------
 
-/// Where each slot's writes go: every node's address, and the owner of each slot.
-class router {
-  public:
-    explicit router(std::vector<net::endpoint> nodes) : nodes_(std::move(nodes)) {}
-    explicit router(const cluster::topology& t) {
-        owner_.assign(cluster::slot_count, no_node);
-        update(t);
-    }
-    static constexpr std::uint32_t no_node = ~0u;
-    bool clustered() const noexcept { return !owner_.empty(); }
-    std::uint32_t node_of(std::uint16_t slot) const noexcept {
-        return owner_.empty() ? 0 : owner_[slot];
-    }
-    void moved(std::uint16_t slot, std::uint32_t node) { owner_[slot] = node; }
-    /// Takes a fresh CLUSTER SLOTS answer (after a failover).
-    void update(const cluster::topology& t) {
-        for (const auto& s : t.shards()) {
-            const auto n = add(s.primary.address);
-            for (const auto& r : s.slots)
-                for (std::uint32_t slot = r.first; slot <= r.last; ++slot)
-                    owner_[slot] = n;
-        }
-    }
-    std::uint32_t add(const net::endpoint& e) {
-        for (std::size_t i = 0; i < nodes_.size(); ++i)
-            if (nodes_[i] == e) return static_cast<std::uint32_t>(i);
-        nodes_.push_back(e);
-        return static_cast<std::uint32_t>(nodes_.size() - 1);
-    }
-    const net::endpoint& node(std::uint32_t i) const { return nodes_[i]; }
-    std::size_t size() const noexcept { return nodes_.size(); }
-
-  private:
-    std::vector<net::endpoint> nodes_;
-    std::vector<std::uint32_t> owner_;  // empty: one node
-};
-
-/// "MOVED 3999 127.0.0.1:6381" / "ASK ..." as slot and endpoint.
-std::optional<std::pair<std::uint16_t, net::endpoint>> parse_redirect(std::string_view msg) {
-    const auto sp1 = msg.find(' ');
-    const auto sp2 = msg.find(' ', sp1 + 1);
-    if (sp1 == msg.npos || sp2 == msg.npos) return std::nullopt;
-    const auto slot_text = msg.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::uint16_t slot = 0;
-    const auto [p, ec] =
-        std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot);
-    const auto target = msg.substr(sp2 + 1);
-    const auto colon = target.rfind(':');
-    std::uint16_t port = 0;
-    if (ec != std::errc() || slot >= cluster::slot_count || colon == target.npos)
-        return std::nullopt;
-    const auto port_text = target.substr(colon + 1);
-    const auto [q, ec2] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec2 != std::errc() || port == 0) return std::nullopt;
-    std::string host(target.substr(0, colon));
-    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    return std::pair{slot, net::endpoint{host, port}};
-}
-
-bool starts_with_word(std::string_view msg, std::string_view word) {
-    return msg.starts_with(word) && (msg.size() == word.size() || msg[word.size()] == ' ');
-}
-
 class load;
+
+/// A writer's connection reconnects (a node restarted or failed over comes back), so it
+/// is a net::connection, not a one-shot command connection. On a db other than 0 it
+/// selects the db first thing on every (re)connection.
+class writer_observer final : public net::connection_observer {
+  public:
+    void on_state(net::connection_state s, const std::error_code&, const std::string&) override {
+        if (s == net::connection_state::ready && on_ready) on_ready();
+    }
+    void on_message(const protocol::pubsub_frame&, clock::time_point) override {}
+    void on_confirmation(const protocol::pubsub_frame&) override {}
+    std::function<void()> on_ready;
+};
 
 /// One writer: a connection per node it has written to, a pipeline and a rate.
 struct writer {
     struct link {
         std::shared_ptr<net::connection> conn;
-        std::unique_ptr<quiet_observer> observer;
+        std::unique_ptr<writer_observer> observer;
+        std::uint32_t node = 0;  ///< the router's number of the node
         std::uint32_t matcher_conn = 0;
         std::uint64_t next_index = 0;
     };
@@ -218,7 +155,7 @@ struct writer {
 class load {
   public:
     load(asio::io_context& io, const bench_config& cfg, const key_space& keys,
-         const command_mix& mix, matcher& m, router r)
+         const command_mix& mix, matcher& m, cluster::router r)
         : io_(io),
           cfg_(cfg),
           keys_(keys),
@@ -302,12 +239,13 @@ class load {
 
   private:
     writer::link* to(writer& w, std::uint32_t node) {
-        if (node == router::no_node) return nullptr;
+        if (node == cluster::router::no_node) return nullptr;
         if (w.links.size() <= node) w.links.resize(node + 1);
         auto& l = w.links[node];
         if (!l) {
             l = std::make_unique<writer::link>();
-            l->observer = std::make_unique<quiet_observer>();
+            l->node = node;
+            l->observer = std::make_unique<writer_observer>();
             auto opts = cfg_.connection;
             opts.address = router_.node(node);
             opts.client_name = "ksn-bench-writer";
@@ -324,9 +262,7 @@ class load {
         }
         return l.get();
     }
-    writer::link* route(writer& w, std::string_view key) {
-        return to(w, router_.node_of(cluster::key_slot(key)));
-    }
+    writer::link* route(writer& w, std::string_view key) { return to(w, router_.node_of_key(key)); }
     static bool usable(const writer::link& l) {
         const auto s = l.conn->state();
         return s == net::connection_state::ready;
@@ -452,9 +388,9 @@ class load {
     }
 
     void issue(writer& w, writer::link& l, op o, matcher::ticket t, int redirects, int retries) {
-        l.conn->command(args_, [this, &w, o, t, redirects, retries](const std::error_code& ec,
-                                                                    const protocol::value& v) {
-            on_reply(w, o, t, redirects, retries, ec, v);
+        l.conn->command(args_, [this, &w, node = l.node, o, t, redirects, retries](
+                                   const std::error_code& ec, const protocol::value& v) {
+            on_reply(w, node, o, t, redirects, retries, ec, v);
         });
     }
 
@@ -470,8 +406,9 @@ class load {
         if (first_error_.empty()) first_error_ = e;
     }
 
-    void on_reply(writer& w, op o, matcher::ticket t, int redirects, int retries,
-                  const std::error_code& ec, const protocol::value& v) {
+    /// `node`: the router's number of the node that answered.
+    void on_reply(writer& w, std::uint32_t node, op o, matcher::ticket t, int redirects,
+                  int retries, const std::error_code& ec, const protocol::value& v) {
         if (ec && ec != net::errc::server_error) {  // no reply: the connection went away
             note_error(ec.message());
             done(w, t, matcher::outcome::failed);
@@ -485,14 +422,14 @@ class load {
             return;
         }
         const std::string_view msg = v.data;
-        const bool moved = starts_with_word(msg, "MOVED");
-        const bool ask = starts_with_word(msg, "ASK");
-        if ((moved || ask) && redirects < max_redirects) {
-            if (const auto r = parse_redirect(msg); r && router_.clustered()) {
+        // A malformed MOVED or ASK classifies as `other`: rejected, not followed.
+        const auto kind = cluster::classify_error(msg);
+        const bool moved = kind == cluster::error_class::moved;
+        const bool ask = kind == cluster::error_class::ask;
+        if ((moved || ask) && redirects < max_redirects && router_.clustered()) {
+            if (const auto r = cluster::parse_redirect(msg)) {
                 ++(moved ? moved_ : asked_);
-                const auto node = router_.add(r->second);
-                if (moved) router_.moved(r->first, node);
-                auto* l = to(w, node);
+                auto* l = to(w, router_.follow(*r, router_.node(node)));
                 build(o, t.key);
                 if (ask)
                     l->conn->command({"ASKING"},
@@ -502,10 +439,7 @@ class load {
                 return;
             }
         }
-        const bool transient =
-            starts_with_word(msg, "TRYAGAIN") || starts_with_word(msg, "CLUSTERDOWN") ||
-            starts_with_word(msg, "LOADING") || starts_with_word(msg, "MASTERDOWN");
-        if (transient && retries < max_retries) {
+        if (kind == cluster::error_class::retry_later && retries < max_retries) {
             ++retried_;
             auto timer = std::make_shared<asio::steady_timer>(io_, retry_delay);
             retry_timers_.push_back(timer);
@@ -533,7 +467,7 @@ class load {
     const key_space& keys_;
     const command_mix& mix_;
     matcher& matcher_;
-    router router_;
+    cluster::router router_;
     asio::steady_timer timer_;
     std::vector<std::shared_ptr<asio::steady_timer>> retry_timers_;
     std::vector<std::unique_ptr<writer>> writers_;
@@ -637,7 +571,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
 
     bench_report report;
     // Discover the nodes.
-    std::optional<router> routes;
+    std::optional<cluster::router> routes;
     std::vector<net::endpoint> all_nodes;
     if (cfg.cluster) {
         std::vector<net::endpoint> seeds = cfg.seeds;
@@ -666,7 +600,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
             return std::nullopt;
         }
     } else {
-        routes.emplace(std::vector<net::endpoint>{cfg.connection.address});
+        routes.emplace(cfg.connection.address);
         all_nodes = {cfg.connection.address};
     }
 

@@ -104,8 +104,8 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     std::pair<std::error_code, std::string> run_blocking(const std::function<void(completion)>& op,
                                                          std::chrono::milliseconds bound);
     /// Any thread: runs `fn` on the I/O thread and returns its result. Throws ksn::error
-    /// (notifier_errc::no_answer) when the I/O thread does not run it within 10 s, and
-    /// rethrows what `fn` throws.
+    /// (notifier_errc::no_answer) when the I/O thread does not run it within
+    /// blocking_bound(), and rethrows what `fn` throws.
     template <class F>
     auto query(F fn) -> decltype(fn());
 
@@ -116,6 +116,12 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
         dispatcher_.set_diagnostic_handler(std::move(h));
     }
     std::size_t subscription_count() const noexcept { return subscription_count_.load(); }
+    /// How long a blocking call or a query waits for the I/O thread: the operation's own
+    /// timeout (subscribe_timeout) plus a connect_timeout plus 2 s of room.
+    std::chrono::milliseconds blocking_bound() const noexcept {
+        return options_.subscribe_timeout + options_.connection.connect_timeout +
+               std::chrono::seconds(2);
+    }
     /// Handler exceptions caught by run_in_thread() workers.
     std::atomic<std::uint64_t> handler_exceptions{0};
 
@@ -171,10 +177,13 @@ auto notifier_core::query(F fn) -> decltype(fn()) {
             p->set_exception(std::current_exception());
         }
     });
-    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    const auto bound = blocking_bound();
+    if (f.wait_for(bound) != std::future_status::ready) {
         throw error(make_error_code(notifier_errc::no_answer),
-                    "ksn: the notifier's I/O thread did not answer within 10 s (a handler "
-                    "blocks it, or the io_context given to the notifier is not running)");
+                    "ksn: the notifier's I/O thread did not answer within " +
+                        std::to_string(bound.count()) +
+                        " ms (a handler blocks it, or the io_context given to the notifier is "
+                        "not running)");
     }
     return f.get();
 }
