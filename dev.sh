@@ -46,10 +46,18 @@ build() {
     ninja -C build
 }
 
-# run_meson_tests DIR [meson test args...]: runs tests; failures are counted later.
+# clear_test_logs DIR: removes the test log and the GoogleTest XML files of DIR, so that a
+# run that stops early (a failed build, an abort) cannot have a previous run counted.
+clear_test_logs() {
+    rm -f "$1/meson-logs/testlog.json" "$1"/*.xml
+}
+
+# run_meson_tests DIR [meson test args...]: runs tests; failures are counted later. Time
+# bounds need no --timeout-multiplier: tests/meson.build scales meson's timeouts and the
+# tests' own waits (KSN_TEST_TIME_SCALE) by the build's sanitizer.
 run_meson_tests() {
     local dir=$1; shift
-    rm -f "$dir"/*.xml
+    clear_test_logs "$dir"
     meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" "$@" || true
 }
 
@@ -59,21 +67,42 @@ have_clang_fuzzer() {
             clang++ -x c++ -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1
 }
 
+# The fuzz executables the current build-fuzz/ configuration defines (not whatever an
+# older configuration left in the directory).
 fuzz_targets() {
-    find build-fuzz/tests/fuzz -maxdepth 1 -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort
+    meson introspect build-fuzz --targets | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["name"].startswith("fuzz_"):
+        print(*t["filename"], sep="\n")' | sort
 }
 
 # fuzz SECONDS [TARGET...]: builds the libFuzzer targets with clang and runs each.
-# Writes build-fuzz/fuzz-results.txt (PASS/FAIL per target) for the summary.
+# Writes build-fuzz/fuzz-results.txt (PASS/FAIL per target) for the summary. Returns 1,
+# with no results file, when the set-up or the build fails: callers may run it where
+# `set -e` does not apply (`fuzz || ...`), so every step's status is checked here, and
+# binaries of an older build are never fuzzed.
 fuzz() {
     local seconds=$1; shift
-    CXX=clang++ setup build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false \
-        -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
-    ninja -C build-fuzz
     local results=build-fuzz/fuzz-results.txt
+    rm -f "$results"
+    if ! CXX=clang++ setup build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false \
+        -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized; then
+        say "fuzz: meson setup of build-fuzz/ failed"
+        return 1
+    fi
+    if ! ninja -C build-fuzz; then
+        say "fuzz: the build of build-fuzz/ failed"
+        return 1
+    fi
+    local targets
+    if ! targets=$(fuzz_targets) || [ -z "$targets" ]; then
+        say "fuzz: build-fuzz/ defines no fuzz target"
+        return 1
+    fi
     : >"$results"
     local t name corpus work
-    for t in $(fuzz_targets); do
+    for t in $targets; do
         name=$(basename "$t")
         [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
         corpus=tests/fuzz/corpus/${name#fuzz_}
@@ -101,10 +130,10 @@ cmd_test() {
     # stale test log must not count.
     build_and_test() {
         local dir=$1; shift
+        clear_test_logs "$dir"
         if ninja -C "$dir"; then
             run_meson_tests "$dir" "$@"
         else
-            rm -f "$dir/meson-logs/testlog.json"
             echo "FAIL build of $dir" >>"$results"
         fi
     }
@@ -125,7 +154,7 @@ cmd_test() {
     # cores they add about 15 minutes to the 15-20 of the rest (docs/benchmarks.md, Soak).
     say "all tests (unit, integration, soak) under AddressSanitizer + UndefinedBehaviorSanitizer"
     setup_asan build-asan
-    build_and_test build-asan --timeout-multiplier 3
+    build_and_test build-asan
 
     say "threaded tests (integration, soak) under ThreadSanitizer"
     setup_tsan
@@ -135,9 +164,13 @@ cmd_test() {
     if have_clang_fuzzer; then
         local seconds=${KSN_FUZZ_SECONDS:-$([ "${CI:-}" = true ] && echo 60 || echo 20)}
         say "fuzz targets, ${seconds}s each"
-        fuzz "$seconds" || echo "FAIL fuzz build" >>"$results"
+        if ! fuzz "$seconds"; then
+            rm -f build-fuzz/fuzz-results.txt
+            echo "FAIL fuzz set-up or build (build-fuzz/)" >>"$results"
+        fi
     else
         say "clang with libFuzzer not found: fuzz targets not run"
+        echo "SKIP fuzz targets (clang with libFuzzer not found)" >>"$results"
     fi
     python3 scripts/test_summary.py build build-asan build-tsan --results "$results" \
         --results build-fuzz/fuzz-results.txt
@@ -161,8 +194,9 @@ cmd_asan_all() {
     deps
     say "whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan-all/)"
     setup_asan build-asan-all
+    clear_test_logs build-asan-all
     ninja -C build-asan-all
-    run_meson_tests build-asan-all --timeout-multiplier 3 "$@"
+    run_meson_tests build-asan-all "$@"
     sanitize_summary build-asan-all
 }
 
@@ -177,12 +211,13 @@ setup_tsan() {
 tsan_options() {
     echo "suppressions=$PWD/scripts/tsan.supp second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
 }
-TSAN_SUITES=(--suite integration --suite soak --timeout-multiplier 4)
+TSAN_SUITES=(--suite integration --suite soak)
 
 cmd_tsan() {
     deps
     say "integration tests and the soak under ThreadSanitizer (build-tsan/)"
     setup_tsan
+    clear_test_logs build-tsan
     ninja -C build-tsan
     TSAN_OPTIONS=$(tsan_options) run_meson_tests build-tsan "${TSAN_SUITES[@]}" "$@"
     sanitize_summary build-tsan
@@ -330,7 +365,9 @@ USAGE
 case "${1:-help}" in
     demo) shift; cmd_demo ;;
     test) shift; cmd_test "$@" ;;
-    fuzz) shift; deps; fuzz "${1:-300}" "${@:2}"; cat build-fuzz/fuzz-results.txt ;;
+    fuzz)
+        shift; deps; fuzz "${1:-300}" "${@:2}"; cat build-fuzz/fuzz-results.txt
+        ! grep -q '^FAIL' build-fuzz/fuzz-results.txt ;;
     asan-all) shift; cmd_asan_all "$@" ;;
     tsan) shift; cmd_tsan "$@" ;;
     bench) shift; cmd_bench "$@" ;;

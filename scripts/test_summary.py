@@ -5,8 +5,10 @@ line CI reads: "N passed, N failed, N skipped".
 GoogleTest executables are counted case by case from the XML file meson asks them to
 write (<builddir>/<test name>.xml); an executable that crashed or timed out after its
 last recorded case counts one more failure. Other meson tests count as one case each.
-Extra result files (lines "PASS name", "FAIL name" or "SKIP name", e.g. fuzz runs) are
-counted as one case a line.
+Extra result files (lines "PASS name", "FAIL name" or "SKIP name", e.g. fuzz runs, or
+"SKIP fuzz targets" when clang is missing) are counted as one case a line. Suites that a
+build directory's options turned off (-Dtests=false, -Dintegration=false) count as one
+skipped case each, so that a run which left them out says so in its closing line.
 
 usage: test_summary.py [--results FILE]... BUILDDIR...
 """
@@ -32,6 +34,21 @@ def count_gtest_xml(path):
     return passed, failed, skipped, failures
 
 
+def skipped_by_options(builddir):
+    """The suites `builddir`'s meson options turned off, one name each."""
+    path = os.path.join(builddir, 'meson-info', 'intro-buildoptions.json')
+    try:
+        with open(path) as f:
+            options = {o['name']: o['value'] for o in json.load(f)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if options.get('tests') is False:
+        return ['all test suites (-Dtests=false)']
+    if options.get('integration') is False:
+        return [f'suite {s} (-Dintegration=false)' for s in ('integration', 'soak')]
+    return []
+
+
 def main(argv):
     builddirs, result_files = [], []
     args = iter(argv)
@@ -41,8 +58,11 @@ def main(argv):
         else:
             builddirs.append(a)
     passed = failed = skipped = 0
-    failures = []
+    failures, skips = [], []
     for bd in builddirs:
+        off = skipped_by_options(bd)
+        skipped += len(off)
+        skips += [f'{bd}: {s}' for s in off]
         log = os.path.join(bd, 'meson-logs', 'testlog.json')
         if not os.path.exists(log):
             failed += 1
@@ -81,9 +101,12 @@ def main(argv):
                     passed += 1
                 elif word == 'SKIP':
                     skipped += 1
+                    skips.append(name)
                 elif word == 'FAIL':
                     failed += 1
                     failures.append(name)
+    for s in skips:
+        print(f'SKIPPED: {s}')
     for f in failures:
         print(f'FAILED: {f}')
     print(f'{passed} passed, {failed} failed, {skipped} skipped')

@@ -214,6 +214,7 @@ node_subscriber::actions node_subscriber::on_closed(const std::error_code& ec,
     link_ = link::closed;
     covered_ = false;
     last_error_ = detail;
+    gave_up_ = detail;
     out.emplace_back(report{severity::error, detail});
     if (!registry_.empty()) {
         gap_event g = gap_ ? std::move(*gap_) : gap_event{};
@@ -236,7 +237,15 @@ node_subscriber::actions node_subscriber::send(const std::vector<subscription_ke
                                                bool unsubscribe, std::uint64_t op) {
     actions out;
     if (link_ == link::closed) {
-        out.emplace_back(complete{op, make_error_code(notifier_errc::closed), name_ + ": closed"});
+        // Given up (auth, TLS files, attempts exhausted): say why, it is what the caller
+        // needs to fix.
+        out.emplace_back(complete{
+            op, make_error_code(notifier_errc::closed),
+            gave_up_.empty()
+                ? name_ + ": closed"
+                : gave_up_ + " (given up); not " +
+                      (unsubscribe ? std::string("unsubscribed: ") : std::string("subscribed: ")) +
+                      join_names(keys)});
         return out;
     }
     if (link_ != link::ready) {

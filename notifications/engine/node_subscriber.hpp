@@ -194,6 +194,7 @@ class node_subscriber {
     std::optional<gap_event> gap_;  // an interruption not yet reported
     slot_ranges slots_;
     std::string last_error_;  // why the connection last went down, for later errors
+    std::string gave_up_;     // why the connection gave up for good, if it did
     std::string run_id_;
     std::optional<notify_flags> configured_;
     std::uint64_t reconnects_ = 0;

@@ -143,6 +143,8 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
                        bool unsubscribe);
     void finish(std::uint64_t id);
+    /// The operations waiting for the first nodes, in id order.
+    std::vector<std::uint64_t> parked_operations() const;
     bool flags_missing(std::string& why) const;
     /// Runs a completion (the user's, for async calls) guarded.
     void complete(completion& done, const std::error_code& ec, const std::string& detail);

@@ -88,13 +88,17 @@ void notifier_core::send_to_nodes(std::uint64_t id, const std::vector<subscripti
     }
 }
 
-void notifier_core::nodes_ready() {
-    awaiting_nodes_ = false;
+std::vector<std::uint64_t> notifier_core::parked_operations() const {
     std::vector<std::uint64_t> parked;
-    for (auto& [id, op] : operations_) {
+    for (const auto& [id, op] : operations_) {
         if (op.parked) parked.push_back(id);
     }
-    for (const auto id : parked) {
+    return parked;
+}
+
+void notifier_core::nodes_ready() {
+    awaiting_nodes_ = false;
+    for (const auto id : parked_operations()) {
         auto it = operations_.find(id);
         if (it == operations_.end()) continue;
         it->second.parked = false;
@@ -108,11 +112,7 @@ void notifier_core::nodes_ready() {
 }
 
 void notifier_core::fail_parked(const std::string& detail) {
-    std::vector<std::uint64_t> parked;
-    for (auto& [id, op] : operations_) {
-        if (op.parked) parked.push_back(id);
-    }
-    for (const auto id : parked) {
+    for (const auto id : parked_operations()) {
         auto it = operations_.find(id);
         if (it == operations_.end()) continue;
         it->second.ec = make_error_code(notifier_errc::not_connected);

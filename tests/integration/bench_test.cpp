@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/slot.hpp"
@@ -144,6 +143,22 @@ bool bench_writing(redis_server& node, std::chrono::seconds limit) {
                    std::string::npos;
         },
         limit);
+}
+
+/// The server's total_commands_processed (INFO stats).
+std::int64_t commands_processed(redis_server& s) {
+    const auto info = s.command({"INFO", "stats"}).data;
+    const std::string field = "total_commands_processed:";
+    const auto at = info.find(field);
+    return at == std::string::npos ? 0 : std::stoll(info.substr(at + field.size()));
+}
+
+/// Waits until `node` has processed `count` more commands than now: ksn bench has been
+/// writing to it (and its subscriber receiving) for a while. The test's own INFO calls
+/// count too, a few in a hundred.
+bool bench_wrote(redis_server& node, std::int64_t count) {
+    const auto from = commands_processed(node);
+    return wait_until([&] { return commands_processed(node) >= from + count; });
 }
 
 std::int64_t dbsize(redis_server& s) {
@@ -280,7 +295,7 @@ TEST(BenchCli, SubscriberCutByTheServerIsReportedAsLostInItsGap) {
                    list.find("name=ksn-bench-writer") != std::string::npos;
         },
         10s));
-    std::this_thread::sleep_for(700ms);
+    ASSERT_TRUE(bench_wrote(server, 2000));
     EXPECT_EQ(server.command({"CLIENT", "KILL", "TYPE", "pubsub"}).integer, 1);
     const auto r = bench.wait(30s);
     ASSERT_EQ(r.status, 0) << describe(r);
@@ -333,7 +348,7 @@ TEST(BenchCli, InterruptedRunPrintsItsPartialResults) {
     ksn_process bench(
         {"bench", "--port", port_of(server), "--rate", "2000", "--duration", "60", "--json", "-q"});
     ASSERT_TRUE(bench_writing(server, 10s));
-    std::this_thread::sleep_for(1s);
+    ASSERT_TRUE(bench_wrote(server, 2000));
     bench.signal(SIGINT);
     const auto r = bench.wait(30s);
     ASSERT_EQ(r.status, 130) << describe(r);
@@ -461,7 +476,7 @@ TEST(BenchCli, ClusterPrimaryKilledMidRunReportsItsGaps) {
                        "9", "--json", "-q"});
     auto& node = cluster.node(victim.port);
     ASSERT_TRUE(bench_writing(node, 15s));
-    std::this_thread::sleep_for(1500ms);
+    ASSERT_TRUE(bench_wrote(node, 1000));
     node.kill9();
     const auto r = bench.wait(60s);
     ASSERT_EQ(r.status, 0) << describe(r);
@@ -512,7 +527,7 @@ TEST(BenchCli, ClusterReshardedMidRunFollowsAskAndMoved) {
     ksn_process bench({"bench", "--cluster", "--port", std::to_string(to.port()), "--rate", "3000",
                        "--duration", "6", "--keys", "3000", "--json", "-q"});
     ASSERT_TRUE(bench_writing(from, 15s));
-    std::this_thread::sleep_for(1s);
+    ASSERT_TRUE(bench_wrote(from, 1000));
     cluster.reshard(from, to, 2000);  // keys migrate under the writes
     const auto r = bench.wait(60s);
     ASSERT_EQ(r.status, 0) << describe(r);

@@ -250,7 +250,8 @@ result watch_while(redis_server& server, std::vector<std::string> args, const co
 std::vector<json_line> watch_json(redis_server& server, std::vector<std::string> args,
                                   const commands& writes, std::size_t expected,
                                   int subscriptions = 1) {
-    args.insert(args.end(), {"--json", "--count", std::to_string(expected), "--timeout", "15"});
+    args.insert(args.end(),
+                {"--json", "--count", std::to_string(expected), "--timeout", scaled_seconds(15)});
     const auto r = watch_while(server, std::move(args), writes, subscriptions);
     EXPECT_EQ(r.status, 0) << describe(r);
     auto objects = json_lines(r.out);
@@ -294,7 +295,7 @@ TEST(CliWatch, JsonLinesCarryEveryField) {
 
 TEST(CliWatch, TextLinesForPeople) {
     redis_server server;
-    const auto r = watch_while(server, {"--count", "2", "--timeout", "15"},
+    const auto r = watch_while(server, {"--count", "2", "--timeout", scaled_seconds(15)},
                                {{"SET", "user:1", "v"}, {"SET", "a key\xff", "v"}});
     ASSERT_EQ(r.status, 0) << describe(r);
     const auto ls = lines(r.out);
@@ -368,7 +369,8 @@ TEST(CliWatch, PatternsAndPositionalChannels) {
 TEST(CliWatch, PrefixFiltersAndStrips) {
     redis_server server;
     const auto r = watch_while(
-        server, {"--prefix", "app:", "--json", "--count", "2", "--timeout", "15", "--stats"},
+        server,
+        {"--prefix", "app:", "--json", "--count", "2", "--timeout", scaled_seconds(15), "--stats"},
         {{"SET", "other", "1"}, {"SET", "app:one", "1"}, {"SET", "app:two", "1"}});
     ASSERT_EQ(r.status, 0) << describe(r);
     const auto objects = json_lines(r.out);
@@ -412,7 +414,7 @@ TEST(CliWatch, TimeoutWithTooFewNotificationsExitsOne) {
                                {{"SET", "a", "1"}, {"SET", "b", "1"}});
     EXPECT_EQ(r.status, 1) << describe(r);
     EXPECT_FALSE(r.timed_out);
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, scaled(5s));
     EXPECT_EQ(json_lines(r.out).size(), 2u);
     EXPECT_NE(r.err.find("timeout: 2 of 5"), std::string::npos) << r.err;
 }
@@ -442,7 +444,7 @@ TEST(CliWatch, InterruptExitsCleanly) {
 
 TEST(CliWatch, RefusedConnectionIsAClearError) {
     const auto port = std::to_string(free_port());
-    const auto r = run_ksn({"watch", "--port", port, "--timeout", "10"});
+    const auto r = run_ksn({"watch", "--port", port, "--timeout", scaled_seconds(10)});
     EXPECT_EQ(r.status, 1) << describe(r);
     EXPECT_FALSE(r.timed_out);
     EXPECT_NE(r.err.find("127.0.0.1:" + port), std::string::npos) << r.err;
@@ -456,7 +458,7 @@ TEST(CliWatch, Passwords) {
     const auto port = std::to_string(server.port());
     for (const auto& extra : std::vector<std::vector<std::string>>{
              {"--user", "alice", "--pass", "wrong"}, {"--user", "alice"}, {"--resp", "2"}}) {
-        std::vector<std::string> args = {"watch", "--port", port, "--timeout", "10"};
+        std::vector<std::string> args = {"watch", "--port", port, "--timeout", scaled_seconds(10)};
         args.insert(args.end(), extra.begin(), extra.end());
         const auto r = run_ksn(args, {"KSN_PASSWORD=also-wrong"});
         EXPECT_EQ(r.status, 1) << describe(r);
@@ -465,9 +467,9 @@ TEST(CliWatch, Passwords) {
         EXPECT_NE(r.err.find("authentication failed"), std::string::npos) << r.err;
     }
     // The right password from the environment.
-    const auto r =
-        watch_while(server, {"--user", "alice", "--json", "--count", "1", "--timeout", "15"},
-                    {{"AUTH", "alice", "s3cret"}, {"SET", "k", "v"}}, 1, {"KSN_PASSWORD=s3cret"});
+    const auto r = watch_while(
+        server, {"--user", "alice", "--json", "--count", "1", "--timeout", scaled_seconds(15)},
+        {{"AUTH", "alice", "s3cret"}, {"SET", "k", "v"}}, 1, {"KSN_PASSWORD=s3cret"});
     EXPECT_EQ(r.status, 0) << describe(r);
     EXPECT_EQ(json_lines(r.out).size(), 1u);
 }
@@ -483,10 +485,10 @@ TEST(CliWatch, NotificationsOffIsAWarning) {
 TEST(CliWatch, MalformedNotificationsPrintInvalidLines) {
     redis_server server;
     // --count counts notifications; the invalid line comes on top.
-    const auto r =
-        watch_while(server, {"--subkeyspace", "h1", "--json", "--count", "1", "--timeout", "15"},
-                    {{"PUBLISH", "__subkeyspace@0__:h1", "hset|9:short"},
-                     {"PUBLISH", "__subkeyspace@0__:h1", "hset|1:x"}});
+    const auto r = watch_while(
+        server, {"--subkeyspace", "h1", "--json", "--count", "1", "--timeout", scaled_seconds(15)},
+        {{"PUBLISH", "__subkeyspace@0__:h1", "hset|9:short"},
+         {"PUBLISH", "__subkeyspace@0__:h1", "hset|1:x"}});
     ASSERT_EQ(r.status, 0) << describe(r);
     const auto objects = json_lines(r.out);
     ASSERT_EQ(objects.size(), 2u) << r.out;
@@ -502,7 +504,7 @@ TEST(CliWatch, TlsWithVerificationAndMutualAuthentication) {
     redis_server server(with_config({m.server_config(tls_port, true)}));
     ksn_process ksn({"watch", "--port", std::to_string(tls_port), "--tls", "--cacert", m.ca_cert(),
                      "--cert", m.client_cert(), "--key", m.client_key(), "--json", "--count", "1",
-                     "--timeout", "15"});
+                     "--timeout", scaled_seconds(15)});
     ASSERT_TRUE(ksn_subscribed(server));
     server.command({"SET", "secure", "1"});
     const auto r = ksn.wait();
@@ -513,7 +515,7 @@ TEST(CliWatch, TlsWithVerificationAndMutualAuthentication) {
     // The wrong CA: a clear error, exit 1.
     const auto bad = run_ksn({"watch", "--port", std::to_string(tls_port), "--tls", "--cacert",
                               m.other_ca_cert(), "--cert", m.client_cert(), "--key", m.client_key(),
-                              "--timeout", "10"});
+                              "--timeout", scaled_seconds(10)});
     EXPECT_EQ(bad.status, 1) << describe(bad);
     EXPECT_NE(bad.err.find("certificate verification failed"), std::string::npos) << describe(bad);
 }
@@ -523,7 +525,7 @@ TEST(CliWatch, ClusterFansInEveryPrimaryWithStats) {
     const auto seeds = c.seeds();
     ksn_process ksn({"watch", "--cluster", "--port", std::to_string(seeds[0].port), "--seed",
                      "127.0.0.1:" + std::to_string(seeds[1].port), "--keyevent", "set", "--json",
-                     "--count", "30", "--timeout", "20", "--stats"});
+                     "--count", "30", "--timeout", scaled_seconds(20), "--stats"});
     // Subscribed on every primary.
     ASSERT_TRUE(wait_until([&] {
         for (auto& n : c.nodes()) {
@@ -709,13 +711,14 @@ class raw_subscriber {
     }
     ~raw_subscriber() { ::close(fd_); }
 
-    /// Reads until the server has been quiet for 300 ms (at most 5 s).
+    /// Reads until the server has been quiet for 300 ms (at most 5 s), both scaled.
     std::string received() {
         std::string out;
-        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
+        const auto quiet = static_cast<int>(scaled(300ms).count());
         while (std::chrono::steady_clock::now() < deadline) {
             pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 300) <= 0) break;
+            if (::poll(&p, 1, quiet) <= 0) break;
             char buf[65536];
             const auto n = ::read(fd_, buf, sizeof buf);
             if (n <= 0) break;
@@ -743,7 +746,8 @@ TEST(CliParse, ParseOfARealCaptureMatchesWatch) {
         commands += frame('*', {"SUBSCRIBE", "__keyevent@0__:del"});
         raw_subscriber capture(server.port(), commands);
         ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--keyspace", "*",
-                         "--keyevent", "del", "--json", "--count", "4", "--timeout", "15"});
+                         "--keyevent", "del", "--json", "--count", "4", "--timeout",
+                         scaled_seconds(15)});
         ASSERT_TRUE(ksn_subscribed(server, 2));
         client c(server.port());
         c.command({"SET", "x\xff\n", "1"});

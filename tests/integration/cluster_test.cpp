@@ -1,5 +1,9 @@
 // cluster_keyspace_notifications against a real cluster of 3 primaries + 3 replicas that
-// each test creates with redis-cli --cluster create and tears down.
+// each test creates (tests/support/redis_cluster.hpp) and tears down.
+//
+// No test sleeps to let something happen: each waits (bounded, scaled by
+// tests/support/timing.hpp) on the condition it needs. The one sleep left is a negative
+// check ("nothing more arrives").
 #include <gtest/gtest.h>
 
 #include <map>
@@ -11,6 +15,7 @@
 #include "tests/integration/notifier_fixture.hpp"
 #include "tests/support/cluster_checks.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tests/support/timing.hpp"
 
 namespace ksn::test {
 namespace {
@@ -44,6 +49,22 @@ std::set<std::string> subscribed_nodes(notifier_base& n) {
     return out;
 }
 
+/// Waits until the load made `more` writes after this call.
+bool wrote_more(write_load& load, std::size_t more) {
+    const auto from = load.count();
+    return wait_until([&] { return load.count() >= from + more; });
+}
+
+/// Waits until the notifier's topology is the cluster's now (it refreshed after a change).
+bool notifier_caught_up(cluster_keyspace_notifications& n, redis_cluster& c) {
+    return wait_until(
+        [&] {
+            const auto seen = n.topology();
+            return seen && seen->signature() == c.topology().signature();
+        },
+        3 * refresh + 2s);
+}
+
 TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
@@ -55,7 +76,8 @@ TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     cluster_writer w(c);
     const auto ports = w.set_many(keys);
     ASSERT_TRUE(wait_until([&] { return col.count() >= keys.size(); }, 30s)) << col.count();
-    std::this_thread::sleep_for(200ms);  // anything extra would arrive now
+    // A negative check: a duplicate would arrive within this.
+    std::this_thread::sleep_for(scaled(200ms));
     std::map<std::string, std::vector<std::string>> by_key;
     for (const auto& [key, node] : col.received())
         by_key[key].push_back(node);
@@ -78,7 +100,7 @@ TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
     n.subscribe_keyspace("m:*");
     collector col(n);
     write_load load(c, "m:");
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(wrote_more(load, 100)) << "writes before the failover";
     // Promote the replica of the shard that owns slot 0.
     const auto before = c.topology();
     const auto* shard0 = before.owner(0);
@@ -92,7 +114,7 @@ TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
     // Subscribed within two refresh intervals (plus the time to connect and confirm).
     ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
                            2 * refresh + 1s));
-    EXPECT_LT(clock::now() - promoted_at, 2 * refresh + 1s);
+    EXPECT_LT(clock::now() - promoted_at, 2 * refresh + scaled(1s));
     EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(old_primary) == 0; }, 2s))
         << "the demoted primary is still subscribed";
     ASSERT_TRUE(wait_until([&] { return !col.gaps().empty(); }, 5s));
@@ -101,7 +123,7 @@ TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
     EXPECT_EQ(g.reason, gap_reason::topology_change) << g.detail;
     EXPECT_FALSE(g.slots.empty());
     EXPECT_EQ(g.slots.front().first, 0);
-    std::this_thread::sleep_for(1s);  // writes after the promotion
+    ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
     load.stop();
     const auto writes = load.writes();
     wait_settled(col, writes.size());
@@ -119,13 +141,13 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     n.subscribe_keyspace("x:*");
     collector col(n);
     write_load load(c, "x:");
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(wrote_more(load, 100)) << "writes before the crash";
     const auto before = c.topology();
     const auto* shard0 = before.owner(0);
     const auto victim = shard0->primary.address;
     const auto replica = shard0->replicas.front().address;
     c.node(victim.port).kill9();
-    // The replica takes over after cluster-node-timeout (1 s) and an election.
+    // The replica takes over after cluster-node-timeout (1 s, scaled) and an election.
     ASSERT_TRUE(wait_until(
         [&] {
             try {
@@ -145,7 +167,7 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
             return false;
         },
         5s));
-    std::this_thread::sleep_for(1s);
+    ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
     load.stop();
     const auto writes = load.writes();
     wait_settled(col, writes.size());
@@ -158,7 +180,8 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     // The dead node comes back as a replica and is not subscribed as a primary.
     c.node(victim.port).start();
     c.wait_stable(30s, 1);
-    std::this_thread::sleep_for(3 * refresh);
+    // Once the notifier has seen the node back (as a replica), it holds no subscription to it.
+    ASSERT_TRUE(notifier_caught_up(n, c));
     EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
     EXPECT_EQ(subscribed_nodes(n).count(victim.to_string()), 0u);
 }
@@ -174,7 +197,8 @@ TEST(Cluster, ReshardingUnderLoadNotifiesFromTheNewOwner) {
     const auto to = t.shards()[1].primary.address;
     c.reshard(c.node(from.port), c.node(to.port), 200);
     c.wait_stable(30s, 1);
-    std::this_thread::sleep_for(3 * refresh);
+    ASSERT_TRUE(notifier_caught_up(n, c));
+    ASSERT_TRUE(wrote_more(load, 100)) << "writes after the notifier saw the new owner";
     load.stop();
     // Keys in the moved slots written now come from the new owner.
     cluster_writer w(c);

@@ -12,23 +12,25 @@
 
 #include "notifications/keyspace_notifications.hpp"
 #include "tests/support/redis_server.hpp"
+#include "tests/support/timing.hpp"
 
 namespace ksn::test {
 
 using namespace std::chrono_literals;
 
-/// Options for a notifier on `server` with short timeouts, silent diagnostics.
+/// Options for a notifier on `server` with short timeouts (scaled by time_scale(): bounds a
+/// slow, sanitized notifier must meet), silent diagnostics.
 inline notifier_options options_for(const redis_server& server,
                                     net::resp_version resp = net::resp_version::automatic) {
     notifier_options o;
     o.connection.address = {"127.0.0.1", server.port()};
     o.connection.resp = resp;
-    o.connection.connect_timeout = 2s;
+    o.connection.connect_timeout = scaled(2s);
     o.connection.health_check_interval = 1s;
-    o.connection.health_check_timeout = 1s;
+    o.connection.health_check_timeout = scaled(1s);
     o.connection.reconnect.initial_delay = 20ms;
     o.connection.reconnect.max_delay = 200ms;
-    o.subscribe_timeout = 3s;
+    o.subscribe_timeout = scaled(3s);
     return o;
 }
 
@@ -71,11 +73,11 @@ struct pulled {
     std::vector<gap_event> gaps;
 };
 
-/// Pulls until `count` notifications arrived or `limit` passed.
+/// Pulls until `count` notifications arrived or `limit` (scaled) passed.
 inline pulled pull(notifier_base& n, std::size_t count, std::chrono::milliseconds limit = 5s) {
     pulled out;
     delivery d;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(limit);
     while (out.notifications.size() < count && std::chrono::steady_clock::now() < deadline) {
         if (!n.next(d, 50ms)) continue;
         if (d.is_gap()) out.gaps.push_back(d.gap());
@@ -84,10 +86,10 @@ inline pulled pull(notifier_base& n, std::size_t count, std::chrono::millisecond
     return out;
 }
 
-/// The next gap, skipping notifications, within `limit`.
+/// The next gap, skipping notifications, within `limit` (scaled).
 inline std::optional<gap_event> next_gap(notifier_base& n, std::chrono::milliseconds limit = 10s) {
     delivery d;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(limit);
     while (std::chrono::steady_clock::now() < deadline) {
         if (n.next(d, 100ms) && d.is_gap()) return d.gap();
     }

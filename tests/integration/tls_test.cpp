@@ -6,6 +6,7 @@
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "tests/integration/notifier_fixture.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tests/support/timing.hpp"
 #include "tests/support/tls.hpp"
 
 namespace ksn::test {
@@ -141,7 +142,7 @@ TEST_F(Tls, ClusterOverTls) {
     o.refresh_interval = 500ms;
     o.connection.tls.enabled = true;
     o.connection.tls.ca_file = material.ca_cert();
-    o.subscribe_timeout = 5s;
+    o.subscribe_timeout = scaled(5s);
     cluster_keyspace_notifications n(o);
     n.subscribe_keyevent("set");
     const auto t = n.topology();

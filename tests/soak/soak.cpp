@@ -1,5 +1,5 @@
 // ksn_soak: a bounded soak of cluster_keyspace_notifications against a local cluster of
-// 3 primaries + 3 replicas (redis-cli --cluster create, on free loopback ports).
+// 3 primaries + 3 replicas (tests/support/redis_cluster.hpp, on free loopback ports).
 //
 // For --seconds N (default 180) it keeps a steady write load (--rate writes/s, default
 // 1000, keys "soak:<n>" over all slots) while it, at fixed fractions of the run:
@@ -21,6 +21,10 @@
 //    fds       /proc/self/fd likewise (the test writer's own connections excluded)
 //    events    every fault was carried out (the cluster failed over, the node rejoined)
 // Exit status 0 only if every check passed; 2 for a bad command line.
+//
+// The run's schedule and the slow consumer's hold are the soak's subject and take the
+// times above; every bound it waits on (a promotion, a resubscription, a stable cluster,
+// the counts coming back) is scaled by KSN_TEST_TIME_SCALE (tests/support/timing.hpp).
 #include <dirent.h>
 #include <unistd.h>
 
@@ -35,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -43,6 +48,7 @@
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "tests/support/cluster_checks.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tests/support/timing.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define KSN_SOAK_SANITIZED 1
@@ -243,6 +249,8 @@ class soak {
     int run();
 
   private:
+    /// The run's schedule (its subject, not a wait on a condition): faults at fixed
+    /// fractions of --seconds.
     void at(double fraction) {
         std::this_thread::sleep_until(t0_ +
                                       std::chrono::duration_cast<clock::duration>(
@@ -281,7 +289,7 @@ bool soak::check(const std::string& name, bool ok, const std::string& detail) {
 bool soak::promoted(const net::endpoint& replica, std::chrono::seconds limit) {
     if (!wait_until([&] { return is_primary(*cluster_, replica); }, limit)) {
         say("  " + replica.to_string() + " was not promoted within " +
-            std::to_string(limit.count()) + " s");
+            std::to_string(scaled(limit).count()) + " s");
         return false;
     }
     report_subscribed(replica, clock::now());
@@ -295,7 +303,8 @@ void soak::report_subscribed(const net::endpoint& node, clock::time_point since)
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - since).count();
     say(ok ? "  notifier subscribed to " + node.to_string() + " " + std::to_string(ms) +
                  " ms after the promotion was seen"
-           : "  notifier NOT subscribed to " + node.to_string() + " within 10 s");
+           : "  notifier NOT subscribed to " + node.to_string() + " within " +
+                 std::to_string(scaled(10s).count()) + " s");
 }
 
 bool soak::slow_consumer_burst() {
@@ -309,7 +318,11 @@ bool soak::slow_consumer_burst() {
         keys.push_back("soak:b" + std::to_string(i));  // short keys: no heap in the records
     cluster_writer w(*cluster_);
     w.set_many(keys);
+    // The subject: a consumer that does not pull for burst_pause while writes go on.
     std::this_thread::sleep_for(burst_pause);
+    // The burst is acknowledged, but a slower (sanitized) I/O thread may still be pushing
+    // it into the queue: keep holding until the queue overflowed (at once when it has).
+    wait_until([&] { return notifier_->stats().queue_dropped > 0; }, 2 * burst_pause);
     const auto depth = notifier_->stats().queue_depth;
     collector_->resume();
     const auto dropped = notifier_->stats().queue_dropped;
@@ -345,7 +358,8 @@ bool soak::crash_failover() {
         pick->replica.to_string() + ")");
     cluster_->node(pick->primary.port).kill9();
     crashed_ = pick->primary;
-    // cluster-node-timeout is 1 s; then the replica's election.
+    // cluster-node-timeout is 1 s (scaled, tests/support/redis_server.cpp); then the
+    // replica's election.
     return promoted(pick->replica, 30s);
 }
 
@@ -371,11 +385,29 @@ bool soak::restart_replica() {
         return false;
     }
     say("server restart: SIGTERM the replica " + pick->replica.to_string() +
-        ", start it again after 2 s");
+        ", start it again once the cluster marked it failed");
     try {
         auto& node = cluster_->node(pick->replica.port);
         node.stop();
-        std::this_thread::sleep_for(2s);
+        // A real outage: its primary sees it fail (cluster-node-timeout, then the FAIL flag).
+        const std::string needle = ":" + std::to_string(node.port()) + "@";
+        const bool failed = wait_until(
+            [&] {
+                try {
+                    std::istringstream lines(
+                        cluster_->node(pick->primary.port).command({"CLUSTER", "NODES"}).data);
+                    for (std::string line; std::getline(lines, line);) {
+                        if (line.find(needle) == std::string::npos) continue;
+                        std::istringstream fields(line);
+                        std::string id, address, flags;
+                        fields >> id >> address >> flags;
+                        return ("," + flags + ",").find(",fail,") != std::string::npos;
+                    }
+                } catch (const std::exception&) {}
+                return false;
+            },
+            10s);
+        if (!failed) say("  the cluster did not mark it failed; starting it anyway");
         node.start();
         cluster_->wait_stable(30s, 1);
     } catch (const std::exception& e) {
@@ -444,13 +476,14 @@ int soak::run() {
 
     // The end, still under load. A reconnect may be in flight: wait (bounded) for the
     // counts to come back before calling it a leak.
-    int threads_end = thread_count();
-    int fds_end = fd_count() - static_cast<int>(load_->connections());
-    for (int i = 0; i < 50 && (threads_end != threads_warm || fds_end != fds_warm); ++i) {
-        std::this_thread::sleep_for(100ms);
-        threads_end = thread_count();
-        fds_end = fd_count() - static_cast<int>(load_->connections());
-    }
+    int threads_end = 0, fds_end = 0;
+    wait_until(
+        [&] {
+            threads_end = thread_count();
+            fds_end = fd_count() - static_cast<int>(load_->connections());
+            return threads_end == threads_warm && fds_end == fds_warm;
+        },
+        5s);
     const long rss_end = rss_bytes();
     const long rss_max = std::max(sampler.max_since(warm_sample), rss_end);
     load_->stop();
@@ -472,13 +505,14 @@ int soak::run() {
     load_.reset();
     collector_.reset();
     notifier_.reset();
-    int threads_after = thread_count();
-    int fds_after = fd_count();
-    for (int i = 0; i < 50 && (threads_after != threads_before || fds_after != fds_before); ++i) {
-        std::this_thread::sleep_for(100ms);
-        threads_after = thread_count();
-        fds_after = fd_count();
-    }
+    int threads_after = 0, fds_after = 0;
+    wait_until(
+        [&] {
+            threads_after = thread_count();
+            fds_after = fd_count();
+            return threads_after == threads_before && fds_after == fds_before;
+        },
+        5s);
 
     // --- the report -------------------------------------------------------------------------
     const double secs = std::chrono::duration<double>(duration).count();

@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "cluster/slot.hpp"
+#include "tests/support/timing.hpp"
 
 namespace ksn::test {
 
@@ -12,12 +13,14 @@ cluster_options test_cluster_options(redis_cluster& c, std::chrono::milliseconds
     cluster_options o;
     o.seeds = {c.seeds().front()};
     o.refresh_interval = refresh;
-    o.connection.connect_timeout = 2s;
+    // Timeouts are bounds a slow (sanitized) notifier must meet: scaled. Intervals and
+    // reconnect delays are the notifier's own pacing and stay as they are.
+    o.connection.connect_timeout = scaled(2s);
     o.connection.health_check_interval = 1s;
-    o.connection.health_check_timeout = 1s;
+    o.connection.health_check_timeout = scaled(1s);
     o.connection.reconnect.initial_delay = 20ms;
     o.connection.reconnect.max_delay = 200ms;
-    o.subscribe_timeout = 5s;
+    o.subscribe_timeout = scaled(5s);
     o.queue_capacity = 1 << 20;
     return o;
 }
@@ -124,7 +127,9 @@ void write_load::run() {
             count_ = ++recorded_;
         }
         if (options_.rate <= 0) {
-            std::this_thread::sleep_for(1ms);
+            // Pacing, not synchronisation: a pause that leaves the notifier (slower under a
+            // sanitizer, hence scaled) the CPU to keep up with the writes.
+            std::this_thread::sleep_for(scaled(1ms));
             continue;
         }
         // After a stall (a failover) the schedule restarts from now: no catching up.
@@ -173,7 +178,8 @@ delivery_report check_delivery(const std::vector<write_load::write>& writes,
 }
 
 void wait_settled(collector& col, std::size_t expected, std::chrono::seconds limit) {
-    const auto deadline = clock::now() + limit;
+    const auto deadline = clock::now() + scaled(limit);
+    const auto quiet = scaled(std::chrono::milliseconds(1s));
     std::size_t last = col.count();
     auto last_change = clock::now();
     while (clock::now() < deadline && col.count() < expected) {
@@ -182,7 +188,7 @@ void wait_settled(collector& col, std::size_t expected, std::chrono::seconds lim
         if (now != last) {
             last = now;
             last_change = clock::now();
-        } else if (clock::now() - last_change > 1s) {
+        } else if (clock::now() - last_change > quiet) {
             return;
         }
     }

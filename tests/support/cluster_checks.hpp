@@ -23,7 +23,7 @@
 namespace ksn::test {
 
 /// Options for a notifier on `c`: seeded with its first node, topology refreshed every
-/// `refresh`, short timeouts and reconnect delays, a queue of 2^20.
+/// `refresh`, short timeouts (scaled by time_scale()) and reconnect delays, a queue of 2^20.
 cluster_options test_cluster_options(
     redis_cluster& c, std::chrono::milliseconds refresh = std::chrono::milliseconds(500));
 
@@ -67,7 +67,7 @@ class write_load {
     };
     struct options {
         /// Writes per second, paced on a schedule (a late write does not make the next
-        /// ones faster); 0: one write, then a 1 ms pause.
+        /// ones faster); 0: one write, then a 1 ms pause (scaled by time_scale()).
         int rate = 0;
         /// At most this many writes; their records are made (and touched) up front.
         std::size_t limit = 200000;
@@ -132,7 +132,8 @@ delivery_report check_delivery(const std::vector<write_load::write>& writes,
                                const std::vector<std::pair<std::string, std::string>>& received,
                                const std::vector<gap_event>& gaps);
 
-/// Waits until `expected` notifications arrived, or until none came for a second.
+/// Waits until `expected` notifications arrived, or until none came for a second; both
+/// `limit` and the second are scaled by time_scale() (tests/support/timing.hpp).
 void wait_settled(collector& col, std::size_t expected,
                   std::chrono::seconds limit = std::chrono::seconds(15));
 

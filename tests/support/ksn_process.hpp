@@ -1,5 +1,6 @@
 // The ksn program (KSN_BINARY, which the including test defines) run as a child process
-// with its stdin, stdout and stderr on pipes, under a deadline.
+// with its stdin, stdout and stderr on pipes, under a deadline (scaled by time_scale(),
+// tests/support/timing.hpp).
 #pragma once
 
 #include <poll.h>
@@ -14,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tests/support/timing.hpp"
 
 #ifndef KSN_BINARY
 #error "KSN_BINARY must name the ksn executable"
@@ -93,11 +96,11 @@ class ksn_process {
     void signal(int sig) { ::kill(pid_, sig); }
 
     /// Feeds stdin, collects stdout and stderr until the process exits; kills it with
-    /// SIGKILL when `limit` passes first.
+    /// SIGKILL when `limit` (scaled) passes first.
     result wait(std::chrono::milliseconds limit = std::chrono::seconds(20)) {
         using namespace std::chrono_literals;
         result r;
-        const auto deadline = std::chrono::steady_clock::now() + limit;
+        const auto deadline = std::chrono::steady_clock::now() + scaled(limit);
         std::size_t written = 0;
         ::signal(SIGPIPE, SIG_IGN);  // ksn may exit before reading all its input
         while (out_ >= 0 || err_ >= 0 || in_ >= 0) {
@@ -149,6 +152,12 @@ class ksn_process {
     int in_ = -1, out_ = -1, err_ = -1;
     std::string input_;
 };
+
+/// `seconds` scaled by time_scale(), for a ksn option that bounds a wait (--timeout on
+/// a run that should end well before it), as the text ksn parses.
+inline std::string scaled_seconds(int seconds) {
+    return std::to_string(seconds * time_scale());
+}
 
 inline result run_ksn(const std::vector<std::string>& args,
                       const std::vector<std::string>& env = {}, std::string input = {}) {

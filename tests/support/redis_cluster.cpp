@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "cluster/slot.hpp"
+#include "tests/support/timing.hpp"
 
 namespace ksn::test {
 
@@ -56,7 +58,7 @@ spawned spawn_reading(const std::vector<std::string>& argv, bool with_stderr,
 int run_command(const std::vector<std::string>& argv, std::string& output,
                 std::chrono::seconds limit) {
     const auto [pid, out] = spawn_reading(argv, true);
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(limit);
     char buf[4096];
     for (;;) {
         if (std::chrono::steady_clock::now() > deadline) {
@@ -75,6 +77,87 @@ int run_command(const std::vector<std::string>& argv, std::string& output,
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+namespace {
+
+/// How often the cluster's waits ask every node again: each round opens a connection or
+/// more per node, so not at wait_until()'s default 10 ms.
+constexpr std::chrono::milliseconds poll{50};
+
+/// The value of `name` in an INFO-style reply ("name:value" lines); empty when absent.
+std::string info_field(const std::string& info, std::string_view name) {
+    std::size_t at = 0;
+    while (at < info.size()) {
+        const auto eol = info.find('\n', at);
+        const auto line =
+            std::string_view(info).substr(at, eol == std::string::npos ? eol : eol - at);
+        if (line.size() > name.size() && line.starts_with(name) && line[name.size()] == ':') {
+            auto value = line.substr(name.size() + 1);
+            if (value.ends_with('\r')) value.remove_suffix(1);
+            return std::string(value);
+        }
+        if (eol == std::string::npos) break;
+        at = eol + 1;
+    }
+    return {};
+}
+
+/// One line of CLUSTER NODES: "<id> <ip:port@cport> <flags> <primary> ...".
+struct nodes_line {
+    std::string id, address, flags;
+};
+
+std::vector<nodes_line> cluster_nodes(redis_server& n) {
+    std::vector<nodes_line> out;
+    std::istringstream lines(n.command({"CLUSTER", "NODES"}).data);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        nodes_line l;
+        if (fields >> l.id >> l.address >> l.flags) out.push_back(std::move(l));
+    }
+    return out;
+}
+
+/// True when `n` lists each of `ids` as a node it completed the handshake with.
+bool knows_all(redis_server& n, const std::vector<std::string>& ids, std::string& why) {
+    const auto lines = cluster_nodes(n);
+    for (const auto& id : ids) {
+        const auto it = std::find_if(lines.begin(), lines.end(),
+                                     [&](const nodes_line& l) { return l.id == id; });
+        if (it == lines.end()) {
+            why = n.address() + " does not know node " + id;
+            return false;
+        }
+        if (it->flags.find("handshake") != std::string::npos ||
+            it->flags.find("noaddr") != std::string::npos) {
+            why = n.address() + " sees " + it->address + " as " + it->flags;
+            return false;
+        }
+    }
+    return true;
+}
+
+/// The cluster bus port of `n` (cluster-port, or port + 10000 when that is 0).
+std::uint16_t bus_port(redis_server& n) {
+    const auto v = n.command({"CONFIG", "GET", "cluster-port"});
+    int port = 0;
+    if (v.elements.size() == 2) port = std::atoi(v.elements[1].data.c_str());
+    return static_cast<std::uint16_t>(port > 0 ? port : n.port() + 10000);
+}
+
+/// Runs a command that must answer +OK; throws with the reply otherwise.
+void expect_ok(redis_server& n, std::initializer_list<std::string_view> args) {
+    const auto v = n.command(args);
+    if (v.is_error() || v.data != "OK") {
+        std::string line;
+        for (const auto a : args)
+            line += std::string(a) + " ";
+        throw std::runtime_error(n.address() + ": " + line + "failed: " + v.data);
+    }
+}
+
+}  // namespace
+
 redis_cluster::redis_cluster(int primaries, int replicas, std::vector<std::string> extra_config,
                              per_node_config per_node)
     : config_(std::move(extra_config)) {
@@ -90,13 +173,66 @@ redis_cluster::redis_cluster(int primaries, int replicas, std::vector<std::strin
         }
         nodes_.push_back(std::make_unique<redis_server>(o));
     }
-    std::vector<std::string> argv{redis_cli_path(), "--cluster", "create"};
-    for (const auto& n : nodes_)
-        argv.push_back(n->address());
-    argv.insert(argv.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
-    std::string out;
-    const int status = run_command(argv, out);
-    if (status != 0) throw std::runtime_error("redis-cli --cluster create failed:\n" + out);
+    // What `redis-cli --cluster create` does, without its fixed one-second waits: each
+    // node gets a config epoch of its own (no collisions to resolve later), each primary
+    // its share of the slots, then one node meets all others and gossip spreads the rest.
+    std::vector<std::string> ids;
+    for (int i = 0; i < total; ++i) {
+        auto& n = *nodes_[static_cast<std::size_t>(i)];
+        ids.push_back(cluster_node_id(n));
+        expect_ok(n, {"CLUSTER", "SET-CONFIG-EPOCH", std::to_string(i + 1)});
+        if (i < primaries) {
+            const auto first = static_cast<long>(cluster::slot_count) * i / primaries;
+            const auto last = static_cast<long>(cluster::slot_count) * (i + 1) / primaries - 1;
+            expect_ok(n, {"CLUSTER", "ADDSLOTSRANGE", std::to_string(first), std::to_string(last)});
+        }
+    }
+    auto& first = *nodes_.front();
+    for (std::size_t i = 1; i < nodes_.size(); ++i) {
+        auto& n = *nodes_[i];
+        expect_ok(first, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(n.port()),
+                          std::to_string(bus_port(n))});
+    }
+    std::string why;
+    const auto joined = [&] {
+        for (auto& n : nodes_) {
+            if (!knows_all(*n, ids, why)) return false;
+        }
+        return true;
+    };
+    if (!wait_until(joined, 30s, poll)) {
+        throw std::runtime_error("cluster nodes did not meet: " + why);
+    }
+
+    // Replica r follows primary r % primaries; each knows its primary by now.
+    for (int i = primaries; i < total; ++i) {
+        expect_ok(*nodes_[static_cast<std::size_t>(i)],
+                  {"CLUSTER", "REPLICATE", ids[static_cast<std::size_t>(i % primaries)]});
+    }
+    if (replicas > 0) {
+        const auto linked = [&] {
+            for (int i = primaries; i < total; ++i) {
+                auto& n = *nodes_[static_cast<std::size_t>(i)];
+                const auto info = n.command({"INFO", "replication"}).data;
+                if (info_field(info, "master_link_status") != "up") {
+                    why = n.address() +
+                          ": master_link_status:" + info_field(info, "master_link_status");
+                    return false;
+                }
+            }
+            return true;
+        };
+        if (!wait_until(linked, 30s, poll)) {
+            throw std::runtime_error("replicas did not sync: " + why);
+        }
+        // CLUSTER SLOTS lists a replica only once its replication offset is not 0
+        // (isReplicaAvailable() in cluster.c), and a new primary's offset moves only with
+        // its replication stream: without traffic, the first PING to replicas after
+        // repl-ping-replica-period (10 s). FLUSHALL of the empty data set is propagated
+        // always, so it moves every offset now, without a key or a keyspace event.
+        for (int i = 0; i < primaries; ++i)
+            expect_ok(*nodes_[static_cast<std::size_t>(i)], {"FLUSHALL"});
+    }
     wait_stable(30s, replicas);
 }
 
@@ -129,55 +265,68 @@ cluster::topology redis_cluster::topology() {
     throw std::runtime_error("no live cluster node answered CLUSTER SLOTS");
 }
 
-void redis_cluster::wait_stable(std::chrono::seconds limit, int replicas) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::string last;
-    while (std::chrono::steady_clock::now() < deadline) {
-        bool ok = true;
-        std::uint64_t signature = 0;
-        bool first = true;
-        for (auto& n : nodes_) {
-            if (!n->running()) continue;
-            try {
-                const auto info = n->command({"CLUSTER", "INFO"});
-                if (info.data.find("cluster_state:ok") == std::string::npos) {
-                    ok = false;
-                    last = n->address() + " not ok";
-                    break;
-                }
-                std::string error;
-                const auto t = cluster::parse_cluster_slots(n->command({"CLUSTER", "SLOTS"}),
-                                                            {"127.0.0.1", n->port()}, error);
-                if (!t || !t->complete()) {
-                    ok = false;
-                    last = n->address() + " slots incomplete";
-                    break;
-                }
-                if (replicas >= 0) {
-                    for (const auto& s : t->shards()) {
-                        if (static_cast<int>(s.replicas.size()) != replicas) {
-                            ok = false;
-                            last = n->address() + " sees a primary without its replicas";
-                        }
+std::string redis_cluster::unstable_reason(int replicas) {
+    bool first = true;
+    std::uint64_t signature = 0;
+    for (auto& n : nodes_) {
+        if (!n->running()) continue;
+        try {
+            client c(n->port());  // one connection for the node's questions
+            const auto info = c.command({"CLUSTER", "INFO"}).data;
+            if (info_field(info, "cluster_state") != "ok") {
+                return n->address() + " says cluster_state:" + info_field(info, "cluster_state") +
+                       " (slots ok " + info_field(info, "cluster_slots_ok") + ", pfail " +
+                       info_field(info, "cluster_slots_pfail") + ", fail " +
+                       info_field(info, "cluster_slots_fail") + ", known nodes " +
+                       info_field(info, "cluster_known_nodes") + "); its CLUSTER NODES:\n" +
+                       c.command({"CLUSTER", "NODES"}).data;
+            }
+            std::string error;
+            const auto t = cluster::parse_cluster_slots(c.command({"CLUSTER", "SLOTS"}),
+                                                        {"127.0.0.1", n->port()}, error);
+            if (!t || !t->complete()) return n->address() + " does not serve every slot";
+            if (replicas >= 0) {
+                for (const auto& s : t->shards()) {
+                    if (static_cast<int>(s.replicas.size()) != replicas) {
+                        return n->address() + " sees " + s.primary.address.to_string() + " with " +
+                               std::to_string(s.replicas.size()) + " replicas, not " +
+                               std::to_string(replicas);
                     }
                 }
-                if (!first && t->signature() != signature) {
-                    ok = false;
-                    last = "nodes disagree on the topology";
-                }
-                signature = t->signature();
-                first = false;
-            } catch (const std::exception& e) {
-                ok = false;
-                last = e.what();
-                break;
             }
-            if (!ok) break;
+            if (!first && t->signature() != signature) {
+                return n->address() + " disagrees with the nodes before it on the topology";
+            }
+            signature = t->signature();
+            first = false;
+            // A replica counts once it has its primary's data: a failover needs a replica
+            // whose link was up (cluster-replica-validity-factor).
+            const auto replication = c.command({"INFO", "replication"}).data;
+            if (info_field(replication, "role") == "slave" &&
+                info_field(replication, "master_link_status") != "up") {
+                return n->address() + " is a replica whose link to " +
+                       info_field(replication, "master_host") + ":" +
+                       info_field(replication, "master_port") + " is " +
+                       info_field(replication, "master_link_status");
+            }
+        } catch (const std::exception& e) {
+            return n->address() + ": " + e.what();
         }
-        if (ok && !first) return;
-        std::this_thread::sleep_for(100ms);
     }
-    throw std::runtime_error("cluster not stable in time: " + last);
+    return first ? "no live node" : "";
+}
+
+void redis_cluster::wait_stable(std::chrono::seconds limit, int replicas) {
+    std::string last;
+    if (!wait_until(
+            [&] {
+                last = unstable_reason(replicas);
+                return last.empty();
+            },
+            limit, poll)) {
+        throw std::runtime_error("cluster not stable within " +
+                                 std::to_string(scaled(limit).count()) + " s: " + last);
+    }
 }
 
 std::uint16_t redis_cluster::owner_port(std::string_view key) {
@@ -193,33 +342,35 @@ redis_server& redis_cluster::add_node() {
     o.config = config_;
     nodes_.push_back(std::make_unique<redis_server>(o));
     auto& added = *nodes_.back();
-    std::string out;
-    if (run_command(
-            {redis_cli_path(), "--cluster", "add-node", added.address(), nodes_.front()->address()},
-            out) != 0) {
-        throw std::runtime_error("redis-cli --cluster add-node failed:\n" + out);
+    redis_server* met = nullptr;
+    for (auto& n : nodes_) {
+        if (n->running() && n.get() != &added) {
+            met = n.get();
+            break;
+        }
     }
-    // Until every node agrees on the configuration, redis-cli refuses to reshard.
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    const std::string needle = ":" + std::to_string(added.port()) + "@";
-    while (std::chrono::steady_clock::now() < deadline) {
-        bool known = true;
+    if (met == nullptr) throw std::runtime_error("add_node: no live node to meet");
+    expect_ok(*met, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(added.port()),
+                     std::to_string(bus_port(added))});
+    // redis-cli refuses to reshard until every node knows every other and they agree on
+    // the slots: wait for exactly that.
+    std::string why;
+    const auto joined = [&] {
+        std::vector<std::string> ids;
         for (auto& n : nodes_) {
-            if (n->running() &&
-                n->command({"CLUSTER", "NODES"}).data.find(needle) == std::string::npos) {
-                known = false;
-            }
+            if (n->running()) ids.push_back(cluster_node_id(*n));
         }
-        out.clear();
-        if (known &&
-            run_command({redis_cli_path(), "--cluster", "check", nodes_.front()->address()}, out) ==
-                0 &&
-            out.find("[ERR]") == std::string::npos) {
-            return added;
+        for (auto& n : nodes_) {
+            if (n->running() && !knows_all(*n, ids, why)) return false;
         }
-        std::this_thread::sleep_for(200ms);
+        why = unstable_reason(-1);
+        return why.empty();
+    };
+    if (!wait_until(joined, 30s, poll)) {
+        throw std::runtime_error("cluster did not agree on the new node " + added.address() +
+                                 " in time: " + why);
     }
-    throw std::runtime_error("cluster did not agree on the new node in time:\n" + out);
+    return added;
 }
 
 std::string cluster_node_id(redis_server& node) {
@@ -227,15 +378,24 @@ std::string cluster_node_id(redis_server& node) {
 }
 
 void redis_cluster::reshard(redis_server& from, redis_server& to, int slots) {
-    std::string out;
-    const int status =
-        run_command({redis_cli_path(), "--cluster", "reshard", from.address(), "--cluster-from",
-                     cluster_node_id(from), "--cluster-to", cluster_node_id(to), "--cluster-slots",
-                     std::to_string(slots), "--cluster-yes"},
-                    out);
-    if (status != 0) {
-        throw std::runtime_error("redis-cli --cluster reshard " + from.address() + " -> " +
-                                 to.address() + " failed (" + std::to_string(status) + "): " + out);
+    const std::vector<std::string> argv{
+        redis_cli_path(),  "--cluster",           "reshard",      from.address(),
+        "--cluster-from",  cluster_node_id(from), "--cluster-to", cluster_node_id(to),
+        "--cluster-slots", std::to_string(slots), "--cluster-yes"};
+    // redis-cli checks the cluster before it moves a slot; when a node's view still lags
+    // (a slot's new owner not yet gossiped) it refuses and nothing moved: ask again.
+    const auto deadline = std::chrono::steady_clock::now() + scaled(30s);
+    for (int attempt = 0;; ++attempt) {
+        std::string out;
+        const int status = run_command(argv, out);
+        if (status == 0) return;
+        const bool refused = out.find("Please fix your cluster problems") != std::string::npos;
+        if (!refused || attempt >= 50 || std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("redis-cli --cluster reshard " + from.address() + " -> " +
+                                     to.address() + " failed (" + std::to_string(status) +
+                                     "): " + out);
+        }
+        wait_until([&] { return unstable_reason(-1).empty(); }, 10s, poll);
     }
 }
 
@@ -243,12 +403,19 @@ void redis_cluster::reshard(redis_server& from, redis_server& to, int slots) {
 
 void cluster_writer::refresh() {
     const auto t = cluster_.topology();
-    slot_port_.assign(cluster::slot_count, 0);
-    for (std::uint32_t s = 0; s < cluster::slot_count; ++s) {
-        if (const auto* o = t.owner(static_cast<std::uint16_t>(s))) {
-            slot_port_[s] = o->primary.address.port;
-        }
+    if (router_) {
+        router_->update(t);
+    } else {
+        router_.emplace(t);
     }
+}
+
+std::uint16_t cluster_writer::port_of(std::string_view key) const {
+    const auto n = router_->node_of_key(key);
+    if (n == cluster::router::no_node) {
+        throw std::runtime_error("no primary serves the slot of the key");
+    }
+    return router_->node(n).port;
 }
 
 client& cluster_writer::to(std::uint16_t port) {
@@ -258,7 +425,8 @@ client& cluster_writer::to(std::uint16_t port) {
 }
 
 std::uint16_t cluster_writer::command(const std::vector<std::string>& args, std::size_t key_index) {
-    std::uint16_t port = slot_port_.at(cluster::key_slot(args.at(key_index)));
+    const std::string& key = args.at(key_index);
+    std::uint16_t port = port_of(key);
     bool asking = false;
     for (int attempt = 0; attempt < 200; ++attempt) {
         protocol::value v;
@@ -267,32 +435,33 @@ std::uint16_t cluster_writer::command(const std::vector<std::string>& args, std:
             if (asking) c.command({"ASKING"});
             v = c.command(args);
         } catch (const std::exception&) {
-            // The node died: forget the connection, ask the cluster again.
+            // The node died: forget the connection, ask the cluster again (a poll interval
+            // of a bounded retry loop, not a synchronisation).
             clients_.erase(port);
             std::this_thread::sleep_for(50ms);
             try {
                 refresh();
+                port = port_of(key);
             } catch (...) {}
-            port = slot_port_.at(cluster::key_slot(args.at(key_index)));
             continue;
         }
         asking = false;
         if (!v.is_error()) return port;
         const std::string& e = v.data;
-        if (e.rfind("MOVED ", 0) == 0 || e.rfind("ASK ", 0) == 0) {
-            const auto colon = e.rfind(':');
-            port = static_cast<std::uint16_t>(std::stoi(e.substr(colon + 1)));
-            if (e[0] == 'A') {
-                asking = true;
-            } else {
-                refresh();
+        switch (cluster::classify_error(e)) {
+            case cluster::error_class::moved:
+            case cluster::error_class::ask: {
+                const auto r = cluster::parse_redirect(e);
+                const net::endpoint answered{"127.0.0.1", port};
+                port = router_->node(router_->follow(*r, answered)).port;
+                asking = r->kind == cluster::redirect_kind::ask;
+                continue;
             }
-            continue;
-        }
-        if (e.rfind("CLUSTERDOWN", 0) == 0 || e.rfind("TRYAGAIN", 0) == 0 ||
-            e.rfind("LOADING", 0) == 0) {
-            std::this_thread::sleep_for(50ms);
-            continue;
+            case cluster::error_class::retry_later:
+                std::this_thread::sleep_for(50ms);
+                continue;
+            case cluster::error_class::other:
+                break;
         }
         throw std::runtime_error("cluster write failed: " + e);
     }
@@ -302,7 +471,7 @@ std::uint16_t cluster_writer::command(const std::vector<std::string>& args, std:
 std::vector<std::uint16_t> cluster_writer::set_many(const std::vector<std::string>& keys) {
     std::map<std::uint16_t, std::vector<std::size_t>> by_port;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        by_port[slot_port_.at(cluster::key_slot(keys[i]))].push_back(i);
+        by_port[port_of(keys[i])].push_back(i);
     }
     std::vector<std::uint16_t> ports(keys.size(), 0);
     for (const auto& [port, indexes] : by_port) {

@@ -1,7 +1,11 @@
 // A real Redis Cluster for integration tests: N primaries with R replicas each, made of
-// redis-server processes on free loopback ports and joined with
-// `redis-cli --cluster create`; torn down by the destructor. Plus a writer that routes
-// each key to the primary owning its slot and follows MOVED / ASK.
+// redis-server processes on free loopback ports and built directly (CLUSTER ADDSLOTSRANGE,
+// MEET, REPLICATE: what `redis-cli --cluster create` does, without its fixed waits); torn
+// down by the destructor. Resharding still goes through `redis-cli --cluster reshard`.
+// Plus a writer that routes each key to the primary owning its slot and follows MOVED /
+// ASK.
+//
+// Every time limit here is scaled by time_scale() (tests/support/timing.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -11,9 +15,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cluster/router.hpp"
 #include "cluster/topology.hpp"
 #include "net/options.hpp"
 #include "tests/support/redis_server.hpp"
@@ -39,7 +45,7 @@ spawned spawn_reading(const std::vector<std::string>& argv, bool with_stderr,
                       bool die_with_parent = false);
 
 /// Runs a command line, returns its exit status and output (stdout and stderr), bounded
-/// by `limit` (then killed).
+/// by `limit` scaled by time_scale() (then killed).
 int run_command(const std::vector<std::string>& argv, std::string& output,
                 std::chrono::seconds limit = std::chrono::seconds(60));
 
@@ -49,6 +55,10 @@ class redis_cluster {
     /// the port it got).
     using per_node_config =
         std::function<std::vector<std::string>(std::size_t index, std::uint16_t port)>;
+    /// Starts the nodes, gives primary i the i-th of `primaries` equal slot ranges, joins
+    /// them, makes replica j (j = 0 .. primaries * replicas - 1) follow primary
+    /// j % primaries, and returns once wait_stable(30 s, replicas) holds. Throws
+    /// std::runtime_error saying which condition did not hold.
     explicit redis_cluster(int primaries = 3, int replicas = 1,
                            std::vector<std::string> extra_config = {},
                            per_node_config per_node = {});
@@ -60,21 +70,28 @@ class redis_cluster {
 
     /// CLUSTER SLOTS as seen by the first live node.
     cluster::topology topology();
-    /// Waits until every live node says cluster_state:ok and they all agree on the
-    /// topology (and, when `replicas` is set, every primary has that many replicas).
+    /// Waits until every live node says cluster_state:ok, they all agree on the topology
+    /// (the same CLUSTER SLOTS signature), every replica's link to its primary is up and,
+    /// when `replicas` is set, every primary has that many replicas. Throws (with the
+    /// condition that failed last and the failing node's view) after `limit`, scaled.
     void wait_stable(std::chrono::seconds limit = std::chrono::seconds(30), int replicas = -1);
     /// The port of the primary that owns `key` now.
     std::uint16_t owner_port(std::string_view key);
 
-    /// Starts a new empty cluster node and joins it (CLUSTER MEET); returns it.
+    /// Starts a new empty cluster node and joins it (CLUSTER MEET); returns it once every
+    /// live node knows every other and they agree on the slots (what reshard needs).
     redis_server& add_node();
 
     /// Moves `slots` slots from one primary to another with `redis-cli --cluster reshard`
-    /// (keys migrate with MIGRATE; clients meet ASK, then MOVED). Throws with redis-cli's
-    /// output if it fails.
+    /// (keys migrate with MIGRATE; clients meet ASK, then MOVED). Asks again while
+    /// redis-cli refuses because a node's view still lags; throws with redis-cli's output
+    /// if it fails otherwise.
     void reshard(redis_server& from, redis_server& to, int slots);
 
   private:
+    /// Why the cluster is not stable in wait_stable()'s sense; empty when it is.
+    std::string unstable_reason(int replicas);
+
     std::vector<std::unique_ptr<redis_server>> nodes_;
     std::vector<std::string> config_;
 };
@@ -84,7 +101,8 @@ class cluster_writer {
   public:
     explicit cluster_writer(redis_cluster& c) : cluster_(c) { refresh(); }
     /// Sends `args` (whose key is args[key_index]) to the key's owner; follows MOVED and
-    /// ASK and retries CLUSTERDOWN/TRYAGAIN (bounded). Returns the port that executed it.
+    /// ASK and retries TRYAGAIN/CLUSTERDOWN/LOADING/MASTERDOWN (bounded); a malformed
+    /// redirect or another error throws. Returns the port that executed it.
     std::uint16_t command(const std::vector<std::string>& args, std::size_t key_index = 1);
     /// SET each key on its owner, pipelined per node; returns the port of each key.
     std::vector<std::uint16_t> set_many(const std::vector<std::string>& keys);
@@ -98,9 +116,12 @@ class cluster_writer {
 
   private:
     client& to(std::uint16_t port);
+    /// The port of the primary that owns `key` in the router's table.
+    std::uint16_t port_of(std::string_view key) const;
     redis_cluster& cluster_;
     std::map<std::uint16_t, std::unique_ptr<client>> clients_;
-    std::vector<std::uint16_t> slot_port_;
+    // The same slot router as ksn bench's writers (cluster/router.hpp).
+    std::optional<cluster::router> router_;
 };
 
 }  // namespace ksn::test

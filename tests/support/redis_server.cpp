@@ -18,6 +18,7 @@
 #include <stdexcept>
 
 #include "protocol/encoder.hpp"
+#include "tests/support/timing.hpp"
 
 namespace ksn::test {
 
@@ -102,7 +103,7 @@ std::uint16_t free_port(bool with_bus) {
 // --- client -----------------------------------------------------------------------------
 
 client::client(std::uint16_t port, std::chrono::milliseconds timeout) {
-    fd_ = connect_loopback(port, timeout);
+    fd_ = connect_loopback(port, scaled(timeout));
     if (fd_ < 0) {
         throw std::runtime_error("test client: cannot connect to 127.0.0.1:" +
                                  std::to_string(port));
@@ -195,9 +196,15 @@ void redis_server::write_config() const {
          << "dbfilename dump.rdb\n";
     if (!opts_.notify.empty()) conf << "notify-keyspace-events " << opts_.notify << "\n";
     if (opts_.cluster) {
+        // A short node timeout keeps the failover tests fast (a dead primary is failed
+        // over about two timeouts later). Under a sanitizer the tests' own processes take
+        // more CPU from the nodes, so the timeout grows with the time scale: a starved
+        // node must not be declared failed by mistake. The full sync of a new replica
+        // starts at once (the default waits 5 s for more replicas to share it).
         conf << "cluster-enabled yes\n"
              << "cluster-config-file " << dir_ << "/nodes.conf\n"
-             << "cluster-node-timeout 1000\n";
+             << "cluster-node-timeout " << 1000 * time_scale() << "\n"
+             << "repl-diskless-sync-delay 0\n";
     }
     for (const auto& line : opts_.config)
         conf << line << "\n";
@@ -230,7 +237,8 @@ void redis_server::start() {
 }
 
 void redis_server::wait_ready() {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    const auto limit = scaled(10s);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -249,13 +257,15 @@ void redis_server::wait_ready() {
         std::this_thread::sleep_for(20ms);
     }
     throw std::runtime_error("redis-server on port " + std::to_string(port_) +
-                             " did not answer within 10 s; log:\n" + log());
+                             " did not answer within " + std::to_string(limit.count()) +
+                             " s; log:\n" + log());
 }
 
 void redis_server::stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 500; ++i) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
+    while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
@@ -337,7 +347,7 @@ void fake_peer::run() {
         const int index = connections_++;
         std::string received;
         std::size_t sent = 0;
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
         bool open = true;
         while (open && !stop_ && std::chrono::steady_clock::now() < deadline) {
             const std::string out = script_(received, index);
@@ -360,11 +370,12 @@ void fake_peer::run() {
     }
 }
 
-bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds limit,
+                std::chrono::milliseconds every) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(limit);
     while (std::chrono::steady_clock::now() < deadline) {
         if (cond()) return true;
-        std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(every);
     }
     return cond();
 }

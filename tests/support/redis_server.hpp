@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "protocol/value.hpp"
+#include "tests/support/timing.hpp"
 
 namespace ksn::test {
 
@@ -25,7 +26,8 @@ std::string redis_server_path();
 /// A loopback TCP port nobody listens on now (and, with `with_bus`, port + 10000 too).
 std::uint16_t free_port(bool with_bus = false);
 
-/// A blocking RESP2 client for tests (no HELLO), on 127.0.0.1.
+/// A blocking RESP2 client for tests (no HELLO), on 127.0.0.1. `timeout` bounds the
+/// connect and each send and receive; it is scaled by time_scale() (tests/support/timing.hpp).
 class client {
   public:
     explicit client(std::uint16_t port,
@@ -141,8 +143,11 @@ class fake_peer {
     std::thread thread_;
 };
 
-/// Waits until `cond` holds, checking every 10 ms, at most `limit`; returns its last value.
+/// Waits until `cond` holds, checking every `every`, at most `limit` scaled by
+/// time_scale() (tests/support/timing.hpp: pass the bound an unsanitized build needs);
+/// returns its last value.
 bool wait_until(const std::function<bool()>& cond,
-                std::chrono::milliseconds limit = std::chrono::seconds(10));
+                std::chrono::milliseconds limit = std::chrono::seconds(10),
+                std::chrono::milliseconds every = std::chrono::milliseconds(10));
 
 }  // namespace ksn::test
