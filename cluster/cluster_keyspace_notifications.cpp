@@ -2,23 +2,14 @@
 
 #include <asio/post.hpp>
 #include <map>
-#include <set>
 
+#include "cluster/subscription_plan.hpp"
 #include "cluster/topology_tracker.hpp"
 #include "notifications/engine/notifier_core.hpp"
 
 namespace ksn {
 
 namespace {
-
-std::string describe(const std::vector<std::pair<std::uint16_t, std::uint16_t>>& slots) {
-    std::string out;
-    for (const auto& [a, b] : slots) {
-        if (!out.empty()) out += ",";
-        out += std::to_string(a) + (a == b ? "" : "-" + std::to_string(b));
-    }
-    return out;
-}
 
 notifier_options on_caller_thread(notifier_options o) {
     o.dispatch = dispatch_mode::io_thread;
@@ -69,67 +60,25 @@ struct cluster_keyspace_notifications::controller
     void changed(const cluster::topology& now, const cluster::topology* before,
                  clock::time_point previous) {
         if (core.closed()) return;
-        // The nodes to subscribe, with the slots each serves.
-        std::map<std::string,
-                 std::pair<net::endpoint, std::vector<std::pair<std::uint16_t, std::uint16_t>>>>
-            wanted;
-        for (const auto& s : now.shards()) {
-            auto& entry = wanted[s.primary.address.to_string()];
-            entry.first = s.primary.address;
-            for (const auto& r : s.slots)
-                entry.second.emplace_back(r.first, r.last);
-            if (subscribe_replicas) {
-                for (const auto& r : s.replicas) {
-                    auto& rep = wanted[r.address.to_string()];
-                    rep.first = r.address;
-                }
-            }
-        }
-        // When did the old owner of each moved slot stop being trustworthy?
-        std::map<std::string, clock::time_point> lost_since;
-        for (const auto& n : core.nodes()) {
-            if (auto g = n->gap_start()) lost_since[n->name()] = *g;
-        }
-        const auto d = before ? cluster::diff(*before, now) : cluster::topology_diff{};
-
+        std::map<std::string, std::optional<clock::time_point>> subscribed;
+        for (const auto& n : core.nodes())
+            subscribed[n->name()] = n->gap_start();
+        auto plan =
+            cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas);
         // Close nodes that are no longer wanted (demoted, removed, failed).
-        std::vector<std::string> gone;
-        for (const auto& n : core.nodes()) {
-            if (!wanted.count(n->name())) gone.push_back(n->name());
-        }
-        for (const auto& name : gone) {
+        for (const auto& name : plan.close) {
             core.report(severity::info, "cluster: " + name + " is no longer a primary: closed");
             core.remove_node(name, std::nullopt);
         }
-        // Open new ones; a node that takes over slots from another reports a gap.
-        for (auto& [name, entry] : wanted) {
+        // Open new ones, give every one its slots; a node that took over slots from
+        // another reports the gap once it is covered.
+        for (auto& [name, entry] : plan.wanted) {
             detail::node_link* node = core.find_node(name);
-            const bool added = node == nullptr;
-            if (added) node = &core.add_node(entry.first);
-            node->set_slots(entry.second);
-            if (!added || !before) continue;
-            std::vector<std::pair<std::uint16_t, std::uint16_t>> taken;
-            clock::time_point lost = previous;
-            std::string from;
-            for (const auto& m : d.moved) {
-                if (m.to != name) continue;
-                taken.emplace_back(m.range.first, m.range.last);
-                if (auto it = lost_since.find(m.from); it != lost_since.end()) {
-                    lost = std::min(lost, it->second);
-                }
-                if (from.find(m.from) == std::string::npos)
-                    from += (from.empty() ? "" : ", ") + m.from;
-            }
-            if (taken.empty()) continue;
-            gap_event g;
-            g.reason = gap_reason::topology_change;
-            g.lost = lost;
-            g.slots = taken;
-            g.detail = name + " took over slots " + describe(taken) +
-                       (from.empty() ? std::string() : " from " + from) +
-                       " (failover or resharding); events of those slots may have been lost "
-                       "until it was subscribed";
-            node->expect_gap(std::move(g));
+            if (node == nullptr) node = &core.add_node(entry.address);
+            node->set_slots(std::move(entry.slots));
+        }
+        for (auto& [name, gap] : plan.gaps) {
+            if (auto* node = core.find_node(name)) node->expect_gap(std::move(gap));
         }
         if (first) {
             first = false;

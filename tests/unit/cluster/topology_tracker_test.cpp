@@ -215,13 +215,15 @@ TEST_F(TopologyRefresherTest, ChangeReportsBeforeAndWhenItWasLastConfirmed) {
     EXPECT_EQ(c.previous_refresh, t0 + 1s + 5ms);
     EXPECT_EQ(r().current()->signature(), c.now.signature());
     EXPECT_EQ(r().last_refresh(), t0 + 2s + 5ms);
+    // `c` refers into changes_, which the next change may reallocate.
+    const auto second = c.now.signature();
     // And a change back is a change again, confirmed last at t0 + 2 s + 5 ms.
     r().refresh(t0 + 2500ms);
     EXPECT_EQ(take(), lines{"ask " + name(7000)});
     r().on_reply(ep(7000), three_shards(), t0 + 2500ms);
     EXPECT_EQ(take(), lines{"change"});
     EXPECT_EQ(changes_[2].previous_refresh, t0 + 2s + 5ms);
-    EXPECT_EQ(changes_[2].before->signature(), c.now.signature());
+    EXPECT_EQ(changes_[2].before->signature(), second);
 }
 
 TEST_F(TopologyRefresherTest, RefreshNowIsCoalescedWithTheRoundInFlight) {

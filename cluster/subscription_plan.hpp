@@ -1,0 +1,47 @@
+// What a cluster notifier does about a new topology, decided without I/O: which nodes to
+// subscribe (the primaries, plus the replicas when asked), with the slot ranges each
+// serves, which subscribed nodes to close (demoted, removed, failed over), and which gap
+// each new node reports once it is covered (the slots it took over from another node,
+// since the last topology in which that node still owned them, or since that node's
+// connection broke, whichever is earlier).
+//
+// cluster_keyspace_notifications applies the plan to its node subscribers; the decisions
+// are unit-tested here (tests/unit/cluster/subscription_plan_test.cpp).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../notifications/delivery.hpp"
+#include "topology.hpp"
+
+namespace ksn::cluster {
+
+struct subscription_plan {
+    struct node {
+        net::endpoint address;
+        /// [first, last] ranges; empty for a replica.
+        std::vector<std::pair<std::uint16_t, std::uint16_t>> slots;
+    };
+    /// Every node to be subscribed after the change, by name ("host:port"), sorted.
+    std::map<std::string, node> wanted;
+    /// Subscribed nodes to close: no longer wanted.
+    std::vector<std::string> close;
+    /// Of the wanted nodes, those not subscribed yet.
+    std::vector<std::string> open;
+    /// Gaps the new nodes report once covered (reason topology_change), by node name.
+    std::vector<std::pair<std::string, gap_event>> gaps;
+};
+
+/// `now` and `before` (nullptr the first time) as the tracker reports them, with
+/// `previous_refresh` the time `before` was last confirmed. `subscribed` names the nodes
+/// subscribed now, each with the start of its current interruption if it is in one.
+[[nodiscard]] subscription_plan plan_subscriptions(
+    const topology& now, const topology* before, clock::time_point previous_refresh,
+    const std::map<std::string, std::optional<clock::time_point>>& subscribed,
+    bool subscribe_replicas);
+
+}  // namespace ksn::cluster
