@@ -284,9 +284,11 @@ TEST(BenchCli, RefusesWhenNotificationsAreOffAndConfiguresOnRequest) {
 
 TEST(BenchCli, SubscriberCutByTheServerIsReportedAsLostInItsGap) {
     redis_server server;
-    ksn_process bench(
-        {"bench", "--port", port_of(server), "--rate", "4000", "--duration", "3", "--json", "-q"});
-    // Once the benchmark is subscribed and writing, the server drops its subscriber.
+    ksn_process bench({"bench", "--port", port_of(server), "--rate", "4000", "--duration", "3",
+                       "--drain", scaled_seconds(2), "--json", "-q"});
+    // Once the benchmark is subscribed and writing, the server drops its subscriber. (The
+    // drain never settles, the writes lost in the gap stay missing: it is scaled so that
+    // a notification slowed by a sanitizer is not counted lost.)
     ASSERT_TRUE(wait_until(
         [&] {
             const auto list = server.command({"CLIENT", "LIST"}).data;
@@ -475,10 +477,12 @@ TEST(BenchCli, ClusterPrimaryKilledMidRunReportsItsGaps) {
     auto& heir = cluster.node(before.shards()[0].replicas[0].address.port);
     // The run lasts until the test has seen what it checks, then is interrupted (its
     // partial results are the whole results): a fixed duration would race the failover,
-    // which takes longer when the machine is loaded.
+    // which takes longer when the machine is loaded. The drain waits for the
+    // notifications still due (it never settles: the writes lost in the gap stay
+    // missing), so it is scaled: under TSan a notification came 2.1 s after its write.
     ksn_process bench({"bench", "--cluster", "--port", std::to_string(seeds[1].port), "--seed",
                        "127.0.0.1:" + std::to_string(seeds[2].port), "--rate", "2000", "--duration",
-                       "120", "--json", "-q"});
+                       "120", "--drain", scaled_seconds(3), "--json", "-q"});
     auto& node = cluster.node(victim.port);
     ASSERT_TRUE(bench_writing(node, 15s));
     ASSERT_TRUE(bench_wrote(node, 1000));
