@@ -68,6 +68,20 @@ class NodeSubscriber : public ::testing::Test {
         registry.add({std::move(name), pattern}, {});
     }
 
+    /// Subscribed to "k" on a server with run_id `before`, loses the connection with `ec`,
+    /// reconnects to a server with run_id `after`: the gap emitted once "k" is confirmed.
+    std::vector<gap_event> reconnect_gaps(std::string_view before, const std::error_code& ec,
+                                          std::string_view after) {
+        add("k");
+        auto& n = make();
+        (void)connect_and_confirm(t0);
+        (void)n.on_run_id(before);
+        (void)n.on_disconnected(ec, "lost", t0);
+        (void)n.on_ready(t0 + 1s);
+        (void)n.on_run_id(after);
+        return gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    }
+
     /// Connects and confirms every subscription in the registry; returns all actions.
     N::actions connect_and_confirm(clock::time_point now) {
         N::actions all = node->on_ready(now);
@@ -243,42 +257,21 @@ TEST_F(NodeSubscriber, UnsubscribeConfirmationsCompleteTheUnsubscribe) {
 }
 
 TEST_F(NodeSubscriber, SameRunIdAfterAnEofIsTheServerClosingTheConnection) {
-    add("k");
-    auto& n = make();
-    (void)connect_and_confirm(t0);
-    (void)n.on_run_id("abc");
-    (void)n.on_disconnected(make_error_code(net::errc::closed_by_peer), "closed by peer", t0);
-    (void)n.on_ready(t0 + 1s);
-    (void)n.on_run_id("abc");
-    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    const auto g = reconnect_gaps("abc", make_error_code(net::errc::closed_by_peer), "abc");
     ASSERT_EQ(g.size(), 1u);
     EXPECT_EQ(g[0].reason, gap_reason::server_closed_connection);
     EXPECT_NE(g[0].detail.find("client-output-buffer-limit"), std::string::npos);
 }
 
 TEST_F(NodeSubscriber, NewRunIdIsARestart) {
-    add("k");
-    auto& n = make();
-    (void)connect_and_confirm(t0);
-    (void)n.on_run_id("abc");
-    (void)n.on_disconnected(make_error_code(net::errc::closed_by_peer), "closed by peer", t0);
-    (void)n.on_ready(t0 + 1s);
-    (void)n.on_run_id("def");
-    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    const auto g = reconnect_gaps("abc", make_error_code(net::errc::closed_by_peer), "def");
     ASSERT_EQ(g.size(), 1u);
     EXPECT_EQ(g[0].reason, gap_reason::server_restarted);
 }
 
 TEST_F(NodeSubscriber, SameRunIdAfterAResetIsNotRefined) {
     // Not an EOF (a reset, a timeout): the server's part is unknown.
-    add("k");
-    auto& n = make();
-    (void)connect_and_confirm(t0);
-    (void)n.on_run_id("abc");
-    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "reset", t0);
-    (void)n.on_ready(t0 + 1s);
-    (void)n.on_run_id("abc");
-    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 1s));
+    const auto g = reconnect_gaps("abc", make_error_code(net::errc::connection_lost), "abc");
     ASSERT_EQ(g.size(), 1u);
     EXPECT_EQ(g[0].reason, gap_reason::connection_lost);
 }
@@ -366,8 +359,8 @@ TEST_F(NodeSubscriber, GivingUpBeforeTheFirstConnectionFailsTheWaitingSubscribe)
     add("k");
     auto& n = make();
     EXPECT_TRUE(n.send({{"k", false}}, false, 45).empty());  // waits for the first connection
-    const auto c = all_of<N::complete>(n.on_closed(make_error_code(net::errc::auth_failed),
-                                                   "127.0.0.1:7000: WRONGPASS", t0));
+    const auto c = all_of<N::complete>(
+        n.on_closed(make_error_code(net::errc::auth_failed), "127.0.0.1:7000: WRONGPASS", t0));
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].op, 45u);
     EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::closed));
