@@ -11,7 +11,9 @@ notifier_core::notifier_core(asio::io_context* external, notifier_options option
     : own_io_(external ? nullptr : std::make_unique<asio::io_context>(1)),
       io_(external ? external : own_io_.get()),
       options_(std::move(options)),
-      dispatcher_(options_, registry_) {}
+      dispatcher_(options_, registry_),
+      operations_(options_.subscribe_timeout),
+      deadline_timer_(*io_) {}
 
 notifier_core::~notifier_core() {
     if (thread_.joinable() && thread_.get_id() == std::this_thread::get_id()) {
@@ -68,12 +70,11 @@ void notifier_core::shutdown() {
     queue().close();
     auto close_all = [self = shared_from_this()] {
         if (self->on_shutdown) self->on_shutdown();
-        for (auto& [id, op] : self->operations_) {
-            if (op.timer) op.timer->cancel();
-        }
         for (auto& n : self->nodes_)
             n->close();
         self->nodes_.clear();
+        // What no node completed (parked subscribes of a cluster that never found a node).
+        self->fail_all(make_error_code(notifier_errc::closed), "the notifier is closed");
     };
     if (on_io_thread()) {
         close_all();

@@ -7,8 +7,9 @@
 // functions live in three files, one concept each:
 //   - notifier_core.cpp: the loop and its threads — start, shutdown, blocking calls from
 //     other threads, queries, nodes added and removed;
-//   - operations.cpp: subscribe / unsubscribe as operations over every node, with their
-//     timeouts, undo on failure and the notify-keyspace-events check;
+//   - operations.cpp: subscribe / unsubscribe as operations over every node: runs the
+//     operation table (operation_table.hpp: deadlines, undo, the notify-keyspace-events
+//     check) with one timer on its earliest deadline;
 //   - configure.cpp: configure_notifications() over one-shot command connections.
 //
 // Everything runs on the I/O thread except the members marked "any thread".
@@ -22,7 +23,6 @@
 #include <cstdint>
 #include <functional>
 #include <future>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +35,7 @@
 #include "dispatcher.hpp"
 #include "event_queue.hpp"
 #include "node_link.hpp"
+#include "operation_table.hpp"
 #include "subscription_registry.hpp"
 
 namespace ksn::detail {
@@ -126,26 +127,19 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     std::atomic<std::uint64_t> handler_exceptions{0};
 
   private:
-    struct operation {
-        std::uint64_t id = 0;
-        std::size_t waiting = 0;
-        std::vector<subscription_key> added;  // new in the registry: undone on failure
-        bool unsubscribe = false;
-        completion done;
-        std::unique_ptr<asio::steady_timer> timer;
-        std::error_code ec;
-        std::string detail;
-        bool parked = false;  // waiting for the first nodes (cluster)
-    };
-    /// Fails the operation with subscribe_timeout, naming the nodes that did not confirm,
-    /// when subscribe_timeout passes first.
-    void arm_timeout(operation& op);
+    /// Keeps deadline_timer_ on the table's earliest deadline (cancelled when empty).
+    void rearm_deadline();
+    /// The deadline passed: every operation due fails with subscribe_timeout, naming the
+    /// nodes that did not confirm.
+    void on_deadline();
     void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
                        bool unsubscribe);
-    void finish(std::uint64_t id);
-    /// The operations waiting for the first nodes, in id order.
-    std::vector<std::uint64_t> parked_operations() const;
-    bool flags_missing(std::string& why) const;
+    /// Applies what a finished operation leaves (flags check, undo) and completes it.
+    void finish(operation_table::finished op);
+    /// Completes every operation left with `ec` (the notifier closes).
+    void fail_all(const std::error_code& ec, const std::string& detail);
+    /// What a configured node lacks for the registry's subscriptions, if anything.
+    std::optional<std::string> flags_missing() const;
     /// Runs a completion (the user's, for async calls) guarded.
     void complete(completion& done, const std::error_code& ec, const std::string& detail);
     void stop_thread();
@@ -159,8 +153,9 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     subscription_registry registry_;
     dispatcher dispatcher_;
     std::vector<std::unique_ptr<node_link>> nodes_;
-    std::map<std::uint64_t, operation> operations_;
-    std::uint64_t next_op_ = 1;
+    operation_table operations_;
+    asio::steady_timer deadline_timer_;  // at operations_.deadline()
+    std::optional<clock::time_point> armed_for_;
     std::atomic<bool> closed_{false};
     bool awaiting_nodes_ = false;
     std::atomic<std::size_t> subscription_count_{0};

@@ -1,27 +1,22 @@
 // notifier_core: subscribe and unsubscribe as operations over every node (see
-// notifier_core.hpp).
-//
-// An operation counts the nodes it was sent to and completes when each has answered
-// (node_done), when one fails, or when subscribe_timeout passes first. A failed
-// subscribe is undone: what it added to the registry is removed again and unsubscribed
-// where it had been sent, so the caller that learns of the failure finds nothing of it.
+// notifier_core.hpp). The decisions are operation_table's (when an operation is finished,
+// which times out, what is undone); this file asks the nodes, keeps the one deadline
+// timer on the table's earliest deadline and applies what a finished operation leaves.
 #include <utility>
 
 #include "notifications/engine/notifier_core.hpp"
 
 namespace ksn::detail {
 
-bool notifier_core::flags_missing(std::string& why) const {
+std::optional<std::string> notifier_core::flags_missing() const {
     const auto requirements = registry_.requirements();
     for (const auto& n : nodes_) {
         const auto configured = n->configured_flags();
         if (!configured) continue;
-        if (auto unmet = unmet_flags(to_letters(*configured), *configured, requirements)) {
-            why = n->name() + ": " + *unmet;
-            return true;
-        }
+        if (auto unmet = unmet_flags(to_letters(*configured), *configured, requirements))
+            return n->name() + ": " + *unmet;
     }
-    return false;
+    return std::nullopt;
 }
 
 void notifier_core::subscribe(std::vector<subscription_key> keys, notification_handler handler,
@@ -30,27 +25,21 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
         complete(done, make_error_code(notifier_errc::closed), "the notifier is closed");
         return;
     }
-    const std::uint64_t id = next_op_++;
-    operation op;
-    op.id = id;
-    op.waiting = nodes_.size();
-    op.done = std::move(done);
+    std::vector<subscription_key> added;
     for (const auto& k : keys) {
-        if (registry_.add(k, handler)) op.added.push_back(k);
+        if (registry_.add(k, handler)) added.push_back(k);
     }
     subscription_count_ = registry_.size();
     const bool park = nodes_.empty() && awaiting_nodes_;
-    if (op.added.empty() || (nodes_.empty() && !park)) {
+    if (added.empty() || (nodes_.empty() && !park)) {
         // Only handlers changed, or no node (every node was given up): nothing to wait for.
-        complete(op.done, {}, {});
+        complete(done, {}, {});
         return;
     }
-    op.parked = park;
-    arm_timeout(op);
-    const auto added = op.added;
-    operations_.emplace(id, std::move(op));
-    if (park) return;  // nodes_ready() sends it
-    send_to_nodes(id, added, false);
+    const auto id =
+        operations_.open(false, added, nodes_.size(), park, std::move(done), clock::now());
+    rearm_deadline();
+    if (!park) send_to_nodes(id, added, false);  // parked: nodes_ready() sends it
 }
 
 void notifier_core::unsubscribe(std::vector<subscription_key> keys, completion done) {
@@ -67,14 +56,8 @@ void notifier_core::unsubscribe(std::vector<subscription_key> keys, completion d
         complete(done, {}, {});
         return;
     }
-    const std::uint64_t id = next_op_++;
-    operation op;
-    op.id = id;
-    op.waiting = nodes_.size();
-    op.unsubscribe = true;
-    op.done = std::move(done);
-    arm_timeout(op);
-    operations_.emplace(id, std::move(op));
+    const auto id = operations_.open(true, {}, nodes_.size(), false, std::move(done), clock::now());
+    rearm_deadline();
     send_to_nodes(id, removed, true);
 }
 
@@ -83,111 +66,98 @@ void notifier_core::send_to_nodes(std::uint64_t id, const std::vector<subscripti
     // A node's send() may answer at once; the operation counts every node in advance.
     const std::size_t count = nodes_.size();
     for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
-        if (operations_.find(id) == operations_.end()) return;  // already finished (failed)
+        if (!operations_.contains(id)) return;  // already finished (failed)
         nodes_[i]->send(keys, unsubscribe, id);
     }
 }
 
-std::vector<std::uint64_t> notifier_core::parked_operations() const {
-    std::vector<std::uint64_t> parked;
-    for (const auto& [id, op] : operations_) {
-        if (op.parked) parked.push_back(id);
-    }
-    return parked;
-}
-
 void notifier_core::nodes_ready() {
     awaiting_nodes_ = false;
-    for (const auto id : parked_operations()) {
-        auto it = operations_.find(id);
-        if (it == operations_.end()) continue;
-        it->second.parked = false;
-        it->second.waiting = nodes_.size();
+    for (const auto id : operations_.parked()) {
+        if (!operations_.contains(id)) continue;  // finished by an earlier one's completion
         if (nodes_.empty()) {
-            finish(id);
+            finish(operations_.take(id));
             continue;
         }
-        send_to_nodes(id, it->second.added, false);
+        const auto keys = operations_.unpark(id, nodes_.size());  // a copy: send may finish it
+        send_to_nodes(id, keys, false);
     }
 }
 
 void notifier_core::fail_parked(const std::string& detail) {
-    for (const auto id : parked_operations()) {
-        auto it = operations_.find(id);
-        if (it == operations_.end()) continue;
-        it->second.ec = make_error_code(notifier_errc::not_connected);
-        it->second.detail = detail;
-        finish(id);
+    for (const auto id : operations_.parked()) {
+        if (!operations_.contains(id)) continue;
+        finish(operations_.fail(id, make_error_code(notifier_errc::not_connected), detail));
     }
 }
 
-void notifier_core::arm_timeout(operation& op) {
-    op.timer = std::make_unique<asio::steady_timer>(*io_, options_.subscribe_timeout);
-    // A weak reference: a cancelled timer's handler may outlive the notifier's I/O loop,
+void notifier_core::rearm_deadline() {
+    const auto due = operations_.deadline();
+    if (!due) {
+        if (armed_for_) deadline_timer_.cancel();
+        armed_for_.reset();
+        return;
+    }
+    if (armed_for_ == due) return;
+    armed_for_ = due;
+    deadline_timer_.expires_at(*due);  // cancels the wait for an earlier deadline, if any
+    // A weak reference: a cancelled wait's handler may outlive the notifier's I/O loop,
     // and must not keep the core (and so the io_context that holds it) alive.
-    op.timer->async_wait([weak = weak_from_this(), id = op.id](const std::error_code& ec) {
+    deadline_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
         auto self = weak.lock();
         if (ec || !self) return;
-        auto it = self->operations_.find(id);
-        if (it == self->operations_.end()) return;
+        self->armed_for_.reset();
+        self->on_deadline();
+    });
+}
+
+void notifier_core::on_deadline() {
+    for (const auto id : operations_.expired(clock::now())) {
+        if (!operations_.contains(id)) continue;  // finished by an earlier one's completion
         std::string late;
-        for (auto& n : self->nodes_) {
+        for (auto& n : nodes_) {
             const auto keys = n->cancel(id);
             if (!keys.empty())
                 late += (late.empty() ? "" : "; ") + n->name() + ": " + join_names(keys);
         }
-        if (late.empty()) late = "any node (the cluster topology is not known yet)";
-        it->second.ec = make_error_code(notifier_errc::subscribe_timeout);
-        it->second.detail =
-            std::string(it->second.unsubscribe ? "unsubscribe: " : "") + "no confirmation within " +
-            std::to_string(self->options_.subscribe_timeout.count()) + " ms from " + late;
-        self->finish(id);
-    });
+        finish(operations_.time_out(id, late));
+    }
+    rearm_deadline();
 }
 
 void notifier_core::node_done(std::uint64_t id, const std::error_code& ec,
                               const std::string& detail) {
-    auto it = operations_.find(id);
-    if (it == operations_.end()) return;
-    operation& op = it->second;
-    if (ec && !op.ec) {
-        op.ec = ec;
-        op.detail = detail;
-    }
-    if (--op.waiting == 0 || ec) finish(id);
+    if (auto f = operations_.answer(id, ec, detail)) finish(std::move(*f));
 }
 
-void notifier_core::finish(std::uint64_t id) {
-    auto it = operations_.find(id);
-    if (it == operations_.end()) return;
-    operation op = std::move(it->second);
-    operations_.erase(it);
-    if (op.timer) op.timer->cancel();
+void notifier_core::finish(operation_table::finished op) {
     for (auto& n : nodes_)
-        (void)n->cancel(id);
+        (void)n->cancel(op.id);
     // New subscriptions may need flags the connect-time check did not ask about. (Nodes
     // whose CONFIG GET has not answered yet are checked when it does.)
-    if (!op.ec && !op.unsubscribe && options_.check != notify_check::off) {
-        std::string why;
-        if (flags_missing(why)) {
-            if (options_.check == notify_check::require) {
-                op.ec = make_error_code(notifier_errc::notifications_disabled);
-                op.detail = why;
-            } else {
-                warn_flags(why + "; nothing will arrive for those subscriptions");
-            }
-        }
+    if (op.needs_flags_check(options_.check)) {
+        if (auto warning = op.apply_flags_check(options_.check, flags_missing()))
+            warn_flags(*warning);
     }
-    if (op.ec && !op.unsubscribe && !op.added.empty()) {
-        // Undo: the caller learns the subscribe failed, so nothing of it may stay.
-        for (const auto& k : op.added)
+    const auto undo = op.undo();
+    if (!undo.empty()) {
+        // The caller learns the subscribe failed, so nothing of it may stay.
+        for (const auto& k : undo)
             registry_.remove(k);
         subscription_count_ = registry_.size();
         for (auto& n : nodes_) {
-            if (n->ready()) n->send(op.added, true, next_op_++);  // nobody waits for it
+            if (n->ready()) n->send(undo, true, operations_.reserve_id());  // nobody waits
         }
     }
+    rearm_deadline();
     complete(op.done, op.ec, op.detail);
+}
+
+void notifier_core::fail_all(const std::error_code& ec, const std::string& detail) {
+    deadline_timer_.cancel();
+    armed_for_.reset();
+    for (auto& op : operations_.take_all(ec, detail))
+        complete(op.done, op.ec, op.detail);
 }
 
 }  // namespace ksn::detail
