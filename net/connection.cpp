@@ -44,6 +44,7 @@ connection::connection(asio::io_context& io, connection_options options,
       observer_(observer),
       resolver_(io),
       socket_(io),
+      unix_socket_(io),
       connect_timer_(io),
       session_timer_(io),
       reconnect_timer_(io),
@@ -80,6 +81,7 @@ void connection::reset_transport() {
     resolver_.cancel();
     tls_.reset();
     socket_.close(ignored);
+    unix_socket_.close(ignored);
     connect_timer_.cancel();
     session_timer_.cancel();
     reconnect_timer_.cancel();
@@ -130,6 +132,20 @@ void connection::do_connect() {
     const auto gen = generation_;
     set_state(connection_state::connecting);
     if (state_ != connection_state::connecting) return;  // closed by the observer
+    const endpoint& a = options_.address;
+    if (a.is_unix() && options_.tls.enabled) {
+        handle_error(make_error_code(errc::bad_address),
+                     "TLS is not available on a Unix socket (Redis serves TLS on its TCP "
+                     "tls-port only)");
+        return;
+    }
+    if (a.is_unix() && a.socket_path.size() > endpoint::max_socket_path) {
+        handle_error(make_error_code(errc::bad_address),
+                     "the socket path is " + std::to_string(a.socket_path.size()) +
+                         " bytes long; the system allows at most " +
+                         std::to_string(endpoint::max_socket_path));
+        return;
+    }
     if (options_.tls.enabled && !tls_context_) {
         std::string why;
         if (!make_tls_context(why)) {
@@ -145,7 +161,28 @@ void connection::do_connect() {
                            "no connection within " +
                                std::to_string(self->options_.connect_timeout.count()) + " ms");
     });
+    if (a.is_unix()) {
+        connect_unix(gen);
+    } else {
+        connect_tcp(gen);
+    }
+}
 
+void connection::connect_unix(std::uint64_t gen) {
+    unix_socket_.async_connect(asio::local::stream_protocol::endpoint(options_.address.socket_path),
+                               [self = shared_from_this(), gen](const std::error_code& ec) {
+                                   if (gen != self->generation_) return;
+                                   if (ec) {
+                                       self->handle_error(make_error_code(errc::connect_failed),
+                                                          ec.message());
+                                       return;
+                                   }
+                                   self->connect_timer_.cancel();
+                                   self->start_session();
+                               });
+}
+
+void connection::connect_tcp(std::uint64_t gen) {
     resolver_.async_resolve(
         options_.address.host, std::to_string(options_.address.port),
         [self = shared_from_this(), gen](const std::error_code& ec,
@@ -213,6 +250,22 @@ void connection::on_connected() {
 
 void connection::start_session() {
     const auto gen = generation_;
+    if (options_.credentials_provider) {
+        // Asked on every attempt, so a rotated password or a fresh token is used.
+        std::string failure;
+        try {
+            session_.set_credentials(options_.credentials_provider(options_.address));
+        } catch (const std::exception& e) {
+            failure = e.what();
+        } catch (...) {
+            failure = "it threw an exception that is not a std::exception";
+        }
+        if (!failure.empty()) {
+            handle_error(make_error_code(errc::credentials_failed), failure);
+            return;
+        }
+        if (gen != generation_) return;  // the callback closed the connection
+    }
     session_.start(clock::now());
     set_state(connection_state::handshaking);
     if (gen != generation_ || state_ != connection_state::handshaking) return;
@@ -232,6 +285,8 @@ void connection::do_read() {
         tls_->async_read_some(asio::buffer(room.data(), room.size()),
                               [done = std::move(done), stream = tls_](
                                   const std::error_code& ec, std::size_t n) { done(ec, n); });
+    } else if (options_.address.is_unix()) {
+        unix_socket_.async_read_some(asio::buffer(room.data(), room.size()), std::move(done));
     } else {
         socket_.async_read_some(asio::buffer(room.data(), room.size()), std::move(done));
     }
@@ -290,6 +345,8 @@ void connection::flush() {
         asio::async_write(*tls_, asio::buffer(write_buf_),
                           [done = std::move(done), stream = tls_](const std::error_code& ec,
                                                                   std::size_t n) { done(ec, n); });
+    } else if (options_.address.is_unix()) {
+        asio::async_write(unix_socket_, asio::buffer(write_buf_), std::move(done));
     } else {
         asio::async_write(socket_, asio::buffer(write_buf_), std::move(done));
     }
@@ -333,8 +390,11 @@ void connection::handle_error(const std::error_code& ec, const std::string& deta
     if (!detail.empty()) sentence += ": " + detail;
     session_.abandon(ec);
     if (state_ == connection_state::closed) return;  // a reply handler closed us
-    if (ec == errc::auth_failed || ec == errc::tls_config || ec == errc::tls_verify_failed) {
-        // Retrying the same credentials or certificates cannot succeed.
+    // Retrying the same credentials, certificates or address cannot succeed; a credentials
+    // callback may answer differently next time (a token refreshed meanwhile).
+    const bool same_credentials = !options_.credentials_provider;
+    if ((ec == errc::auth_failed && same_credentials) || ec == errc::tls_config ||
+        ec == errc::tls_verify_failed || ec == errc::bad_address) {
         set_state(connection_state::closed, ec, sentence);
         observer_ = nullptr;
         return;

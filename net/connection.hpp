@@ -1,5 +1,6 @@
 // One connection to one Redis node on standalone Asio: resolve, connect with a timeout,
-// TCP_NODELAY, the session's handshake, a read loop into one growable buffer parsed in
+// TCP_NODELAY (or a Unix domain socket's connect), the credentials callback's answer, the
+// session's handshake, a read loop into one growable buffer parsed in
 // place, one write in flight with later commands coalesced behind it, the health-check
 // timer, and reconnects with jittered exponential backoff.
 //
@@ -12,6 +13,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
@@ -93,6 +95,8 @@ class connection : public std::enable_shared_from_this<connection> {
     connection(asio::io_context& io, connection_options options, connection_observer* observer);
 
     void do_connect();
+    void connect_tcp(std::uint64_t gen);
+    void connect_unix(std::uint64_t gen);
     void on_connected();
     void start_session();
     void do_read();
@@ -126,6 +130,7 @@ class connection : public std::enable_shared_from_this<connection> {
     sink_adapter sink_{*this};
     asio::ip::tcp::resolver resolver_;
     asio::ip::tcp::socket socket_;
+    asio::local::stream_protocol::socket unix_socket_;  // when options_.address.is_unix()
     // TLS: one context per connection object (CA and client certificate loaded once), a
     // new stream over socket_ per connection attempt. Pending operations hold the stream
     // (shared_ptr): destroying it under them would be a use after free.

@@ -45,6 +45,10 @@ class net_category_impl final : public std::error_category {
                 return "TLS handshake failed";
             case errc::tls_verify_failed:
                 return "TLS certificate verification failed";
+            case errc::bad_address:
+                return "invalid address";
+            case errc::credentials_failed:
+                return "the credentials callback failed";
         }
         return "unknown connection error " + std::to_string(ev);
     }

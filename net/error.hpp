@@ -27,6 +27,9 @@ enum class errc : int {
     tls_config,            ///< a CA, certificate or key file could not be loaded (not retried)
     tls_failed,            ///< the TLS handshake failed (retried)
     tls_verify_failed,     ///< the server's certificate was not trusted (not retried)
+    bad_address,           ///< the endpoint cannot be used (a socket path too long, TLS on a
+                           ///< Unix socket; not retried)
+    credentials_failed,    ///< the credentials callback threw (retried)
 };
 
 const std::error_category& net_category() noexcept;

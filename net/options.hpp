@@ -5,21 +5,60 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "../protocol/parser.hpp"
 
 namespace ksn::net {
 
-/// A node's address. The host is a name or an IPv4/IPv6 literal.
+/// A node's address: TCP (a host name or an IPv4/IPv6 literal, and a port) or, when
+/// socket_path is set, a Unix domain socket (Redis's `unixsocket`; host and port are then
+/// ignored).
 struct endpoint {
+    endpoint() = default;
+    endpoint(std::string h, std::uint16_t p) : host(std::move(h)), port(p) {}
+
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
+    /// A Unix domain socket's path; empty: TCP. At most max_socket_path bytes (the size of
+    /// sockaddr_un's sun_path less its terminating NUL); TLS is not available on it (Redis
+    /// serves TLS on its TCP tls-port only).
+    std::string socket_path;
 
-    /// "host:port", or "[v6]:port" for an IPv6 literal.
+    /// The longest socket_path the system accepts (107 bytes on Linux).
+    static const std::size_t max_socket_path;
+
+    /// A Unix domain socket endpoint.
+    static endpoint unix_socket(std::string path) {
+        endpoint e;
+        e.host.clear();
+        e.port = 0;
+        e.socket_path = std::move(path);
+        return e;
+    }
+    bool is_unix() const noexcept { return !socket_path.empty(); }
+
+    /// "host:port", "[v6]:port" for an IPv6 literal, "unix:PATH" for a Unix socket.
     std::string to_string() const;
     friend bool operator==(const endpoint&, const endpoint&) = default;
 };
+
+/// What a credentials callback answers.
+struct credentials {
+    /// ACL user; empty means the default user.
+    std::string username;
+    /// Password or token; empty means no authentication.
+    std::string password;
+};
+
+/// Asked on every connection attempt (first connect and each reconnect) for the
+/// credentials to send, e.g. a short-lived token of a managed service. Runs on the
+/// connection's thread and must not block for long. An exception fails that attempt
+/// (errc::credentials_failed, with the exception's message), which is retried under the
+/// reconnect policy like a refused connect.
+using credentials_callback = std::function<credentials(const endpoint&)>;
 
 enum class resp_version : std::uint8_t {
     automatic = 0,  ///< HELLO 3, falling back to RESP2 when the server refuses HELLO
@@ -65,6 +104,8 @@ struct connection_options {
     std::string username;
     /// Password; empty means no authentication.
     std::string password;
+    /// When set, asked on every connection attempt instead of username and password.
+    credentials_callback credentials_provider;
     /// CLIENT SETNAME; empty sets none.
     std::string client_name;
     resp_version resp = resp_version::automatic;

@@ -63,6 +63,12 @@ class session {
 
     /// The socket is connected: forgets the previous conversation and queues the handshake.
     void start(clock::time_point now);
+    /// The credentials the next start() authenticates with (a credentials_callback's
+    /// answer), in place of the options' username and password.
+    void set_credentials(credentials c) {
+        options_.username = std::move(c.username);
+        options_.password = std::move(c.password);
+    }
 
     /// Processes bytes read from the socket; returns how many were consumed. Unconsumed
     /// bytes (an incomplete frame) must be passed again, followed by more. Stops early

@@ -1,22 +1,53 @@
 #include "tools/server_flags.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 namespace ksn::tools {
 
 void server_flags::add_to(CLI::App& app) {
-    app.add_option("--host", host, "Server host name or IP address")->capture_default_str();
-    app.add_option("--port", port, "Server port")->capture_default_str();
+    auto* host_opt =
+        app.add_option("--host", host, "Server host name or IP address")->capture_default_str();
+    auto* port_opt = app.add_option("--port", port, "Server port")->capture_default_str();
+    auto* socket_opt =
+        app.add_option("--socket", socket,
+                       "The server's Unix domain socket (its unixsocket), instead of --host and "
+                       "--port; not with --tls or --cluster")
+            ->type_name("PATH")
+            ->check(CLI::Validator(
+                [](std::string& path) -> std::string {
+                    if (path.empty()) return "the socket path is empty";
+                    if (path.size() > net::endpoint::max_socket_path) {
+                        return "the socket path is " + std::to_string(path.size()) +
+                               " bytes long; the system allows at most " +
+                               std::to_string(net::endpoint::max_socket_path);
+                    }
+                    return {};
+                },
+                "PATH"));
+    socket_opt->excludes(host_opt)->excludes(port_opt);
     app.add_option("--user", user, "ACL user name");
-    app.add_option("--pass", password, "Password (or set KSN_PASSWORD)")->envname("KSN_PASSWORD");
+    auto* pass_opt = app.add_option("--pass", password, "Password (or set KSN_PASSWORD)")
+                         ->envname("KSN_PASSWORD");
+    app.add_option("--pass-file", password_file,
+                   "Read the password (or token) from FILE on every connection attempt, so a "
+                   "rotated one is used at the next reconnect (one line; the line break is "
+                   "dropped)")
+        ->type_name("FILE")
+        ->check(CLI::ExistingFile)
+        ->excludes(pass_opt);
     app.add_option("--resp", resp, "Force RESP 2 or 3 (default: 3, falling back to 2)")
         ->check(CLI::IsMember({2, 3}));
     app.add_flag("--cluster", cluster,
-                 "Redis Cluster: every primary, found from --host/--port and --seed");
+                 "Redis Cluster: every primary, found from --host/--port and --seed")
+        ->excludes(socket_opt);
     app.add_option("--seed", seeds, "More cluster seed nodes (with --cluster)")
         ->type_name("HOST:PORT");
-    app.add_flag("--tls", tls, "Connect with TLS (verifying the server's certificate)");
+    app.add_flag("--tls", tls, "Connect with TLS (verifying the server's certificate)")
+        ->excludes(socket_opt);
     app.add_option("--cacert", cacert, "Trusted CA certificates (PEM; default: the system's)")
         ->type_name("FILE");
     app.add_option("--cert", cert, "Client certificate (PEM) for mutual TLS")->type_name("FILE");
@@ -29,9 +60,14 @@ void server_flags::add_to(CLI::App& app) {
 
 net::connection_options server_flags::connection(std::string client_name) const {
     net::connection_options o;
-    o.address = {host, port};
+    o.address = socket.empty() ? net::endpoint{host, port} : net::endpoint::unix_socket(socket);
     o.username = user;
     o.password = password;
+    if (!password_file.empty()) {
+        o.credentials_provider = [file = password_file, user = user](const net::endpoint&) {
+            return net::credentials{user, read_password_file(file)};
+        };
+    }
     o.client_name = std::move(client_name);
     o.resp = static_cast<net::resp_version>(resp);
     o.tls.enabled = tls;
@@ -41,6 +77,18 @@ net::connection_options server_flags::connection(std::string client_name) const 
     o.tls.server_name = sni;
     o.tls.verify = !insecure;
     return o;
+}
+
+std::string read_password_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error("cannot read --pass-file " + path + ": " + std::strerror(errno));
+    }
+    std::string line;
+    std::getline(in, line);
+    if (in.bad()) throw std::runtime_error("cannot read --pass-file " + path);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
 }
 
 std::vector<net::endpoint> server_flags::seed_endpoints() const {

@@ -1,5 +1,6 @@
 // The command-line options that say where and how to connect, shared by `ksn watch` and
-// `ksn bench`: host, port, ACL user and password, RESP version, cluster seeds and TLS.
+// `ksn bench`: host and port or a Unix socket, ACL user and password (fixed, or read from a
+// file on every connection attempt), RESP version, cluster seeds and TLS.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -15,9 +16,11 @@ namespace ksn::tools {
 struct server_flags {
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
+    std::string socket;  // a Unix socket path instead of host and port
     std::string user;
     std::string password;
-    int resp = 0;  // 0: 3, falling back to 2
+    std::string password_file;  // read on every connection attempt
+    int resp = 0;               // 0: 3, falling back to 2
     bool cluster = false;
     std::vector<std::string> seeds;
     bool tls = false;
@@ -27,8 +30,8 @@ struct server_flags {
     std::string sni;
     bool insecure = false;
 
-    /// Adds --host --port --user --pass (or KSN_PASSWORD) --resp --cluster --seed --tls
-    /// --cacert --cert --key --sni --insecure to `app`.
+    /// Adds --host --port --socket --user --pass (or KSN_PASSWORD) --pass-file --resp
+    /// --cluster --seed --tls --cacert --cert --key --sni --insecure to `app`.
     void add_to(CLI::App& app);
 
     /// Address, credentials, RESP version and TLS as connection options.
@@ -38,6 +41,10 @@ struct server_flags {
     /// one).
     [[nodiscard]] std::vector<net::endpoint> seed_endpoints() const;
 };
+
+/// The password in `path` without its trailing line break (CR LF or LF); throws
+/// std::runtime_error naming the file when it cannot be read.
+[[nodiscard]] std::string read_password_file(const std::string& path);
 
 /// "host:port" or "[v6]:port" as an endpoint; throws std::invalid_argument naming `option`.
 [[nodiscard]] net::endpoint parse_endpoint(const std::string& text,

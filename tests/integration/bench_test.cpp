@@ -185,6 +185,23 @@ TEST(BenchCli, StandaloneEveryNotificationMatchedAndKeysDeleted) {
     EXPECT_EQ(dbsize(server), 0) << "the keys written are deleted at the end";
 }
 
+TEST(BenchCli, OverAUnixSocket) {
+    redis_server server(with_unix_socket());
+    const auto r = run_ksn(
+        {"bench", "--socket", server.socket_path(), "--duration", "1", "--json", "-q"}, {}, {});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    EXPECT_EQ(j.at("target").at("address"), "unix:" + server.socket_path());
+    ASSERT_EQ(j.at("nodes").size(), 1u);
+    EXPECT_EQ(j.at("nodes")[0].at("node"), "unix:" + server.socket_path());
+    // The writers used the socket too: writes into any other server (nothing listens on
+    // the default 127.0.0.1:6379 the flags would fall back to) would not be matched.
+    EXPECT_GT(u(j.at("total"), "writes_acked"), 0u);
+    EXPECT_EQ(u(j.at("total"), "writes_failed"), 0u);
+    EXPECT_EQ(dbsize(server), 0);
+}
+
 TEST(BenchCli, KeyeventExactAtARateWithCsvRows) {
     redis_server server;
     const auto csv = std::filesystem::temp_directory_path() /

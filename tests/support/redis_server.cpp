@@ -195,6 +195,7 @@ void redis_server::write_config() const {
          << "logfile " << dir_ << "/redis.log\n"
          << "dbfilename dump.rdb\n";
     if (!opts_.notify.empty()) conf << "notify-keyspace-events " << opts_.notify << "\n";
+    if (opts_.unix_socket) conf << "unixsocket " << socket_path() << "\nunixsocketperm 700\n";
     if (opts_.cluster) {
         // A short node timeout keeps the failover tests fast (a dead primary is failed
         // over about two timeouts later). Under a sanitizer the tests' own processes take

@@ -56,6 +56,8 @@ struct server_options {
     std::vector<std::string> config;
     bool cluster = false;
     std::uint16_t port = 0;  ///< 0: pick a free one
+    /// Listen on a Unix domain socket too (socket_path(), in the server's directory).
+    bool unix_socket = false;
     /// More config lines that depend on the port the server got.
     std::function<std::vector<std::string>(std::uint16_t port)> port_config;
 };
@@ -76,6 +78,11 @@ inline server_options on_port(std::uint16_t port) {
     o.port = port;
     return o;
 }
+inline server_options with_unix_socket() {
+    server_options o;
+    o.unix_socket = true;
+    return o;
+}
 
 class redis_server {
   public:
@@ -89,6 +96,8 @@ class redis_server {
     std::uint16_t port() const noexcept { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
     const std::string& dir() const noexcept { return dir_; }
+    /// The Unix socket the server listens on (with server_options::unix_socket).
+    std::string socket_path() const { return dir_ + "/redis.sock"; }
     pid_t pid() const noexcept { return pid_; }
 
     /// Starts (again) on the same port and waits until it answers PING.
