@@ -246,6 +246,22 @@ json_object& json_object::null(std::string_view name) {
     return *this;
 }
 
+json_object& json_object::number_pairs(
+    std::string_view name, std::span<const std::pair<std::uint16_t, std::uint16_t>> pairs) {
+    key(name);
+    out_ += '[';
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        if (i > 0) out_ += ',';
+        out_ += '[';
+        append_integer(out_, std::uint64_t{pairs[i].first});
+        out_ += ',';
+        append_integer(out_, std::uint64_t{pairs[i].second});
+        out_ += ']';
+    }
+    out_ += ']';
+    return *this;
+}
+
 std::string& json_object::end_line() {
     out_ += "}\n";
     return out_;

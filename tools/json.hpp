@@ -1,5 +1,5 @@
 // JSON lines for the ksn program: strict UTF-8 validation, base64, and a small writer
-// for one flat JSON object per line.
+// for one JSON object per line (scalar fields, arrays of strings, arrays of integer pairs).
 //
 // Keys, events, subkeys and channels are bytes, and JSON strings are Unicode text. A
 // field whose bytes are valid UTF-8 is written as a JSON string (control characters,
@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ksn::tools {
 
@@ -56,6 +57,9 @@ class json_object {
     json_object& number(std::string_view name, std::int64_t value);
     json_object& number(std::string_view name, std::uint64_t value);
     json_object& null(std::string_view name);
+    /// "name":[[a,b],…] — pairs of integers (slot ranges); "name":[] for none.
+    json_object& number_pairs(std::string_view name,
+                              std::span<const std::pair<std::uint16_t, std::uint16_t>> pairs);
 
     /// Closes the object and appends a newline; returns the line.
     std::string& end_line();

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -177,6 +178,45 @@ void print_stats(const ksn::notifier_base& n) {
                  s.queue_high_water, static_cast<unsigned long long>(s.queue_dropped));
 }
 
+/// -v in cluster mode: the primaries watched, one line each with their slots
+/// ("ksn: info: primary 127.0.0.1:7000 slots=0-5460"), once subscribed and again after a
+/// gap when the topology changed since (a node that takes over slots reports a gap).
+class primaries_report {
+  public:
+    explicit primaries_report(ksn::cluster_keyspace_notifications& n) : notifier_(n) {}
+
+    /// Prints `header` and the primaries when the topology differs from the one printed
+    /// last (always the first time).
+    void show(const std::string& header) {
+        std::optional<ksn::cluster::topology> t;
+        try {
+            t = notifier_.topology();
+        } catch (const ksn::error&) {
+            return;  // the I/O thread did not answer in time: the next gap asks again
+        }
+        if (!t || (shown_ && t->signature() == signature_)) return;
+        shown_ = true;
+        signature_ = t->signature();
+        std::string text = "ksn: info: " + header + std::to_string(t->shards().size()) +
+                           (t->shards().size() == 1 ? " primary\n" : " primaries\n");
+        std::vector<std::pair<std::uint16_t, std::uint16_t>> ranges;
+        for (const auto& shard : t->shards()) {
+            ranges.clear();
+            for (const auto& r : shard.slots)
+                ranges.emplace_back(r.first, r.last);
+            text += "ksn: info: primary " + shard.primary.address.to_string() + " slots=";
+            ksn::tools::append_slot_ranges(text, ranges);
+            text += '\n';
+        }
+        std::fputs(text.c_str(), stderr);
+    }
+
+  private:
+    ksn::cluster_keyspace_notifications& notifier_;
+    bool shown_ = false;
+    std::uint64_t signature_ = 0;
+};
+
 int run_watch(const watch_options& o) {
     using clock = ksn::clock;
     const auto start = clock::now();
@@ -218,8 +258,11 @@ int run_watch(const watch_options& o) {
         diagnostics.add(s, m);
     };
     std::unique_ptr<ksn::notifier_base> notifier;
+    std::optional<primaries_report> primaries;
     if (o.server.cluster) {
-        notifier = std::make_unique<ksn::cluster_keyspace_notifications>(opts);
+        auto cluster = std::make_unique<ksn::cluster_keyspace_notifications>(opts);
+        if (o.verbose) primaries.emplace(*cluster);
+        notifier = std::move(cluster);
     } else {
         notifier = std::make_unique<ksn::keyspace_notifications>(
             static_cast<const ksn::notifier_options&>(opts));
@@ -240,9 +283,14 @@ int run_watch(const watch_options& o) {
     }
     diagnostics.started();
     if (o.verbose) {
-        std::cerr << "ksn: info: watching "
-                  << channels.size() + o.exact.size() + o.pattern.size() + o.channels.size()
-                  << " channel(s) on " << opts.connection.address.to_string() << '\n';
+        const auto watched =
+            std::to_string(channels.size() + o.exact.size() + o.pattern.size() + o.channels.size());
+        if (primaries) {
+            primaries->show("watching " + watched + " channel(s) on ");
+        } else {
+            std::cerr << "ksn: info: watching " << watched << " channel(s) on "
+                      << opts.connection.address.to_string() << '\n';
+        }
     }
 
     const auto format = o.json ? output_format::json : output_format::text;
@@ -294,6 +342,10 @@ int run_watch(const watch_options& o) {
         } else if (d.is_gap()) {
             ksn::tools::format_gap(line, format, d.gap());
             write_out(line);
+            if (primaries) {
+                std::fflush(stdout);  // the gap first, then what changed
+                primaries->show("topology changed: ");
+            }
             if (d.gap().reason == ksn::gap_reason::node_closed) {
                 std::fflush(stdout);
                 std::cerr << "ksn watch: " << d.gap().detail << '\n';
@@ -486,13 +538,17 @@ Channel options may be repeated and combined; glob characters (* ? [) make a pat
 events (notify-keyspace-events); ksn warns when it does not.
 
 Text lines:  TIME KIND@DB EVENT KEY [SUBKEYS]     (odd bytes quoted and escaped)
+             TIME gap NODE REASON (N ms|not restored) [dropped=N] [slots=0-5460,...]: DETAIL
 JSON lines:  {"type":"keyspace","db":0,"key":"k","event":"set","subkeys":[],
               "channel":"__keyspace@0__:k","node":"127.0.0.1:6379","ts_ns":N}
              {"type":"gap","node":"…","reason":"…","detail":"…","lost_ts_ns":N,
-              "restored_ts_ns":N,"dropped":N}
+              "restored_ts_ns":N,"dropped":N,"slots":[[0,5460],...]}
              {"type":"invalid","channel":"…","error":"…",...}   (malformed notifications)
 Fields whose bytes are not valid UTF-8 are named key_b64, event_b64, channel_b64,
 subkeys_b64 and hold base64. ts_ns is CLOCK_MONOTONIC time in ns when the bytes were read.
+A gap: notifications from NODE between lost_ts_ns and restored_ts_ns (null: never
+restored) may be lost; with --cluster only those of keys in its slots, the [first,last]
+slot ranges in "slots" ([] for a standalone server).
 
 Exit status: 0 done (--count reached, or --timeout without --count), 1 connection or
 authentication failure or too few notifications before --timeout, 2 bad usage,
@@ -624,7 +680,9 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS")
         ->check(CLI::PositiveNumber);
     watch->add_flag("--stats", w.stats, "Print per-node counters to stderr at exit");
-    watch->add_flag("-v,--verbose", w.verbose, "Also print informational diagnostics");
+    watch->add_flag("-v,--verbose", w.verbose,
+                    "Also print informational diagnostics (--cluster: each primary and its "
+                    "slots)");
     watch->footer(watch_footer);
 
     bool parse_json = false;

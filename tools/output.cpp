@@ -95,6 +95,20 @@ void append_quoted(std::string& out, std::string_view bytes) {
     out += '"';
 }
 
+void append_slot_ranges(std::string& out,
+                        std::span<const std::pair<std::uint16_t, std::uint16_t>> ranges) {
+    bool first = true;
+    for (const auto& [from, to] : ranges) {
+        if (!first) out += ',';
+        first = false;
+        append_integer(out, std::uint64_t{from});
+        if (to != from) {
+            out += '-';
+            append_integer(out, std::uint64_t{to});
+        }
+    }
+}
+
 void format_notification(std::string& line, output_format f, const key_notification& n,
                          const origin* from) {
     if (f == output_format::json) {
@@ -150,7 +164,7 @@ void format_gap(std::string& line, output_format f, const gap_event& g) {
         } else {
             o.null("restored_ts_ns");
         }
-        o.number("dropped", g.dropped).end_line();
+        o.number("dropped", g.dropped).number_pairs("slots", g.slots).end_line();
         return;
     }
     line.clear();
@@ -171,6 +185,10 @@ void format_gap(std::string& line, output_format f, const gap_event& g) {
     if (g.dropped > 0) {
         line += " dropped=";
         append_integer(line, g.dropped);
+    }
+    if (!g.slots.empty()) {
+        line += " slots=";
+        append_slot_ranges(line, g.slots);
     }
     if (!g.detail.empty()) {
         line += ": ";

@@ -5,7 +5,8 @@
 //   {"type":"keyspace","db":0,"key":"k","event":"set","subkeys":[],"channel":"…",
 //    "node":"host:port","ts_ns":N}                        (node and ts_ns: watch only)
 //   {"type":"gap","node":"…","reason":"connection_lost","detail":"…","lost_ts_ns":N,
-//    "restored_ts_ns":N|null,"dropped":N}
+//    "restored_ts_ns":N|null,"dropped":N,"slots":[[first,last],…]}
+//                                            (slots: [] for a standalone server)
 //   {"type":"invalid","channel":"…","payload":"…","error":"…","part":"channel","offset":N}
 // `type` is the channel kind ("keyspace", "keyevent", "subkeyspace", "subkeyevent",
 // "subkeyspaceitem", "subkeyspaceevent"); db is -1 for a channel published with `@*`;
@@ -13,12 +14,16 @@
 // bytes were read from the socket.
 //
 // Text lines show the same facts, with bytes that are not printable UTF-8 escaped C-style
-// inside double quotes (see quote()).
+// inside double quotes (see append_quoted()); a gap line names its slots as
+// `slots=0-5460,10923-16383` (see append_slot_ranges()).
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "notifications/delivery.hpp"
 #include "notifications/notification.hpp"
@@ -38,6 +43,11 @@ struct origin {
 /// `\n`, `\r`, `\t` and `\xNN` for every other control byte or byte that is not part of
 /// a well-formed UTF-8 sequence.
 void append_quoted(std::string& out, std::string_view bytes);
+
+/// Appends slot ranges the way CLUSTER NODES writes them, comma-separated:
+/// `0-5460,10923-16383`, a single slot as `5`; nothing for none.
+void append_slot_ranges(std::string& out,
+                        std::span<const std::pair<std::uint16_t, std::uint16_t>> ranges);
 
 /// The lines below replace `line` with one whole line, newline included.
 void format_notification(std::string& line, output_format f, const key_notification& n,

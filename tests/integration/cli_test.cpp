@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -57,19 +58,35 @@ std::vector<std::string> lines(const std::string& text) {
     return out;
 }
 
+/// The CLIENT ID of the server's client named ksn-watch that holds at least `channels`
+/// subscriptions, if there is one now.
+std::optional<std::string> subscribed_ksn_client(redis_server& server, int channels = 1) {
+    const auto list = server.command({"CLIENT", "LIST"}).data;
+    for (const auto& l : lines(list)) {
+        if (l.find("name=ksn-watch") == std::string::npos || !l.starts_with("id=")) continue;
+        int sub = 0, psub = 0;
+        const auto s = l.find(" sub="), p = l.find(" psub=");
+        if (s != std::string::npos) sub = std::stoi(l.substr(s + 5));
+        if (p != std::string::npos) psub = std::stoi(l.substr(p + 6));
+        if (sub + psub >= channels) return l.substr(3, l.find(' ') - 3);
+    }
+    return std::nullopt;
+}
+
 /// Waits until the server has a client named ksn-watch with at least one subscription.
 bool ksn_subscribed(redis_server& server, int channels = 1) {
+    return wait_until([&] { return subscribed_ksn_client(server, channels).has_value(); });
+}
+
+/// Cuts ksn's subscriber connection to `server` (CLIENT KILL, as the server does to a
+/// slow consumer) and waits until ksn has subscribed again on a new one: a gap.
+bool cut_ksn_connection(redis_server& server) {
+    const auto before = subscribed_ksn_client(server);
+    if (!before) return false;
+    server.command({"CLIENT", "KILL", "ID", *before});
     return wait_until([&] {
-        const auto list = server.command({"CLIENT", "LIST"}).data;
-        for (const auto& l : lines(list)) {
-            if (l.find("name=ksn-watch") == std::string::npos) continue;
-            int sub = 0, psub = 0;
-            const auto s = l.find(" sub="), p = l.find(" psub=");
-            if (s != std::string::npos) sub = std::stoi(l.substr(s + 5));
-            if (p != std::string::npos) psub = std::stoi(l.substr(p + 6));
-            if (sub + psub >= channels) return true;
-        }
-        return false;
+        const auto now = subscribed_ksn_client(server);
+        return now && *now != *before;
     });
 }
 
@@ -81,13 +98,14 @@ std::int64_t monotonic_now_ns() {
 
 // --- reading ksn's JSON lines -------------------------------------------------------------
 
-/// A value of a flat JSON object as ksn writes them: a string (unescaped to its bytes),
-/// an integer, null, or an array of strings.
+/// A value of a JSON object as ksn writes them: a string (unescaped to its bytes), an
+/// integer, null, an array of strings, or an array of arrays of integers (a gap's slots).
 struct json_value {
     enum class kind { string, number, null, array } type = kind::null;
     std::string text;
     std::int64_t number = 0;
     std::vector<std::string> items;
+    std::vector<std::vector<std::int64_t>> rows;
 };
 using json_line = std::map<std::string, json_value>;
 
@@ -184,21 +202,38 @@ class json_reader {
             v.type = json_value::kind::array;
             if (eat(']')) return v;
             do {
+                if (eat('[')) {  // an array of integers
+                    auto& row = v.rows.emplace_back();
+                    if (eat(']')) continue;
+                    do {
+                        auto n = integer();
+                        if (!n) return std::nullopt;
+                        row.push_back(*n);
+                    } while (eat(','));
+                    if (!eat(']')) return std::nullopt;
+                    continue;
+                }
                 auto s = string();
                 if (!s) return std::nullopt;
                 v.items.push_back(std::move(*s));
             } while (eat(','));
             if (!eat(']')) return std::nullopt;
+            if (!v.items.empty() && !v.rows.empty()) return std::nullopt;  // ksn never mixes
         } else {
-            const std::size_t start = i_;
-            if (eat('-')) {}
-            while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
-                ++i_;
-            if (i_ == start) return std::nullopt;
+            auto n = integer();
+            if (!n) return std::nullopt;
             v.type = json_value::kind::number;
-            v.number = std::stoll(std::string(s_.substr(start, i_ - start)));
+            v.number = *n;
         }
         return v;
+    }
+    std::optional<std::int64_t> integer() {
+        const std::size_t start = i_;
+        if (eat('-')) {}
+        while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+            ++i_;
+        if (i_ == start) return std::nullopt;
+        return std::stoll(std::string(s_.substr(start, i_ - start)));
     }
 
     std::string_view s_;
@@ -498,6 +533,100 @@ TEST(CliWatch, MalformedNotificationsPrintInvalidLines) {
     EXPECT_EQ(text_of(objects[1], "type"), "subkeyspace");
 }
 
+TEST(CliWatch, StandaloneGapHasNoSlots) {
+    redis_server server;
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--json", "--count", "1",
+                     "--timeout", scaled_seconds(15)});
+    ASSERT_TRUE(ksn_subscribed(server));
+    ASSERT_TRUE(cut_ksn_connection(server));
+    // Written once ksn has subscribed again, so it comes after the gap.
+    server.command({"SET", "after", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    const auto& g = objects[0];
+    EXPECT_EQ(text_of(g, "type"), "gap");
+    EXPECT_EQ(text_of(g, "node"), server.address());
+    EXPECT_EQ(text_of(g, "reason"), "server_closed_connection") << r.out;
+    EXPECT_EQ(g.at("restored_ts_ns").type, json_value::kind::number) << r.out;
+    ASSERT_EQ(g.count("slots"), 1u) << r.out;
+    EXPECT_EQ(g.at("slots").type, json_value::kind::array) << r.out;
+    EXPECT_TRUE(g.at("slots").rows.empty()) << r.out;
+    EXPECT_TRUE(g.at("slots").items.empty()) << r.out;
+    EXPECT_EQ(text_of(objects[1], "key"), "after");
+}
+
+TEST(CliWatch, UnixSocket) {
+    redis_server server(with_unix_socket());
+    ksn_process ksn({"watch", "--socket", server.socket_path(), "--json", "--count", "1",
+                     "--timeout", scaled_seconds(15)});
+    ASSERT_TRUE(ksn_subscribed(server));
+    server.command({"SET", "over-the-socket", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 1u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "key"), "over-the-socket");
+    EXPECT_EQ(text_of(objects[0], "node"), "unix:" + server.socket_path());
+
+    // A socket nobody listens on is a connection failure naming it.
+    const auto missing = run_ksn(
+        {"watch", "--socket", server.dir() + "/nobody.sock", "--timeout", scaled_seconds(10)});
+    EXPECT_EQ(missing.status, 1) << describe(missing);
+    EXPECT_NE(missing.err.find("unix:" + server.dir() + "/nobody.sock: connection failed"),
+              std::string::npos)
+        << missing.err;
+    // Usage errors: with --host, --tls or --cluster, and a path the system cannot take.
+    for (const auto& extra :
+         std::vector<std::vector<std::string>>{{"--host", "localhost"}, {"--tls"}, {"--cluster"}}) {
+        std::vector<std::string> args = {"watch", "--socket", server.socket_path()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto r2 = run_ksn(args);
+        EXPECT_EQ(r2.status, 2) << describe(r2);
+        EXPECT_NE(r2.err.find("excludes"), std::string::npos) << r2.err;
+    }
+    const auto too_long = run_ksn({"watch", "--socket", "/tmp/" + std::string(200, 's')});
+    EXPECT_EQ(too_long.status, 2) << describe(too_long);
+    EXPECT_NE(too_long.err.find("the socket path is 205 bytes long; the system allows at most 107"),
+              std::string::npos)
+        << too_long.err;
+}
+
+TEST(CliWatch, PassFileIsReadAgainOnEveryReconnect) {
+    redis_server server(with_config({"user app on >first ~* &* +@all",
+                                     "user admin on >admin ~* &* +@all", "user default off"}));
+    server.set_auth({"admin", "admin"});
+    const std::string file = server.dir() + "/password";
+    std::ofstream(file) << "first\n";
+    ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--user", "app",
+                     "--pass-file", file, "--json", "--count", "2", "--timeout",
+                     scaled_seconds(20)});
+    ASSERT_TRUE(ksn_subscribed(server));
+    server.command({"SET", "before", "1"});
+    // Rotate: the server, then the file, then cut the connection; ksn logs in again with
+    // what the file says now.
+    server.command({"ACL", "SETUSER", "app", "resetpass", ">second"});
+    std::ofstream(file, std::ios::trunc) << "second\r\n";
+    ASSERT_TRUE(cut_ksn_connection(server));
+    server.command({"SET", "after", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    std::vector<std::string> seen;
+    for (const auto& o : objects)
+        seen.push_back(text_of(o, "type") == "gap" ? "gap" : text_of(o, "key"));
+    EXPECT_EQ(seen, (std::vector<std::string>{"before", "gap", "after"})) << r.out;
+    EXPECT_EQ(r.err.find("authentication failed"), std::string::npos) << r.err;
+
+    // With --pass, a usage error; a file that does not exist, too.
+    const auto both = run_ksn({"watch", "--pass", "x", "--pass-file", file});
+    EXPECT_EQ(both.status, 2) << describe(both);
+    const auto absent = run_ksn({"watch", "--pass-file", server.dir() + "/absent"});
+    EXPECT_EQ(absent.status, 2) << describe(absent);
+    EXPECT_NE(absent.err.find("absent"), std::string::npos) << absent.err;
+}
+
 TEST(CliWatch, TlsWithVerificationAndMutualAuthentication) {
     tls_material m;
     const auto tls_port = free_port();
@@ -552,6 +681,133 @@ TEST(CliWatch, ClusterFansInEveryPrimaryWithStats) {
     for (const auto& l : lines(r.err))
         stat_lines += l.find("ksn: stats 127.0.0.1:") == 0;
     EXPECT_EQ(stat_lines, 3u) << r.err;
+}
+
+/// The slot ranges of the primary at `port` in `t`, as rows [first, last].
+std::vector<std::vector<std::int64_t>> slot_rows(const cluster::topology& t, std::uint16_t port) {
+    std::vector<std::vector<std::int64_t>> rows;
+    for (const auto& shard : t.shards()) {
+        if (shard.primary.address.port != port) continue;
+        for (const auto& r : shard.slots)
+            rows.push_back({r.first, r.last});
+    }
+    return rows;
+}
+
+/// The same ranges as the text lines name them: "0-5460,10923-16383" (one slot: "7").
+std::string slot_text(const cluster::topology& t, std::uint16_t port) {
+    std::string out;
+    for (const auto& r : slot_rows(t, port)) {
+        if (!out.empty()) out += ',';
+        out += std::to_string(r[0]);
+        if (r[1] != r[0]) out += '-' + std::to_string(r[1]);
+    }
+    return out;
+}
+
+/// A key whose slot `port` serves now.
+std::string key_on(redis_cluster& c, std::uint16_t port, const std::string& prefix) {
+    for (int i = 0;; ++i) {
+        auto key = prefix + std::to_string(i);
+        if (c.owner_port(key) == port) return key;
+    }
+}
+
+TEST(CliWatch, ClusterGapCarriesTheSlotsOfItsNode) {
+    redis_cluster c(3, 0);
+    const auto t = c.topology();
+    ASSERT_EQ(t.shards().size(), 3u);
+    ksn_process ksn({"watch", "--cluster", "--port", std::to_string(c.seeds()[0].port),
+                     "--keyevent", "set", "--json", "--count", "1", "--timeout",
+                     scaled_seconds(20)});
+    for (auto& n : c.nodes())
+        ASSERT_TRUE(ksn_subscribed(*n)) << n->address();
+    // Not the seed: any primary's gap names that primary's slots.
+    auto& victim = c.node(t.shards()[1].primary.address.port);
+    ASSERT_TRUE(cut_ksn_connection(victim));
+    // One notification from the victim, after its gap, ends the run.
+    cluster_writer w(c);
+    EXPECT_EQ(w.set(key_on(c, victim.port(), "gap:")), victim.port());
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 2u) << r.out;
+    const auto& g = objects[0];
+    EXPECT_EQ(text_of(g, "type"), "gap") << r.out;
+    EXPECT_EQ(text_of(g, "node"), victim.address()) << r.out;
+    EXPECT_EQ(text_of(g, "reason"), "server_closed_connection") << r.out;
+    ASSERT_EQ(g.count("slots"), 1u) << r.out;
+    const auto expected = slot_rows(t, victim.port());
+    ASSERT_FALSE(expected.empty());
+    EXPECT_EQ(g.at("slots").rows, expected) << r.out;
+    EXPECT_EQ(text_of(objects[1], "node"), victim.address());
+}
+
+TEST(CliWatch, ClusterVerboseNamesEveryPrimaryAndFollowsAFailover) {
+    redis_cluster c(3, 1);
+    const auto before = c.topology();
+    ASSERT_EQ(before.shards().size(), 3u);
+    ksn_process ksn({"watch", "--cluster", "--port", std::to_string(c.seeds()[0].port),
+                     "--keyevent", "set", "-v", "--count", "1", "--timeout", scaled_seconds(30)});
+    for (const auto& shard : before.shards())
+        ASSERT_TRUE(ksn_subscribed(c.node(shard.primary.address.port)));
+    // Slot 0's replica takes over; the old primary stays up as a replica (only the
+    // topology says it changed).
+    const auto* shard0 = before.owner(0);
+    ASSERT_NE(shard0, nullptr);
+    ASSERT_FALSE(shard0->replicas.empty());
+    const auto replica = shard0->replicas.front().address;
+    c.node(replica.port).command({"CLUSTER", "FAILOVER"});
+    ASSERT_TRUE(wait_until([&] { return c.topology().owner(0)->primary.address == replica; }, 15s));
+    ASSERT_TRUE(ksn_subscribed(c.node(replica.port)));
+    // A notification from the new primary, after its gap, ends the run.
+    cluster_writer w(c);
+    EXPECT_EQ(w.set(key_on(c, replica.port, "failover:")), replica.port);
+    const auto r = ksn.wait(30s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+
+    // At start, every primary with its slots, not only the seed.
+    const auto err = lines(r.err);
+    const auto changed =
+        std::find(err.begin(), err.end(), "ksn: info: topology changed: 3 primaries");
+    ASSERT_TRUE(changed != err.end()) << "no topology change on stderr:\n" << r.err;
+    const std::vector<std::string> at_start(err.begin(), changed);
+    EXPECT_EQ(std::count(at_start.begin(), at_start.end(),
+                         "ksn: info: watching 1 channel(s) on 3 primaries"),
+              1)
+        << r.err;
+    for (const auto& shard : before.shards()) {
+        const auto& primary = shard.primary.address;
+        EXPECT_EQ(std::count(at_start.begin(), at_start.end(),
+                             "ksn: info: primary " + primary.to_string() +
+                                 " slots=" + slot_text(before, primary.port)),
+                  1)
+            << r.err;
+    }
+    // After the failover's gap, the new primary in place of the old one.
+    const std::vector<std::string> after(changed, err.end());
+    EXPECT_EQ(std::count(after.begin(), after.end(),
+                         "ksn: info: primary " + replica.to_string() +
+                             " slots=" + slot_text(before, shard0->primary.address.port)),
+              1)
+        << r.err;
+    EXPECT_EQ(std::count(after.begin(), after.end(),
+                         "ksn: info: primary " + shard0->primary.address.to_string() +
+                             " slots=" + slot_text(before, shard0->primary.address.port)),
+              0)
+        << r.err;
+
+    // The text line of that gap names the slots the new primary took over.
+    const std::string gap = " gap " + replica.to_string() + " topology_change (";
+    const std::string slots = " slots=" + slot_text(before, shard0->primary.address.port) + ": ";
+    const auto out = lines(r.out);
+    EXPECT_EQ(std::count_if(out.begin(), out.end(),
+                            [&](const std::string& l) {
+                                return l.find(gap) != std::string::npos &&
+                                       l.find(slots) != std::string::npos;
+                            }),
+              1)
+        << r.out;
 }
 
 TEST(CliUsage, BadOptionsAndHelp) {
@@ -732,7 +988,8 @@ class raw_subscriber {
 };
 
 bool operator==(const json_value& a, const json_value& b) {
-    return a.type == b.type && a.text == b.text && a.number == b.number && a.items == b.items;
+    return a.type == b.type && a.text == b.text && a.number == b.number && a.items == b.items &&
+           a.rows == b.rows;
 }
 
 TEST(CliParse, ParseOfARealCaptureMatchesWatch) {

@@ -1,8 +1,10 @@
 // UTF-8 validation, base64 and the JSON object writer of the ksn program.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tools/json.hpp"
@@ -128,6 +130,14 @@ TEST(JsonObject, ArraysAreAllTextOrAllBase64) {
         .end_line();
     EXPECT_EQ(line,
               "{\"subkeys\":[\"a\",\"b c\"],\"other_b64\":[\"YQ==\",\"/w==\"],\"empty\":[]}\n");
+}
+
+TEST(JsonObject, IntegerPairs) {
+    std::string line;
+    const std::vector<std::pair<std::uint16_t, std::uint16_t>> ranges = {
+        {0, 5460}, {7, 7}, {10923, 16383}};
+    json_object(line).number_pairs("slots", ranges).number_pairs("none", {}).end_line();
+    EXPECT_EQ(line, "{\"slots\":[[0,5460],[7,7],[10923,16383]],\"none\":[]}\n");
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // The lines the ksn program prints: text quoting, JSON notifications, gaps, invalid ones.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/output.hpp"
 
@@ -131,13 +134,30 @@ TEST(GapLine, Json) {
     EXPECT_EQ(line,
               "{\"type\":\"gap\",\"node\":\"127.0.0.1:7000\",\"reason\":\"server_restarted\","
               "\"detail\":\"127.0.0.1:7000: restarted\",\"lost_ts_ns\":1000,"
-              "\"restored_ts_ns\":5000,\"dropped\":0}\n");
+              "\"restored_ts_ns\":5000,\"dropped\":0,\"slots\":[]}\n");
     g.restored.reset();
     g.dropped = 7;
     g.reason = gap_reason::node_closed;
     format_gap(line, output_format::json, g);
     EXPECT_NE(line.find("\"reason\":\"node_closed\""), std::string::npos) << line;
-    EXPECT_NE(line.find("\"restored_ts_ns\":null,\"dropped\":7}"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"restored_ts_ns\":null,\"dropped\":7,\"slots\":[]}"), std::string::npos)
+        << line;
+}
+
+TEST(GapLine, JsonOfAClusterGapCarriesItsSlots) {
+    gap_event g;
+    g.node = "127.0.0.1:7000";
+    g.reason = gap_reason::topology_change;
+    g.detail = "took over";
+    g.lost = clock::time_point(std::chrono::nanoseconds(1000));
+    g.restored = clock::time_point(std::chrono::nanoseconds(5000));
+    g.slots = {{0, 5460}, {10923, 16383}};
+    std::string line;
+    format_gap(line, output_format::json, g);
+    EXPECT_EQ(line,
+              "{\"type\":\"gap\",\"node\":\"127.0.0.1:7000\",\"reason\":\"topology_change\","
+              "\"detail\":\"took over\",\"lost_ts_ns\":1000,\"restored_ts_ns\":5000,"
+              "\"dropped\":0,\"slots\":[[0,5460],[10923,16383]]}\n");
 }
 
 TEST(GapLine, Text) {
@@ -151,6 +171,42 @@ TEST(GapLine, Text) {
     std::string line;
     format_gap(line, output_format::text, g);
     EXPECT_EQ(without_time(line), "gap h:1 queue_overflow (25 ms) dropped=12: dropped\n") << line;
+}
+
+TEST(GapLine, TextNamesTheSlotsOfAClusterGap) {
+    gap_event g;
+    g.node = "127.0.0.1:7000";
+    g.reason = gap_reason::server_restarted;
+    g.detail = "127.0.0.1:7000: restarted";
+    g.lost = clock::now() - std::chrono::milliseconds(30);
+    g.restored = g.lost + std::chrono::milliseconds(25);
+    g.slots = {{0, 5460}, {7000, 7000}, {10923, 16383}};
+    std::string line;
+    format_gap(line, output_format::text, g);
+    EXPECT_EQ(without_time(line),
+              "gap 127.0.0.1:7000 server_restarted (25 ms) slots=0-5460,7000,10923-16383: "
+              "127.0.0.1:7000: restarted\n")
+        << line;
+    // Given up: no duration, the slots still named; a standalone gap names none.
+    g.restored.reset();
+    g.slots = {{5461, 10922}};
+    format_gap(line, output_format::text, g);
+    EXPECT_EQ(without_time(line),
+              "gap 127.0.0.1:7000 server_restarted (not restored) slots=5461-10922: "
+              "127.0.0.1:7000: restarted\n")
+        << line;
+    g.slots.clear();
+    format_gap(line, output_format::text, g);
+    EXPECT_EQ(line.find("slots"), std::string::npos) << line;
+}
+
+TEST(SlotRanges, AsClusterNodesWritesThem) {
+    std::string out = "x ";
+    append_slot_ranges(out, {});
+    EXPECT_EQ(out, "x ");
+    const std::vector<std::pair<std::uint16_t, std::uint16_t>> ranges = {{0, 0}, {2, 16383}};
+    append_slot_ranges(out, ranges);
+    EXPECT_EQ(out, "x 0,2-16383");
 }
 
 TEST(InvalidLine, JsonAndText) {
