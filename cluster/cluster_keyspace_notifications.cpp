@@ -100,6 +100,7 @@ cluster_keyspace_notifications::cluster_keyspace_notifications(asio::io_context&
 
 void cluster_keyspace_notifications::init(cluster_options options) {
     controller_ = std::make_shared<controller>(*core_, options.subscribe_replicas);
+    core_->set_partial(!options.require_every_primary);
     cluster::tracker_options t;
     t.seeds = options.seeds.empty() ? std::vector<net::endpoint>{options.connection.address}
                                     : options.seeds;

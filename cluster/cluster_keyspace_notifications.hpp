@@ -39,6 +39,13 @@ struct cluster_options : notifier_options {
     /// the data); in exchange a promoted replica is already subscribed when it takes
     /// over. Off by default.
     bool subscribe_replicas = false;
+    /// false (the default): subscribe() succeeds on the primaries it reaches while at
+    /// least one confirms; each primary it cannot reach (refused, or no confirmation
+    /// within subscribe_timeout) is named in a warning and reports a node_unreachable
+    /// gap, with its slots, once it is subscribed (it is retried under the reconnect
+    /// policy). true: all or nothing, as a standalone subscribe is: one unreachable
+    /// primary fails the subscribe with not_connected and undoes it on every node.
+    bool require_every_primary = false;
 };
 
 class cluster_keyspace_notifications : public notifier_base {

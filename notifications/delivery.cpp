@@ -24,6 +24,8 @@ std::string_view to_string(gap_reason r) noexcept {
             return "node_closed";
         case gap_reason::topology_change:
             return "topology_change";
+        case gap_reason::node_unreachable:
+            return "node_unreachable";
     }
     return "unknown";
 }

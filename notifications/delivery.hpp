@@ -43,6 +43,9 @@ enum class gap_reason : std::uint8_t {
     node_closed,               ///< the node was given up (closed, auth failure, attempts
                                ///< exhausted): nothing more will come from it
     topology_change,           ///< cluster: the node's slots moved or it stopped being primary
+    node_unreachable,          ///< the node could not be reached yet (never connected, or a
+                               ///< cluster subscribe went ahead without it): its
+                               ///< notifications are lost until it is subscribed
 };
 
 std::string_view to_string(gap_reason r) noexcept;

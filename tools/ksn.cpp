@@ -105,6 +105,7 @@ struct watch_options {
     double timeout = 0;       // seconds; 0: none
     bool stats = false;
     bool verbose = false;
+    bool require_every_primary = false;
 };
 
 /// The channels built from --keyspace ... --subkeyspaceevent (throws
@@ -239,6 +240,7 @@ int run_watch(const watch_options& o) {
     if (o.server.cluster) {
         try {
             opts.seeds = o.server.seed_endpoints();
+            opts.require_every_primary = o.require_every_primary;
         } catch (const std::invalid_argument& e) {
             std::cerr << "ksn watch: " << e.what() << '\n';
             return exit_usage;
@@ -680,6 +682,11 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS")
         ->check(CLI::PositiveNumber);
     watch->add_flag("--stats", w.stats, "Print per-node counters to stderr at exit");
+    watch
+        ->add_flag("--require-every-primary", w.require_every_primary,
+                   "--cluster: fail unless every primary can be subscribed (default: watch "
+                   "the ones reachable, a node_unreachable gap for each other)")
+        ->needs("--cluster");
     watch->add_flag("-v,--verbose", w.verbose,
                     "Also print informational diagnostics (--cluster: each primary and its "
                     "slots)");

@@ -58,6 +58,10 @@ void node_link::expect_gap(gap_event gap) {
     run(machine_.expect_gap(std::move(gap), clock::now()));
 }
 
+void node_link::expect_unreachable(clock::time_point lost, const std::string& why) {
+    run(machine_.expect_unreachable(lost, why, clock::now()));
+}
+
 node_stats node_link::stats() const {
     node_stats s = stats_;
     s.state = conn_ ? conn_->state() : net::connection_state::closed;
@@ -138,7 +142,7 @@ void node_link::run(node_subscriber::actions actions) {
                 } else if constexpr (std::is_same_v<T, N::emit_gap>) {
                     core_.emit_gap(std::move(act.gap));
                 } else if constexpr (std::is_same_v<T, N::complete>) {
-                    core_.node_done(act.op, act.ec, act.detail);
+                    core_.node_done(act.op, act.ec, act.detail, name());
                 } else if constexpr (std::is_same_v<T, N::report>) {
                     core_.report(act.level, act.message);
                 } else if constexpr (std::is_same_v<T, N::warn_flags>) {

@@ -45,6 +45,8 @@ class node_link final : public net::connection_observer {
 
     void set_slots(slot_ranges slots) { machine_.set_slots(std::move(slots)); }
     void expect_gap(gap_event gap);
+    void expect_unreachable(clock::time_point lost, const std::string& why);
+    const slot_ranges& slots() const noexcept { return machine_.slots(); }
     std::optional<clock::time_point> gap_start() const noexcept { return machine_.gap_start(); }
 
     std::optional<notify_flags> configured_flags() const noexcept {

@@ -192,7 +192,8 @@ node_subscriber::actions node_subscriber::on_disconnected(const std::error_code&
     if (!gap_ && !registry_.empty()) {
         gap_event g;
         g.node = name_;
-        g.reason = reason_of(ec);
+        // A node never reached: nothing was lost from a connection, it was never served.
+        g.reason = ever_ready_ ? reason_of(ec) : gap_reason::node_unreachable;
         g.detail = detail;
         g.lost = now;
         gap_ = std::move(g);
@@ -332,6 +333,24 @@ node_subscriber::actions node_subscriber::expect_gap(gap_event gap, clock::time_
     if (gap_) gap.lost = std::min(gap.lost, gap_->lost);
     gap.node = name_;
     gap_ = std::move(gap);
+    if (covered_ && ready()) become_covered(now, out);
+    return out;
+}
+
+node_subscriber::actions node_subscriber::expect_unreachable(clock::time_point lost,
+                                                             const std::string& why,
+                                                             clock::time_point now) {
+    actions out;
+    if (link_ == link::closed) return out;  // given up: its node_closed gap was reported
+    if (!gap_) {
+        gap_event g;
+        g.node = name_;
+        g.reason = gap_reason::node_unreachable;
+        g.detail = name_ + ": subscribed without this node (" + why +
+                   "); its notifications may be lost until it is subscribed";
+        g.lost = lost;
+        gap_ = std::move(g);
+    }
     if (covered_ && ready()) become_covered(now, out);
     return out;
 }

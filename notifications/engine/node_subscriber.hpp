@@ -139,6 +139,11 @@ class node_subscriber {
     /// Cluster: the node took over slots whose events may have been lost since
     /// `gap.lost`; reported once the node is covered (at once if it is).
     [[nodiscard]] actions expect_gap(gap_event gap, clock::time_point now);
+    /// Cluster: a subscribe went ahead without this node (it could not be reached, or did
+    /// not confirm in time; `why` says which). Opens a node_unreachable gap from `lost`
+    /// unless one is open already; reported once the node is covered (at once if it is).
+    [[nodiscard]] actions expect_unreachable(clock::time_point lost, const std::string& why,
+                                             clock::time_point now);
     /// Closes for good, without a gap (the caller decides what to report). With `retired`
     /// (the node left the topology) waiting operations complete: it owes them nothing;
     /// otherwise they fail with notifier_errc::closed.

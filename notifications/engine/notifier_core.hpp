@@ -76,8 +76,9 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     }
     void report(severity s, const std::string& message) { dispatcher_.report(s, message); }
     void warn_flags(const std::string& message) { dispatcher_.warn_flags(message); }
-    /// A node is done with operation `id` (ec empty: confirmed).
-    void node_done(std::uint64_t id, const std::error_code& ec, const std::string& detail);
+    /// Node `node` is done with operation `id` (ec empty: confirmed).
+    void node_done(std::uint64_t id, const std::error_code& ec, const std::string& detail,
+                   const std::string& node);
 
     /// Cluster hook: a node lost its connection (the tracker refreshes the topology).
     std::function<void(const std::string&)> on_node_lost;
@@ -90,6 +91,9 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     void unsubscribe(std::vector<subscription_key> keys, completion done);
     /// Cluster: subscribe operations wait (parked) until the first nodes are known.
     void await_nodes() noexcept { awaiting_nodes_ = true; }
+    /// Cluster: a subscribe succeeds without the nodes it cannot reach while another node
+    /// confirms it; each of them reports a node_unreachable gap (operation_table.hpp).
+    void set_partial(bool partial) noexcept { partial_ = partial; }
     /// Cluster: the first nodes were added; parked operations are sent to them.
     void nodes_ready();
     /// Cluster: no node could be found; parked operations fail with `detail`.
@@ -158,6 +162,7 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     std::optional<clock::time_point> armed_for_;
     std::atomic<bool> closed_{false};
     bool awaiting_nodes_ = false;
+    bool partial_ = false;
     std::atomic<std::size_t> subscription_count_{0};
 };
 

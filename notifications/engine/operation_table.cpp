@@ -32,7 +32,7 @@ std::optional<std::string> operation_table::finished::apply_flags_check(
 
 std::uint64_t operation_table::open(bool unsubscribe, std::vector<subscription_key> added,
                                     std::size_t nodes, bool parked, completion done,
-                                    clock::time_point now) {
+                                    clock::time_point now, bool partial) {
     const std::uint64_t id = next_id_++;
     operation op;
     op.result.id = id;
@@ -40,23 +40,45 @@ std::uint64_t operation_table::open(bool unsubscribe, std::vector<subscription_k
     if (!unsubscribe) op.result.added = std::move(added);
     op.result.done = std::move(done);
     op.waiting = nodes;
+    op.result.opened = now;
     op.due = now + timeout_;
     op.parked = parked;
+    op.partial = partial && !unsubscribe;
     ops_.emplace(id, std::move(op));
     return id;
 }
 
 std::optional<operation_table::finished> operation_table::answer(std::uint64_t id,
                                                                  const std::error_code& ec,
-                                                                 const std::string& detail) {
+                                                                 const std::string& detail,
+                                                                 const std::string& node) {
     auto it = ops_.find(id);
     if (it == ops_.end()) return std::nullopt;
     operation& op = it->second;
     if (op.parked) return std::nullopt;  // not sent yet: nobody can answer it
-    op.result.fail(ec, detail);
     if (op.waiting > 0) --op.waiting;
-    if (op.waiting == 0 || ec) return extract(it);
-    return std::nullopt;
+    if (op.partial && ec == notifier_errc::not_connected) {
+        op.result.degraded.push_back({node, detail});
+    } else if (ec) {
+        op.result.fail(ec, detail);
+        op.result.degraded.clear();
+        return extract(it);
+    } else {
+        ++op.confirmed;
+    }
+    if (op.waiting > 0) return std::nullopt;
+    settle(op);
+    return extract(it);
+}
+
+void operation_table::settle(operation& op) {
+    if (op.confirmed > 0 || op.result.degraded.empty()) return;
+    std::string why;
+    for (const auto& d : op.result.degraded)
+        why += (why.empty() ? "" : "; ") + d.why;
+    op.result.degraded.clear();
+    op.result.fail(make_error_code(notifier_errc::not_connected),
+                   "no node could be reached: " + why);
 }
 
 std::optional<clock::time_point> operation_table::deadline() const {
@@ -80,9 +102,17 @@ std::vector<std::uint64_t> operation_table::expired(clock::time_point now) const
     return ids;
 }
 
-operation_table::finished operation_table::time_out(std::uint64_t id, const std::string& late) {
+operation_table::finished operation_table::time_out(std::uint64_t id, const std::string& late,
+                                                    const std::vector<std::string>& late_nodes) {
     auto it = ops_.find(id);
-    const bool unsubscribe = it->second.result.unsubscribe;
+    operation& op = it->second;
+    if (op.partial && op.confirmed > 0) {
+        for (const auto& n : late_nodes)
+            op.result.degraded.push_back(
+                {n, "no confirmation within " + std::to_string(timeout_.count()) + " ms"});
+        return extract(it);
+    }
+    const bool unsubscribe = op.result.unsubscribe;
     return fail(id, make_error_code(notifier_errc::subscribe_timeout),
                 std::string(unsubscribe ? "unsubscribe: " : "") + "no confirmation within " +
                     std::to_string(timeout_.count()) + " ms from " +
@@ -93,6 +123,7 @@ operation_table::finished operation_table::fail(std::uint64_t id, const std::err
                                                 const std::string& detail) {
     auto it = ops_.find(id);
     it->second.result.fail(ec, detail);
+    it->second.result.degraded.clear();
     return extract(it);
 }
 
@@ -121,6 +152,7 @@ std::vector<operation_table::finished> operation_table::take_all(const std::erro
     while (!ops_.empty()) {
         auto it = ops_.begin();
         it->second.result.fail(ec, detail);
+        it->second.result.degraded.clear();
         all.push_back(extract(it));
     }
     return all;

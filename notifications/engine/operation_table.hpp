@@ -11,7 +11,11 @@
 //   - what a timeout says (the operation, the bound, the nodes that did not confirm);
 //   - what a finished operation leaves behind: a failed subscribe is undone (what it
 //     added to the registry is removed and unsubscribed again), a successful one is
-//     checked against the servers' notify-keyspace-events under notify_check.
+//     checked against the servers' notify-keyspace-events under notify_check;
+//   - partial availability (a cluster subscribe opened `partial`): a node that cannot be
+//     reached (not_connected) or does not confirm in time does not fail it while another
+//     node confirmed; the subscribe succeeds and names those nodes (degraded), each owing
+//     a node_unreachable gap. With no node confirmed it fails as before.
 // notifier_core (operations.cpp) only runs it: it asks the nodes, arms the timer at
 // deadline(), applies the undo and runs the completion. Times come in as arguments;
 // nothing here reads a clock (tests/unit/notifications/operation_table_test.cpp).
@@ -34,10 +38,21 @@ namespace ksn::detail {
 
 class operation_table {
   public:
+    /// A node a partial subscribe went ahead without, and why.
+    struct degraded_node {
+        std::string node;
+        std::string why;
+        friend bool operator==(const degraded_node&, const degraded_node&) = default;
+    };
+
     /// An operation out of the table: what the notifier does with it next.
     struct finished {
         std::uint64_t id = 0;
         bool unsubscribe = false;
+        /// When it was opened (where a degraded node's gap begins).
+        clock::time_point opened;
+        /// Partial: the nodes it succeeded without (empty when it failed).
+        std::vector<degraded_node> degraded;
         /// The keys the subscribe added to the registry (empty for an unsubscribe).
         std::vector<subscription_key> added;
         completion done;
@@ -64,9 +79,10 @@ class operation_table {
 
     /// Opens an operation waiting for `nodes` answers, due at now + timeout. `added` are
     /// the keys a subscribe added (what an undo removes); `parked`: it waits for the first
-    /// nodes before it is sent (unpark()).
+    /// nodes before it is sent (unpark()); `partial`: a subscribe that may succeed without
+    /// the nodes it cannot reach (see above).
     std::uint64_t open(bool unsubscribe, std::vector<subscription_key> added, std::size_t nodes,
-                       bool parked, completion done, clock::time_point now);
+                       bool parked, completion done, clock::time_point now, bool partial = false);
     /// A fresh id for a command nobody waits for (the unsubscribes of an undo), never one
     /// an operation has.
     std::uint64_t reserve_id() noexcept { return next_id_++; }
@@ -75,11 +91,12 @@ class operation_table {
     std::size_t size() const noexcept { return ops_.size(); }
     bool empty() const noexcept { return ops_.empty(); }
 
-    /// A node answered `id` (ec empty: confirmed). Returns the operation once every node
-    /// has answered or at the first error; nullopt while it waits, or when `id` is not in
-    /// the table (it finished already: a late answer).
+    /// Node `node` answered `id` (ec empty: confirmed). Returns the operation once every
+    /// node has answered or at the first error (for a partial subscribe, not_connected is
+    /// not one: the node is degraded); nullopt while it waits, or when `id` is not in the
+    /// table (it finished already: a late answer).
     std::optional<finished> answer(std::uint64_t id, const std::error_code& ec,
-                                   const std::string& detail);
+                                   const std::string& detail, const std::string& node = {});
 
     /// The earliest deadline of an operation in the table (what the timer waits for).
     std::optional<clock::time_point> deadline() const;
@@ -87,8 +104,10 @@ class operation_table {
     std::vector<std::uint64_t> expired(clock::time_point now) const;
     /// Takes `id` out as timed out: notifier_errc::subscribe_timeout, its detail naming
     /// the bound and `late` (the nodes and keys that did not confirm; empty: no node was
-    /// known). `id` must be in the table.
-    finished time_out(std::uint64_t id, const std::string& late);
+    /// known). A partial subscribe that a node confirmed succeeds instead, `late_nodes`
+    /// degraded. `id` must be in the table.
+    finished time_out(std::uint64_t id, const std::string& late,
+                      const std::vector<std::string>& late_nodes = {});
     /// Takes `id` out with `ec` (a no-op error keeps its own first error). `id` must be in
     /// the table.
     finished fail(std::uint64_t id, const std::error_code& ec, const std::string& detail);
@@ -109,9 +128,13 @@ class operation_table {
     struct operation {
         finished result;
         std::size_t waiting = 0;
+        std::size_t confirmed = 0;
         clock::time_point due;
         bool parked = false;
+        bool partial = false;
     };
+    /// Every node answered: a partial subscribe no node confirmed fails.
+    static void settle(operation& op);
     finished extract(std::map<std::uint64_t, operation>::iterator it);
 
     std::chrono::milliseconds timeout_;

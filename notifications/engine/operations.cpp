@@ -36,8 +36,8 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
         complete(done, {}, {});
         return;
     }
-    const auto id =
-        operations_.open(false, added, nodes_.size(), park, std::move(done), clock::now());
+    const auto id = operations_.open(false, added, nodes_.size(), park, std::move(done),
+                                     clock::now(), partial_);
     rearm_deadline();
     if (!park) send_to_nodes(id, added, false);  // parked: nodes_ready() sends it
 }
@@ -115,19 +115,21 @@ void notifier_core::on_deadline() {
     for (const auto id : operations_.expired(clock::now())) {
         if (!operations_.contains(id)) continue;  // finished by an earlier one's completion
         std::string late;
+        std::vector<std::string> late_nodes;
         for (auto& n : nodes_) {
             const auto keys = n->cancel(id);
-            if (!keys.empty())
-                late += (late.empty() ? "" : "; ") + n->name() + ": " + join_names(keys);
+            if (keys.empty()) continue;
+            late += (late.empty() ? "" : "; ") + n->name() + ": " + join_names(keys);
+            late_nodes.push_back(n->name());
         }
-        finish(operations_.time_out(id, late));
+        finish(operations_.time_out(id, late, late_nodes));
     }
     rearm_deadline();
 }
 
 void notifier_core::node_done(std::uint64_t id, const std::error_code& ec,
-                              const std::string& detail) {
-    if (auto f = operations_.answer(id, ec, detail)) finish(std::move(*f));
+                              const std::string& detail, const std::string& node) {
+    if (auto f = operations_.answer(id, ec, detail, node)) finish(std::move(*f));
 }
 
 void notifier_core::finish(operation_table::finished op) {
@@ -138,6 +140,21 @@ void notifier_core::finish(operation_table::finished op) {
     if (op.needs_flags_check(options_.check)) {
         if (auto warning = op.apply_flags_check(options_.check, flags_missing()))
             warn_flags(*warning);
+    }
+    for (const auto& d : op.degraded) {
+        // Subscribed without it: it says so now, and reports a gap once it is subscribed.
+        node_link* n = find_node(d.node);
+        if (n == nullptr) continue;  // left the topology meanwhile
+        std::string slots;
+        for (const auto& [first, last] : n->slots())
+            slots += (slots.empty() ? " (slots " : ",") + std::to_string(first) +
+                     (first == last ? "" : "-" + std::to_string(last));
+        if (!slots.empty()) slots += ")";
+        report(severity::warning,
+               d.node + slots + ": subscribed without it (" + d.why +
+                   "); its notifications are lost until it is subscribed (a node_unreachable "
+                   "gap will say when)");
+        n->expect_unreachable(op.opened, d.why);
     }
     const auto undo = op.undo();
     if (!undo.empty()) {

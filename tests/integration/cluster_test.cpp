@@ -321,5 +321,128 @@ TEST(ClusterSeeds, OneDeadSeedOfThreeIsFine) {
     EXPECT_EQ(subscribed_nodes(n).size(), 3u);
 }
 
+// --- partial availability ---------------------------------------------------------------
+
+/// The slot ranges of the shard whose primary listens on `port`, as a gap names them.
+std::vector<std::pair<std::uint16_t, std::uint16_t>> slots_of(const cluster::topology& t,
+                                                              std::uint16_t port) {
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> out;
+    for (const auto& shard : t.shards()) {
+        if (shard.primary.address.port != port) continue;
+        for (const auto& r : shard.slots)
+            out.emplace_back(r.first, r.last);
+    }
+    return out;
+}
+
+/// A key (prefix + number) whose slot the primary on `port` serves.
+std::string key_served_by(redis_cluster& c, std::uint16_t port, const std::string& prefix) {
+    const auto t = c.topology();
+    for (int i = 0; i < 100000; ++i) {
+        auto key = prefix + std::to_string(i);
+        const auto* owner = t.owner(cluster::key_slot(key));
+        if (owner != nullptr && owner->primary.address.port == port) return key;
+    }
+    throw std::runtime_error("no key found for port " + std::to_string(port));
+}
+
+/// 3 primaries, no replica, whose live shards keep serving while one is down (the
+/// deployment partial availability is for: cluster-require-full-coverage no).
+const std::vector<std::string> partial_coverage = {"cluster-require-full-coverage no"};
+
+/// Waits for the first gap `col` collected, at most `limit` (scaled).
+std::optional<gap_event> first_gap(collector& col, std::chrono::milliseconds limit) {
+    if (!wait_until([&] { return !col.gaps().empty(); }, limit)) return std::nullopt;
+    return col.gaps().front();
+}
+
+TEST(ClusterPartial, APrimaryDownAtStartIsAGapNotAFailure) {
+    redis_cluster c(3, 0, partial_coverage);
+    const auto before = c.topology();
+    auto& down = *c.nodes()[2];
+    const auto down_slots = slots_of(before, down.port());
+    ASSERT_FALSE(down_slots.empty());
+    // Keys chosen while every node answers.
+    const auto live_key = key_served_by(c, c.nodes()[0]->port(), "live:");
+    const auto down_key = key_served_by(c, down.port(), "back:");
+    down.kill9();
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("*");  // succeeds on the two primaries it reaches
+    EXPECT_TRUE(n.subscribed());
+    EXPECT_TRUE(wait_until([&] { return diag.contains(down.address() + " (slots "); }, 2s))
+        << diag.all();
+    EXPECT_TRUE(diag.contains("subscribed without it")) << diag.all();
+    collector col(n);
+    c.nodes()[0]->command({"SET", live_key, "v"});
+    ASSERT_TRUE(wait_until([&] { return col.count() == 1; }, 5s)) << diag.all();
+    EXPECT_TRUE(col.gaps().empty());
+
+    // The primary comes back: its gap, then its notifications.
+    down.start();
+    const auto gap = first_gap(col, 20s);
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(gap->node, down.address());
+    EXPECT_EQ(gap->reason, gap_reason::node_unreachable) << gap->detail;
+    EXPECT_EQ(gap->slots, down_slots);
+    EXPECT_TRUE(gap->restored.has_value());
+    cluster_writer w(c);  // retries CLUSTERDOWN until the cluster takes it back
+    w.set(down_key);
+    EXPECT_TRUE(wait_until([&] { return col.count() == 2; }, 5s)) << diag.all();
+}
+
+TEST(ClusterPartial, AStalledPrimaryDoesNotHoldUpTheOthers) {
+    redis_cluster c(3, 0, partial_coverage);
+    auto& stalled = *c.nodes()[1];
+    const auto stalled_slots = slots_of(c.topology(), stalled.port());
+    const auto live_key = key_served_by(c, c.nodes()[0]->port(), "live:");
+    stalled.pause();  // accepts TCP connections (the kernel does), answers nothing
+    auto o = cluster_options_for(c);
+    o.subscribe_timeout = scaled(1500ms);
+    cluster_keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("*");  // after subscribe_timeout, without the stalled one
+    EXPECT_TRUE(diag.contains(stalled.address() + " (slots ")) << diag.all();
+    EXPECT_TRUE(diag.contains("no confirmation within")) << diag.all();
+    collector col(n);
+    c.nodes()[0]->command({"SET", live_key, "v"});
+    ASSERT_TRUE(wait_until([&] { return col.count() == 1; }, 5s)) << diag.all();
+    stalled.resume();
+    const auto gap = first_gap(col, 20s);
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(gap->node, stalled.address());
+    EXPECT_EQ(gap->reason, gap_reason::node_unreachable) << gap->detail;
+    EXPECT_EQ(gap->slots, stalled_slots);
+}
+
+TEST(ClusterPartial, RequireEveryPrimaryFailsAndUndoesEverywhere) {
+    redis_cluster c(3, 0);
+    auto& down = *c.nodes()[2];
+    down.kill9();
+    auto o = cluster_options_for(c);
+    o.require_every_primary = true;
+    cluster_keyspace_notifications n(o);
+    n.on_diagnostic([](severity, const std::string&) {});
+    try {
+        n.subscribe_keyspace("*");
+        FAIL() << "subscribe succeeded with a primary down";
+    } catch (const ksn::error& e) {
+        EXPECT_EQ(e.code(), notifier_errc::not_connected) << e.what();
+        EXPECT_NE(std::string(e.what()).find(down.address()), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(n.subscribed());
+    // Nothing of it stays on the primaries it reached.
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_TRUE(wait_until(
+            [&] {
+                const auto v = c.nodes()[i]->command({"PUBSUB", "NUMPAT"});
+                return v.data == "0" || v.integer == 0;
+            },
+            3s));
+    }
+}
+
 }  // namespace
 }  // namespace ksn::test

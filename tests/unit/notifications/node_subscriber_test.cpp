@@ -121,6 +121,50 @@ TEST_F(NodeSubscriber, ReadyAsksRunIdAndFlagsBeforeReplayingEverySubscription) {
     EXPECT_TRUE(n.covered());
 }
 
+TEST_F(NodeSubscriber, ANodeNeverReachedOpensANodeUnreachableGap) {
+    add("k");
+    auto& n = make();
+    n.set_slots({{0, 5460}});
+    (void)n.on_disconnected(make_error_code(net::errc::connect_failed), "refused", t0);
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::node_unreachable);
+    (void)n.on_ready(t0 + 2s);
+    const auto g = gaps(n.on_confirmation(pubsub_kind::subscribe, "k", t0 + 2s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::node_unreachable);
+    EXPECT_EQ(g[0].lost, t0);
+    EXPECT_EQ(g[0].restored, t0 + 2s);
+    EXPECT_EQ(g[0].slots, (slot_ranges{{0, 5460}}));
+    // Once it was reached, a later loss is a connection_lost gap again.
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "reset", t0 + 3s);
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::connection_lost);
+}
+
+TEST_F(NodeSubscriber, ExpectUnreachableOpensAGapUnlessOneIsOpen) {
+    add("k");
+    auto& n = make();
+    n.set_slots({{5461, 10922}});
+    // Still on its first attempt (a stalled node): the gap waits for its replay.
+    EXPECT_TRUE(n.expect_unreachable(t0, "no confirmation within 100 ms", t0 + 1s).empty());
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::node_unreachable);
+    EXPECT_NE(n.open_gap()->detail.find("no confirmation within 100 ms"), std::string::npos);
+    const auto g = gaps(connect_and_confirm(t0 + 2s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].lost, t0);
+    EXPECT_EQ(g[0].slots, (slot_ranges{{5461, 10922}}));
+
+    // A node already in a gap keeps it, with its own reason and start.
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "reset", t0 + 3s);
+    (void)n.expect_unreachable(t0 + 4s, "refused", t0 + 4s);
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::connection_lost);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 3s);
+    // Given up: nothing more to report.
+    (void)n.on_closed(make_error_code(net::errc::reconnect_exhausted), "gave up", t0 + 5s);
+    EXPECT_TRUE(n.expect_unreachable(t0 + 6s, "refused", t0 + 6s).empty());
+    EXPECT_FALSE(n.open_gap());
+}
+
 TEST_F(NodeSubscriber, NoFlagsQuestionWhenTheCheckIsOff) {
     settings.check = notify_check::off;
     add("__keyspace@0__:a");

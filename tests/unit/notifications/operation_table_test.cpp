@@ -201,6 +201,81 @@ TEST(OperationTable, ReservedIdsAreNeverAnOperations) {
     EXPECT_EQ(t.size(), 2u);
 }
 
+const std::error_code not_connected = make_error_code(notifier_errc::not_connected);
+
+TEST(OperationTable, APartialSubscribeSucceedsWithoutTheNodesItCannotReach) {
+    table t(500ms);
+    const auto id = t.open(false, {a}, 3, false, nullptr, t0, true);
+    EXPECT_FALSE(t.answer(id, not_connected, "n2: connection refused", "n2"));
+    EXPECT_FALSE(t.answer(id, {}, "", "n1"));
+    const auto f = t.answer(id, not_connected, "n3: connection refused", "n3");
+    ASSERT_TRUE(f);
+    EXPECT_FALSE(f->ec) << f->detail;
+    EXPECT_TRUE(f->undo().empty());
+    EXPECT_EQ(f->opened, t0);
+    EXPECT_EQ(f->degraded, (std::vector<table::degraded_node>{{"n2", "n2: connection refused"},
+                                                              {"n3", "n3: connection refused"}}));
+}
+
+TEST(OperationTable, APartialSubscribeNoNodeConfirmedFailsNamingEveryNode) {
+    table t(500ms);
+    const auto id = t.open(false, {a}, 2, false, nullptr, t0, true);
+    EXPECT_FALSE(t.answer(id, not_connected, "n1: refused", "n1"));
+    const auto f = t.answer(id, not_connected, "n2: refused", "n2");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ec, not_connected);
+    EXPECT_EQ(f->detail, "no node could be reached: n1: refused; n2: refused");
+    EXPECT_TRUE(f->degraded.empty());
+    EXPECT_EQ(f->undo(), std::vector<subscription_key>{a});
+}
+
+TEST(OperationTable, APartialSubscribeStillFailsOnAnyOtherError) {
+    table t(500ms);
+    const auto id = t.open(false, {a}, 3, false, nullptr, t0, true);
+    EXPECT_FALSE(t.answer(id, not_connected, "n1: refused", "n1"));
+    const auto f = t.answer(id, refused, "n2: NOPERM", "n2");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ec, refused);
+    EXPECT_TRUE(f->degraded.empty());
+    EXPECT_EQ(f->undo(), std::vector<subscription_key>{a});
+}
+
+TEST(OperationTable, WithoutPartialOneUnreachableNodeFailsTheSubscribe) {
+    table t(500ms);
+    const auto id = t.open(false, {a}, 3, false, nullptr, t0);
+    EXPECT_FALSE(t.answer(id, {}, "", "n1"));
+    const auto f = t.answer(id, not_connected, "n2: refused", "n2");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ec, not_connected);
+    EXPECT_EQ(f->undo(), std::vector<subscription_key>{a});
+}
+
+TEST(OperationTable, APartialSubscribeTimesOutIntoSuccessOnceANodeConfirmed) {
+    table t(500ms);
+    const auto id = t.open(false, {a}, 3, false, nullptr, t0, true);
+    EXPECT_FALSE(t.answer(id, {}, "", "n1"));
+    EXPECT_FALSE(t.answer(id, not_connected, "n2: refused", "n2"));
+    const auto f = t.time_out(id, "n3: SUBSCRIBE __keyspace@0__:a", {"n3"});
+    EXPECT_FALSE(f.ec) << f.detail;
+    EXPECT_EQ(f.degraded, (std::vector<table::degraded_node>{
+                              {"n2", "n2: refused"}, {"n3", "no confirmation within 500 ms"}}));
+    // No node confirmed: the timeout stands.
+    const auto none = t.open(false, {a}, 2, false, nullptr, t0, true);
+    const auto g = t.time_out(none, "n1: SUBSCRIBE __keyspace@0__:a; n2: ...", {"n1", "n2"});
+    EXPECT_EQ(g.ec, make_error_code(notifier_errc::subscribe_timeout));
+    EXPECT_TRUE(g.degraded.empty());
+}
+
+TEST(OperationTable, AnUnsubscribeIsNeverPartial) {
+    table t(500ms);
+    const auto id = t.open(true, {a}, 2, false, nullptr, t0, true);
+    EXPECT_FALSE(t.answer(id, {}, "", "n1"));
+    const auto f = t.answer(id, not_connected, "n2: refused", "n2");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ec, not_connected);
+    EXPECT_TRUE(f->degraded.empty());
+}
+
 TEST(OperationTable, TakeAllFailsEveryOperationInIdOrderAndCarriesItsCompletion) {
     table t(500ms);
     std::vector<std::string> calls;
