@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -707,10 +708,45 @@ std::string slot_text(const cluster::topology& t, std::uint16_t port) {
 
 /// A key whose slot `port` serves now.
 std::string key_on(redis_cluster& c, std::uint16_t port, const std::string& prefix) {
-    for (int i = 0;; ++i) {
+    for (int i = 0; i < 10000; ++i) {
         auto key = prefix + std::to_string(i);
         if (c.owner_port(key) == port) return key;
     }
+    throw std::runtime_error("no key under " + prefix + " is served by port " +
+                             std::to_string(port));
+}
+
+TEST(CliWatch, ClusterWithAPrimaryDownWatchesTheOthersUnlessEveryOneIsRequired) {
+    redis_cluster c(3, 0, {"cluster-require-full-coverage no"});
+    auto& down = *c.nodes()[2];
+    const auto live_key = key_on(c, c.nodes()[0]->port(), "live:");
+    down.kill9();
+    const auto seed = std::to_string(c.nodes()[0]->port());
+    const auto strict = run_ksn({"watch", "--cluster", "--port", seed, "--require-every-primary",
+                                 "--timeout", scaled_seconds(10)});
+    EXPECT_EQ(strict.status, 1) << describe(strict);
+    EXPECT_NE(strict.err.find(down.address()), std::string::npos) << strict.err;
+    EXPECT_TRUE(strict.out.empty()) << strict.out;
+
+    // By default: a warning naming the node and its slots, then the other primaries' events.
+    ksn_process ksn({"watch", "--cluster", "--port", seed, "--keyevent", "set", "--json", "--count",
+                     "1", "--timeout", scaled_seconds(15)});
+    ASSERT_TRUE(wait_until([&] {
+        return c.nodes()[0]
+                   ->command({"PUBSUB", "NUMSUB", "__keyevent@0__:set"})
+                   .elements.at(1)
+                   .integer == 1;
+    }));
+    c.nodes()[0]->command({"SET", live_key, "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    EXPECT_NE(r.err.find("ksn: warning: " + down.address() + " (slots "), std::string::npos)
+        << r.err;
+    EXPECT_EQ(json_lines(r.out).size(), 1u) << r.out;
+
+    const auto usage = run_ksn({"watch", "--require-every-primary"});
+    EXPECT_EQ(usage.status, 2) << describe(usage);
+    EXPECT_NE(usage.err.find("--cluster"), std::string::npos) << usage.err;
 }
 
 TEST(CliWatch, ClusterGapCarriesTheSlotsOfItsNode) {
