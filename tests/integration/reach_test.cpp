@@ -144,9 +144,15 @@ struct rotating_password {
     std::shared_ptr<state> state_;
 };
 
+/// A server whose user app logs in with "first" and whose admin (the test's own commands)
+/// rotates it.
+server_options app_and_admin() {
+    return with_config(
+        {"user app on >first ~* &* +@all", "user admin on >admin ~* &* +@all", "user default off"});
+}
+
 TEST(Credentials, ARotatedPasswordIsUsedOnTheNextReconnect) {
-    redis_server server(with_config({"user app on >first ~* &* +@all",
-                                     "user admin on >admin ~* &* +@all", "user default off"}));
+    redis_server server(app_and_admin());
     server.set_auth({"admin", "admin"});
     rotating_password secret("first");
     auto o = options_for(server);
@@ -175,8 +181,7 @@ TEST(Credentials, ARotatedPasswordIsUsedOnTheNextReconnect) {
 }
 
 TEST(Credentials, AStalePasswordFromTheCallbackIsRetriedNotFinal) {
-    redis_server server(with_config({"user app on >first ~* &* +@all",
-                                     "user admin on >admin ~* &* +@all", "user default off"}));
+    redis_server server(app_and_admin());
     server.set_auth({"admin", "admin"});
     rotating_password secret("first");
     auto o = options_for(server);
