@@ -146,8 +146,12 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
         return;
     }
     auto& k = key_states_[*key];
+    // Only a write executed on the notifying node: a node publishes the events of its own
+    // commands. (MIGRATE's del on the source of a resharding must not take the match of a
+    // DEL the bench ran on the target: it would count one received too many on the
+    // source and turn the target's own notification into a duplicate.)
     const auto candidate = [&](const entry& e) {
-        return !e.matched && e.o == *o && e.s != state::silent;
+        return !e.matched && e.o == *o && e.s != state::silent && conns_[e.conn].node == n;
     };
     const auto after_last = [&](bool take_failed) {
         return std::find_if(k.pending.begin(), k.pending.end(), [&](const entry& e) {

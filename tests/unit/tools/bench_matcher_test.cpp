@@ -494,6 +494,28 @@ TEST_F(BenchMatcher, CountsGoToTheNodeOfTheWritesConnection) {
     EXPECT_EQ(r.total.unconfirmed, 1u);
 }
 
+TEST_F(BenchMatcher, ANotificationMatchesOnlyAWriteExecutedOnItsNode) {
+    // Resharding: the bench's DEL ran on b (the key's new owner) while MIGRATE's own del
+    // of the same key is published by a, the source. a's del is a duplicate; b's matches.
+    const auto a = m_.add_connection("a:1");
+    const auto b = m_.add_connection("b:2");
+    (void)a;
+    write(str(0), op::del, b, 0, at(0ms), outcome::published, at(1ms));
+    notify(str(0), op::del, "a:1", at(2ms));  // MIGRATE on the source
+    notify(str(0), op::del, "b:2", at(3ms));  // the bench's DEL
+    const auto r = m_.finish();
+    const auto* na = node_of(r, "a:1");
+    const auto* nb = node_of(r, "b:2");
+    ASSERT_TRUE(na && nb);
+    EXPECT_EQ(na->received, 0u);
+    EXPECT_EQ(na->duplicated, 1u);
+    EXPECT_EQ(na->expected, 0u);
+    EXPECT_EQ(nb->received, 1u);
+    EXPECT_EQ(nb->expected, 1u);
+    EXPECT_EQ(nb->duplicated, 0u);
+    EXPECT_EQ(nb->latency.max, 3 * ms_ns);
+}
+
 TEST_F(BenchMatcher, RedirectedWriteCountsItsSendOnceAndTheRestOnItsNewNode) {
     const auto a = m_.add_connection("a:1");
     const auto b = m_.add_connection("b:2");
