@@ -48,6 +48,10 @@ class node_link final : public net::connection_observer {
     void expect_unreachable(clock::time_point lost, const std::string& why);
     const slot_ranges& slots() const noexcept { return machine_.slots(); }
     std::optional<clock::time_point> gap_start() const noexcept { return machine_.gap_start(); }
+    /// The interruption not yet reported, if any (node_subscriber::open_gap()).
+    const std::optional<gap_event>& open_gap() const noexcept { return machine_.open_gap(); }
+    /// When the last message from this node was read (nullopt before the first).
+    std::optional<clock::time_point> last_message() const noexcept { return last_message_; }
 
     std::optional<notify_flags> configured_flags() const noexcept {
         return machine_.configured_flags();
@@ -74,6 +78,7 @@ class node_link final : public net::connection_observer {
     node_stats stats_;
     std::uint64_t bytes_before_ = 0;  // bytes of earlier connection objects
     bool ever_ready_ = false;
+    std::optional<clock::time_point> last_message_;
 };
 
 }  // namespace ksn::detail
