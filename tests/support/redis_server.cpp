@@ -189,12 +189,15 @@ void redis_server::write_config() const {
          << "bind 127.0.0.1\n"
          << "protected-mode no\n"
          << "daemonize no\n"
-         << "save \"\"\n"
-         << "appendonly no\n"
          << "dir " << dir_ << "\n"
-         << "logfile " << dir_ << "/redis.log\n"
-         << "dbfilename dump.rdb\n";
-    if (!opts_.notify.empty()) conf << "notify-keyspace-events " << opts_.notify << "\n";
+         << "logfile " << dir_ << "/redis.log\n";
+    // A sentinel keeps no data set and publishes no keyspace events.
+    if (!opts_.sentinel) {
+        conf << "save \"\"\n"
+             << "appendonly no\n"
+             << "dbfilename dump.rdb\n";
+        if (!opts_.notify.empty()) conf << "notify-keyspace-events " << opts_.notify << "\n";
+    }
     if (opts_.unix_socket) conf << "unixsocket " << socket_path() << "\nunixsocketperm 700\n";
     if (opts_.cluster) {
         // A short node timeout keeps the failover tests fast (a dead primary is failed
@@ -217,9 +220,11 @@ void redis_server::write_config() const {
 
 void redis_server::start() {
     if (pid_ > 0) return;
-    write_config();
     const std::string bin = redis_server_path();
     const std::string conf = dir_ + "/redis.conf";
+    // A sentinel's state lives in its config file (it rewrites it): a restart keeps it.
+    if (!opts_.sentinel || !fs::exists(conf)) write_config();
+    const char* mode = opts_.sentinel ? "--sentinel" : nullptr;
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
@@ -230,10 +235,11 @@ void redis_server::start() {
             ::dup2(devnull, STDIN_FILENO);
             ::dup2(devnull, STDOUT_FILENO);
         }
-        ::execl(bin.c_str(), bin.c_str(), conf.c_str(), static_cast<char*>(nullptr));
+        ::execl(bin.c_str(), bin.c_str(), conf.c_str(), mode, static_cast<char*>(nullptr));
         ::_exit(127);
     }
     pid_ = pid;
+    paused_ = false;
     wait_ready();
 }
 
@@ -270,6 +276,7 @@ void redis_server::stop() {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
+            paused_ = false;
             return;
         }
         std::this_thread::sleep_for(10ms);
@@ -283,14 +290,15 @@ void redis_server::kill9() {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    paused_ = false;
 }
 
 void redis_server::pause() {
-    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+    if (pid_ > 0 && ::kill(pid_, SIGSTOP) == 0) paused_ = true;
 }
 
 void redis_server::resume() {
-    if (pid_ > 0) ::kill(pid_, SIGCONT);
+    if (pid_ > 0 && ::kill(pid_, SIGCONT) == 0) paused_ = false;
 }
 
 protocol::value redis_server::command(std::initializer_list<std::string_view> args) {

@@ -55,6 +55,11 @@ struct server_options {
     /// Extra config lines ("requirepass x", "rename-command HELLO \"\"", ...).
     std::vector<std::string> config;
     bool cluster = false;
+    /// Run as a Redis Sentinel (`redis-server <conf> --sentinel`): the config has no
+    /// notify-keyspace-events, save, appendonly or dbfilename lines (`notify` is ignored),
+    /// and it is written at the first start only, so that start() after stop() or kill9()
+    /// keeps what the sentinel rewrote into it (its id, epochs, the primary it follows).
+    bool sentinel = false;
     std::uint16_t port = 0;  ///< 0: pick a free one
     /// Listen on a Unix domain socket too (socket_path(), in the server's directory).
     bool unix_socket = false;
@@ -110,6 +115,8 @@ class redis_server {
     void pause();
     void resume();
     bool running() const noexcept { return pid_ > 0; }
+    /// True between pause() and resume() (or until the process is stopped or killed).
+    bool paused() const noexcept { return paused_; }
 
     /// A command on a fresh connection (authenticates with `auth` when set).
     protocol::value command(std::initializer_list<std::string_view> args);
@@ -127,6 +134,7 @@ class redis_server {
     /// Atomic: a test's writer thread asks running() (through redis_cluster::topology())
     /// while the test's main thread kills or restarts the node (TSan found the race).
     std::atomic<pid_t> pid_{-1};
+    std::atomic<bool> paused_{false};
     std::vector<std::string> auth_;
 };
 
