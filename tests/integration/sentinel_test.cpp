@@ -1,15 +1,28 @@
-// The Sentinel fixture itself (tests/support/redis_sentinel.hpp) against real redis-server
-// processes: it starts stable, follows a crash failover and a rejoin, two manual
-// failovers in a row and a sentinel's restart, and authentication on the sentinels and
-// the data nodes.
+// Sentinel against real redis-server processes (tests/support/redis_sentinel.hpp: 1
+// primary, 1 replica, 3 sentinels).
+//
+// SentinelFixture: the fixture itself: it starts stable, follows a crash failover and a
+// rejoin, two manual failovers in a row and a sentinel's restart, and authentication on
+// the sentinels and the data nodes.
+//
+// SentinelNotifier: sentinel_keyspace_notifications follows the primary the sentinels
+// name through a crash (kill -9), a primary stopped past its failover (SIGSTOP, then
+// SIGCONT) and SENTINEL FAILOVER, with a writer that follows the primary too: every
+// acknowledged write not notified lies in a reported gap.
 //
 // No test sleeps to let something happen: each waits (bounded, scaled by
 // tests/support/timing.hpp) on the condition it needs, through the fixture.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "sentinel/sentinel_keyspace_notifications.hpp"
+#include "tests/support/cluster_checks.hpp"
 #include "tests/support/redis_sentinel.hpp"
 #include "tests/support/timing.hpp"
 
@@ -208,6 +221,307 @@ TEST(SentinelFixture, AclUsersOnTheSentinelsAndTheDataNodes) {
     EXPECT_TRUE(anonymous_node.command({"AUTH", "data-secret"}).is_error());
     EXPECT_EQ(anonymous_node.command({"AUTH", "app", "data-secret"}).data, "OK");
     EXPECT_EQ(anonymous_node.command({"ROLE"}).elements.at(0).data, "slave");
+}
+
+// --- the notifier ----------------------------------------------------------------------
+
+/// A notifier on `s`'s sentinels: short timeouts (scaled: bounds a sanitized notifier must
+/// meet) and reconnect delays, the primary re-checked every 500 ms.
+ksn::sentinel_options notifier_options_for(redis_sentinel_set& s) {
+    ksn::sentinel_options o;
+    o.sentinels = s.sentinel_endpoints();
+    o.primary_name = s.primary_name();
+    o.check_interval = 500ms;
+    o.reply_timeout = scaled(1s);
+    o.connection.connect_timeout = scaled(2s);
+    o.connection.health_check_interval = 1s;
+    o.connection.health_check_timeout = scaled(1s);
+    o.connection.reconnect.initial_delay = 20ms;
+    o.connection.reconnect.max_delay = 200ms;
+    o.sentinel_connection.connect_timeout = scaled(2s);
+    o.sentinel_connection.reconnect.initial_delay = 20ms;
+    o.sentinel_connection.reconnect.max_delay = 200ms;
+    o.subscribe_timeout = scaled(5s);
+    o.queue_capacity = 1 << 20;
+    return o;
+}
+
+/// Writes "<prefix><n>" one by one (a 1 ms pause between, scaled) to whichever node the
+/// sentinels name, asking them again after any failure (a dead or stopped primary, a
+/// READONLY demoted one); records each acknowledged write.
+class primary_writer {
+  public:
+    primary_writer(redis_sentinel_set& s, std::string prefix)
+        : s_(s), prefix_(std::move(prefix)), thread_([this] { run(); }) {}
+    ~primary_writer() { stop(); }
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    std::size_t count() const noexcept { return count_.load(); }
+    /// Writes acknowledged by the node on `port`.
+    std::size_t count_on(std::uint16_t port) {
+        std::lock_guard lock(m_);
+        std::size_t n = 0;
+        for (const auto& w : writes_)
+            n += w.port == port ? 1 : 0;
+        return n;
+    }
+    std::vector<write_load::write> writes() {
+        std::lock_guard lock(m_);
+        return writes_;
+    }
+
+  private:
+    void run() {
+        std::unique_ptr<client> c;
+        std::uint16_t port = 0;
+        // Bounded: at most 200000 writes, and the test stops it long before.
+        for (std::size_t i = 0; !stop_ && i < 200000; ++i) {
+            try {
+                if (!c) {
+                    port = s_.current_primary();
+                    c = std::make_unique<client>(port, 500ms);
+                }
+                write_load::write w;
+                w.key = prefix_ + std::to_string(i);
+                w.port = port;
+                w.sent = clock::now();
+                const auto reply = c->command({"SET", w.key, "v"});
+                w.acked = clock::now();
+                if (reply.is_error()) {
+                    c.reset();  // READONLY (demoted), or a failover in progress
+                } else {
+                    std::lock_guard lock(m_);
+                    writes_.push_back(std::move(w));
+                    ++count_;
+                }
+            } catch (const std::exception&) {
+                c.reset();  // the primary died or stopped, or the sentinels disagree
+                std::this_thread::sleep_for(10ms);
+            }
+            std::this_thread::sleep_for(scaled(1ms));
+        }
+    }
+
+    redis_sentinel_set& s_;
+    std::string prefix_;
+    std::mutex m_;
+    std::vector<write_load::write> writes_;
+    std::atomic<std::size_t> count_{0};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+/// How many of `col`'s notifications came from the node on `port`.
+std::size_t received_from(collector& col, std::uint16_t port) {
+    const std::string node = "127.0.0.1:" + std::to_string(port);
+    std::size_t n = 0;
+    for (const auto& r : col.received())
+        n += r.second == node ? 1 : 0;
+    return n;
+}
+
+/// The nodes the notifier has open now.
+std::vector<std::string> open_nodes(notifier_base& n) {
+    std::vector<std::string> names;
+    for (const auto& node : n.stats().nodes)
+        names.push_back(node.node);
+    return names;
+}
+
+/// Stops the writer, lets the notifications settle and checks that every acknowledged
+/// write was notified or lies in a gap; returns the gaps.
+std::vector<gap_event> expect_nothing_lost_outside_gaps(primary_writer& w, collector& col) {
+    w.stop();
+    const auto writes = w.writes();
+    wait_settled(col, writes.size());
+    const auto gaps = col.gaps();
+    const auto report = check_delivery(writes, col.received(), gaps);
+    EXPECT_GT(report.writes, 0u);
+    EXPECT_EQ(report.missing, 0u) << "first missing: " << report.example << " (" << report.writes
+                                  << " writes, " << report.received << " notified, "
+                                  << report.excused << " in gaps)";
+    return gaps;
+}
+
+/// The gap the new primary reported for the switch, if any.
+const gap_event* switch_gap(const std::vector<gap_event>& gaps, std::uint16_t to) {
+    const std::string node = "127.0.0.1:" + std::to_string(to);
+    for (const auto& g : gaps) {
+        if (g.node == node && g.reason == gap_reason::topology_change) return &g;
+    }
+    return nullptr;
+}
+
+TEST(SentinelNotifier, RejectsOptionsWithoutSentinelsOrAName) {
+    ksn::sentinel_options o;
+    o.primary_name = "x";
+    EXPECT_THROW(sentinel_keyspace_notifications{o}, std::invalid_argument);
+    o.sentinels = {net::endpoint("127.0.0.1", 26379)};
+    o.primary_name.clear();
+    EXPECT_THROW(sentinel_keyspace_notifications{o}, std::invalid_argument);
+}
+
+TEST(SentinelNotifier, FollowsThePrimaryTheSentinelsName) {
+    redis_sentinel_set s;
+    const auto primary = s.primary_at_start().port();
+    sentinel_keyspace_notifications n(notifier_options_for(s));
+    n.subscribe_keyspace("k:*");
+    ASSERT_TRUE(n.primary());
+    EXPECT_EQ(n.primary()->port, primary);
+    for (int i = 0; i < 10; ++i)
+        s.primary_at_start().command({"SET", "k:" + std::to_string(i), "v"});
+    for (int i = 0; i < 10; ++i) {
+        auto d = n.next(scaled(5s));
+        ASSERT_TRUE(d) << i;
+        ASSERT_TRUE(d->is_notification());
+        EXPECT_EQ(d->notification().key(), "k:" + std::to_string(i));
+        EXPECT_EQ(d->notification().node(), "127.0.0.1:" + std::to_string(primary));
+    }
+    // Only the primary is subscribed: the replica publishes the same events.
+    EXPECT_EQ(open_nodes(n), std::vector<std::string>{"127.0.0.1:" + std::to_string(primary)});
+}
+
+TEST(SentinelNotifier, CrashFailoverLosesNothingOutsideItsGaps) {
+    redis_sentinel_set s;
+    const auto old_primary = s.primary_at_start().port();
+    const auto replica = s.replica_at_start().port();
+    sentinel_keyspace_notifications n(notifier_options_for(s));
+    n.subscribe_keyspace("c:*");
+    collector col(n);
+    primary_writer w(s, "c:");
+    ASSERT_TRUE(wait_until([&] { return received_from(col, old_primary) >= 100; }));
+
+    s.primary_at_start().kill9();
+    EXPECT_EQ(s.wait_primary_changed(old_primary), replica);
+    // Notifications resume from the new primary, and the dead one is given up (connecting
+    // to it is refused).
+    ASSERT_TRUE(wait_until([&] { return w.count_on(replica) >= 100; }, 20s));
+    ASSERT_TRUE(wait_until([&] { return received_from(col, replica) >= 50; }, 10s));
+    EXPECT_TRUE(wait_until([&] { return open_nodes(n).size() == 1; }, 10s));
+    EXPECT_EQ(n.primary()->port, replica);
+
+    const auto gaps = expect_nothing_lost_outside_gaps(w, col);
+    const auto* g = switch_gap(gaps, replica);
+    ASSERT_NE(g, nullptr) << "no topology_change gap on the new primary";
+    EXPECT_TRUE(g->restored);
+    EXPECT_LT(g->lost, *g->restored);
+    EXPECT_NE(g->detail.find("moved from 127.0.0.1:" + std::to_string(old_primary)),
+              std::string::npos)
+        << g->detail;
+}
+
+TEST(SentinelNotifier, APrimaryStoppedPastItsFailoverStaysSubscribedUntilItIsAReplica) {
+    redis_sentinel_set s;
+    const auto old_primary = s.primary_at_start().port();
+    const auto replica = s.replica_at_start().port();
+    const std::string old_name = "127.0.0.1:" + std::to_string(old_primary);
+    sentinel_keyspace_notifications n(notifier_options_for(s));
+    n.subscribe_keyspace("p:*");
+    collector col(n);
+    primary_writer w(s, "p:");
+    ASSERT_TRUE(wait_until([&] { return received_from(col, old_primary) >= 100; }));
+
+    s.primary_at_start().pause();
+    EXPECT_EQ(s.wait_primary_changed(old_primary), replica);
+    ASSERT_TRUE(wait_until([&] { return received_from(col, replica) >= 50; }, 20s));
+    // The stopped primary does not answer ROLE: it is kept.
+    const auto during = open_nodes(n);
+    EXPECT_NE(std::find(during.begin(), during.end(), old_name), during.end());
+
+    // Resumed, it is a primary until the sentinels make it a replica; then it is closed.
+    s.primary_at_start().resume();
+    s.wait_replica_of(old_primary, replica);
+    EXPECT_TRUE(wait_until([&] { return open_nodes(n).size() == 1; }, 10s));
+    EXPECT_EQ(open_nodes(n), std::vector<std::string>{"127.0.0.1:" + std::to_string(replica)});
+
+    const auto gaps = expect_nothing_lost_outside_gaps(w, col);
+    EXPECT_NE(switch_gap(gaps, replica), nullptr);
+}
+
+TEST(SentinelNotifier, ManualFailoverSwitchesAndLosesNothingOutsideItsGaps) {
+    redis_sentinel_set s;
+    const auto old_primary = s.primary_at_start().port();
+    const auto replica = s.replica_at_start().port();
+    sentinel_keyspace_notifications n(notifier_options_for(s));
+    n.subscribe_keyspace("m:*");
+    collector col(n);
+    primary_writer w(s, "m:");
+    ASSERT_TRUE(wait_until([&] { return received_from(col, old_primary) >= 100; }));
+
+    s.failover();
+    EXPECT_EQ(s.wait_primary_changed(old_primary), replica);
+    ASSERT_TRUE(wait_until([&] { return received_from(col, replica) >= 50; }, 20s));
+    // The old primary, alive, is closed once it says it is a replica.
+    EXPECT_TRUE(wait_until([&] { return open_nodes(n).size() == 1; }, 20s));
+    EXPECT_EQ(n.primary()->port, replica);
+
+    const auto gaps = expect_nothing_lost_outside_gaps(w, col);
+    EXPECT_NE(switch_gap(gaps, replica), nullptr);
+}
+
+TEST(SentinelNotifier, SubscribeFailsNamingEverySentinelWhenNoneAnswers) {
+    ksn::sentinel_options o;
+    const auto a = free_port();
+    const auto b = free_port();
+    o.sentinels = {net::endpoint("127.0.0.1", a), net::endpoint("127.0.0.1", b)};
+    o.primary_name = "ksnprimary";
+    o.subscribe_timeout = scaled(5s);
+    sentinel_keyspace_notifications n(o);
+    try {
+        n.subscribe_keyspace("x:*");
+        FAIL() << "subscribe succeeded without a sentinel";
+    } catch (const ksn::error& e) {
+        EXPECT_EQ(e.code(), notifier_errc::not_connected) << e.what();
+        const std::string what = e.what();
+        EXPECT_NE(what.find("no sentinel named a primary for 'ksnprimary'"), std::string::npos)
+            << what;
+        EXPECT_NE(what.find("127.0.0.1:" + std::to_string(a)), std::string::npos) << what;
+        EXPECT_NE(what.find("127.0.0.1:" + std::to_string(b)), std::string::npos) << what;
+    }
+}
+
+TEST(SentinelNotifier, AnUnknownPrimaryNameFailsTheSubscribe) {
+    redis_sentinel_set s;
+    auto o = notifier_options_for(s);
+    o.primary_name = "nosuchprimary";
+    sentinel_keyspace_notifications n(o);
+    try {
+        n.subscribe_keyspace("x:*");
+        FAIL() << "subscribe succeeded for an unknown name";
+    } catch (const ksn::error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("does not know the primary"), std::string::npos) << what;
+    }
+}
+
+TEST(SentinelNotifier, AuthenticatesToTheSentinelsAndTheDataNodesSeparately) {
+    sentinel_options fo;  // the fixture's
+    fo.sentinel_password = "sentinel-secret";
+    fo.data_password = "data-secret";
+    redis_sentinel_set s(fo);
+    auto o = notifier_options_for(s);
+    o.sentinel_connection.password = "sentinel-secret";
+    o.connection.password = "data-secret";
+    sentinel_keyspace_notifications n(o);
+    n.subscribe_keyspace("a:*");
+    s.primary_at_start().command({"SET", "a:1", "v"});
+    auto d = n.next(scaled(5s));
+    ASSERT_TRUE(d);
+    ASSERT_TRUE(d->is_notification());
+    EXPECT_EQ(d->notification().key(), "a:1");
+
+    // With the data nodes' password for the sentinels too, no sentinel answers.
+    auto wrong = notifier_options_for(s);
+    wrong.connection.password = "data-secret";
+    wrong.sentinel_connection.password = "data-secret";
+    wrong.subscribe_timeout = scaled(2s);
+    sentinel_keyspace_notifications refused(wrong);
+    std::error_code ec;
+    const channel c = channel::keyspace("a:*");
+    refused.subscribe(std::span<const channel>(&c, 1), {}, ec);
+    EXPECT_TRUE(ec);
 }
 
 }  // namespace
