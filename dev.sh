@@ -126,13 +126,23 @@ cmd_test() {
     # Results that are not GoogleTest cases: builds, the consumer checks, fuzz runs.
     local results=build-results.txt
     : >"$results"
-    # build_and_test DIR [meson test args...]: a failed build is one failed case, and its
-    # stale test log must not count.
+    # build_and_test DIR [SUITE...]: builds DIR (with suites given, only what their tests
+    # need: scripts/test_targets.py) and runs its tests (those suites only). A failed build
+    # is one failed case, and its stale test log must not count.
     build_and_test() {
         local dir=$1; shift
+        local targets=() args=() suite listing
+        for suite in "$@"; do args+=(--suite "$suite"); done
         clear_test_logs "$dir"
-        if ninja -C "$dir"; then
-            run_meson_tests "$dir" "$@"
+        if [ $# -gt 0 ]; then
+            if ! listing=$(python3 scripts/test_targets.py "$dir" "$@"); then
+                echo "FAIL build of $dir (its test targets could not be listed)" >>"$results"
+                return
+            fi
+            mapfile -t targets <<<"$listing"
+        fi
+        if ninja -C "$dir" "${targets[@]}"; then
+            run_meson_tests "$dir" "${args[@]}"
         else
             echo "FAIL build of $dir" >>"$results"
         fi
@@ -187,7 +197,7 @@ sanitize_summary() {
 # UBSAN_OPTIONS to halt_on_error=1, so any report fails its test.
 setup_asan() {
     setup "$1" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Dbenchmarks=false \
-        -Dintegration=true
+        -Dexamples=false -Dintegration=true
 }
 
 cmd_asan_all() {
@@ -206,20 +216,25 @@ cmd_asan_all() {
 # scripts/tsan.supp holds the suppressions (each one explained there); a report fails the
 # test (TSan's exit code 66). meson.build explains -Wno-tsan (Asio's fences under GCC).
 setup_tsan() {
-    setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized -Dbenchmarks=false
+    setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized -Dbenchmarks=false \
+        -Dexamples=false
 }
 tsan_options() {
     echo "suppressions=$PWD/scripts/tsan.supp second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
 }
-TSAN_SUITES=(--suite integration --suite soak)
+TSAN_SUITES=(integration soak)
 
 cmd_tsan() {
     deps
     say "integration tests and the soak under ThreadSanitizer (build-tsan/)"
     setup_tsan
     clear_test_logs build-tsan
-    ninja -C build-tsan
-    TSAN_OPTIONS=$(tsan_options) run_meson_tests build-tsan "${TSAN_SUITES[@]}" "$@"
+    local listing targets=() args=() suite
+    listing=$(python3 scripts/test_targets.py build-tsan "${TSAN_SUITES[@]}")
+    mapfile -t targets <<<"$listing"
+    for suite in "${TSAN_SUITES[@]}"; do args+=(--suite "$suite"); done
+    ninja -C build-tsan "${targets[@]}"
+    TSAN_OPTIONS=$(tsan_options) run_meson_tests build-tsan "${args[@]}" "$@"
     sanitize_summary build-tsan
 }
 

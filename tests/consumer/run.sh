@@ -59,6 +59,8 @@ else
 fi
 
 # As a meson subproject: the consumer's own meson project with subprojects/ksn -> this tree.
+# Only the consumer is built (with the library it needs), not the subproject's ksn program
+# and examples.
 mkdir -p "$work/sub/subprojects"
 ln -s "$(cd "$here/../.." && pwd)" "$work/sub/subprojects/ksn"
 cp "$here/consumer.cpp" "$work/sub/"
@@ -69,7 +71,7 @@ ksn = dependency('ksn', fallback : ['ksn', 'ksn_dep'],
 executable('consumer', 'consumer.cpp', dependencies : ksn)
 MESON
 if meson setup "$work/sub/build" "$work/sub" >"$work/sub.log" 2>&1 &&
-    ninja -C "$work/sub/build" >>"$work/sub.log" 2>&1; then
+    ninja -C "$work/sub/build" consumer >>"$work/sub.log" 2>&1; then
     run_consumer consumer_subproject "$work/sub/build/consumer"
 else
     echo "FAIL consumer_subproject (build failed)" >>"$results"
