@@ -32,6 +32,11 @@ nlohmann::ordered_json counts_json(const node_result& n) {
     return j;
 }
 
+const char* mode_of(const bench_config& c) {
+    if (!c.sentinels.empty()) return "sentinel";
+    return c.cluster ? "cluster" : "standalone";
+}
+
 std::string duration_text(std::uint64_t ns) {
     if (ns < 1'000'000) return fmt::format("{:.0f} µs", us(ns));
     if (ns < 10'000'000'000ULL) return fmt::format("{:.2f} ms", static_cast<double>(ns) / 1e6);
@@ -44,9 +49,17 @@ std::string to_json(const bench_report& r) {
     const auto& c = r.config;
     nlohmann::ordered_json j;
     j["schema"] = "ksn-bench/1";
-    j["target"] = {{"mode", c.cluster ? "cluster" : "standalone"},
+    j["target"] = {{"mode", mode_of(c)},
                    {"address", c.connection.address.to_string()},
                    {"tls", c.connection.tls.enabled}};
+    if (!c.sentinels.empty()) {
+        // The address is the primary at the start; the nodes say where the writes went.
+        j["target"]["primary_name"] = c.primary_name;
+        j["target"]["sentinels"] = nlohmann::ordered_json::array();
+        for (const auto& s : c.sentinels)
+            j["target"]["sentinels"].push_back(s.to_string());
+        j["target"]["sentinel_tls"] = c.sentinel_connection.tls.enabled;
+    }
     j["config"] = {{"writers", c.writers},
                    {"pipeline", c.pipeline},
                    {"rate", c.rate},
@@ -72,7 +85,8 @@ std::string to_json(const bench_report& r) {
     j["notification_rate"] = r.notification_rate;
     j["first_error"] = r.first_error.empty() ? nlohmann::ordered_json(nullptr)
                                              : nlohmann::ordered_json(r.first_error);
-    j["redirects"] = {{"moved", r.moved}, {"ask", r.asked}, {"retries", r.retried}};
+    j["redirects"] = {
+        {"moved", r.moved}, {"ask", r.asked}, {"retries", r.retried}, {"switches", r.switches}};
     j["total"] = counts_json(r.result.total);
     j["nodes"] = nlohmann::ordered_json::array();
     for (const auto& n : r.result.nodes)
@@ -120,10 +134,14 @@ std::string to_table(const bench_report& r) {
     const auto& c = r.config;
     const auto& t = r.result.total;
     std::string out;
+    const std::string target = c.sentinels.empty()
+                                   ? c.connection.address.to_string()
+                                   : fmt::format("'{}' (primary {} at the start)", c.primary_name,
+                                                 c.connection.address.to_string());
     out += fmt::format(
         "ksn bench: {} {}, {} writers x {} in flight, rate {}, {:.1f} s{}, {} {} channel(s)\n",
-        c.cluster ? "cluster" : "standalone", c.connection.address.to_string(), c.writers,
-        c.pipeline, c.rate > 0 ? fmt::format("{:.0f}/s", c.rate) : std::string("max"), r.elapsed,
+        mode_of(c), target, c.writers, c.pipeline,
+        c.rate > 0 ? fmt::format("{:.0f}/s", c.rate) : std::string("max"), r.elapsed,
         r.interrupted ? " (interrupted)" : "", r.subscriptions,
         c.kind == channel_kind::keyevent ? "keyevent" : "keyspace");
     out += fmt::format("  mix {}, {} keys, prefix {}\n", c.mix, c.keys, c.prefix);
@@ -140,7 +158,12 @@ std::string to_table(const bench_report& r) {
         "p99.9 {}, max {}\n",
         duration_text(t.latency.p50), duration_text(t.latency.p90), duration_text(t.latency.p99),
         duration_text(t.latency.p999), duration_text(t.latency.max));
-    if (r.moved + r.asked + r.retried > 0) {
+    if (!c.sentinels.empty()) {
+        if (r.switches + r.retried > 0) {
+            out += fmt::format("  sentinel: {} primary switch(es) followed, {} retries\n",
+                               r.switches, r.retried);
+        }
+    } else if (r.moved + r.asked + r.retried > 0) {
         out += fmt::format("  cluster: {} MOVED and {} ASK redirections followed, {} retries\n",
                            r.moved, r.asked, r.retried);
     }

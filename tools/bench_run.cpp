@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,8 @@
 #include "net/command_connection.hpp"
 #include "net/connection.hpp"
 #include "notifications/keyspace_notifications.hpp"
+#include "sentinel/primary_resolver.hpp"
+#include "sentinel/sentinel_keyspace_notifications.hpp"
 
 namespace ksn::tools::bench {
 
@@ -36,13 +39,21 @@ constexpr std::uint32_t max_hset_fields = 1000;
 constexpr std::uint32_t max_value_size = 512u << 20;
 /// Redirections (MOVED, ASK) one write may follow before it counts as failed.
 constexpr int max_redirects = 16;
-/// Retries of TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN, 100 ms apart.
+/// Retries of TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN (and READONLY with sentinels),
+/// 100 ms apart.
 constexpr int max_retries = 50;
 constexpr auto retry_delay = 100ms;
+/// Keys a writer picks for one write before it waits for the next tick, when the nodes
+/// of those it picked are not ready (a cluster with a primary down).
+constexpr int max_picks = 8;
 /// The pacing tick: at most this late, a write is sent at its due time.
 constexpr auto tick = 1ms;
 /// How often a writer that cannot reach a node asks for the cluster's slots.
 constexpr auto refresh_interval = 1s;
+/// Sentinel: how often the writers ask the notifier which primary it confirmed, and how
+/// often at most a doubting writer makes it ask the sentinels at once.
+constexpr auto follow_interval = 250ms;
+constexpr auto doubt_interval = 1s;
 /// How long the end waits for the replies still due.
 constexpr auto reply_wait = 10s;
 /// Admin commands (discovery, CONFIG, cleanup) each get this long.
@@ -224,6 +235,25 @@ class load {
                 if (l) l->conn->close();
     }
 
+    /// Sentinel mode, before start(): writes go to the primary given by set_primary()
+    /// (at first the router's one node); `doubt` runs on the io thread when a write
+    /// suggests it moved.
+    void follow_primary(std::function<void()> doubt) {
+        follow_primary_ = true;
+        on_doubt_ = std::move(doubt);
+    }
+    /// On the io thread: the notifier confirmed a new primary; new writes (and the retries
+    /// of READONLY ones) go there. Connections to the old one stay until the end: writes
+    /// in flight there still get their replies.
+    void set_primary(const net::endpoint& primary) {
+        const auto node = router_.add(primary);
+        if (node == primary_node_) return;
+        primary_node_ = node;
+        ++switches_;
+        for (auto& w : writers_)
+            (void)to(*w, node);
+    }
+
     // Read from other threads.
     std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
     std::uint32_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
@@ -232,6 +262,7 @@ class load {
     std::uint64_t moved() const noexcept { return moved_; }
     std::uint64_t asked() const noexcept { return asked_; }
     std::uint64_t retried() const noexcept { return retried_; }
+    std::uint64_t switches() const noexcept { return switches_; }
     std::string first_error() const {
         std::lock_guard lock(error_mutex_);
         return first_error_;
@@ -262,7 +293,13 @@ class load {
         }
         return l.get();
     }
-    writer::link* route(writer& w, std::string_view key) { return to(w, router_.node_of_key(key)); }
+    writer::link* route(writer& w, std::string_view key) {
+        return to(w, follow_primary_ ? primary_node_ : router_.node_of_key(key));
+    }
+    /// Sentinel: asks for the primary again (a write's connection failed, or READONLY).
+    void doubt() {
+        if (on_doubt_) on_doubt_();
+    }
     static bool usable(const writer::link& l) {
         const auto s = l.conn->state();
         return s == net::connection_state::ready;
@@ -329,7 +366,17 @@ class load {
         w.pumping = false;
     }
 
+    /// Sends one write of the mix to a key of w's, if a pick among max_picks lands on a
+    /// node that is ready: the keys of a node down (or not yet connected) are passed over,
+    /// so the others' writes go on at the rate asked.
     bool send_one(writer& w) {
+        for (int pick = 0; pick < max_picks; ++pick) {
+            if (try_send(w)) return true;
+        }
+        return false;
+    }
+
+    bool try_send(writer& w) {
         const op o = mix_.pick(w.next_random() % mix_.total());
         auto type = key_space::creates(o);
         if (!type) {
@@ -410,6 +457,8 @@ class load {
     void on_reply(writer& w, std::uint32_t node, op o, matcher::ticket t, int redirects,
                   int retries, const std::error_code& ec, const protocol::value& v) {
         if (ec && ec != net::errc::server_error) {  // no reply: the connection went away
+            // It may have executed: not sent again (it is unconfirmed unless notified).
+            if (follow_primary_) doubt();
             note_error(ec.message());
             done(w, t, matcher::outcome::failed);
             return;
@@ -439,7 +488,10 @@ class load {
                 return;
             }
         }
-        if (kind == cluster::error_class::retry_later && retries < max_retries) {
+        // A demoted primary: the retry goes wherever the notifier says the primary is then.
+        const bool demoted = follow_primary_ && is_readonly_error(msg);
+        if (demoted) doubt();
+        if ((kind == cluster::error_class::retry_later || demoted) && retries < max_retries) {
             ++retried_;
             auto timer = std::make_shared<asio::steady_timer>(io_, retry_delay);
             retry_timers_.push_back(timer);
@@ -481,6 +533,10 @@ class load {
     clock::time_point last_refresh_{};
     bool refreshing_ = false;
     bool stopping_ = false;
+    bool follow_primary_ = false;
+    std::uint32_t primary_node_ = 0;
+    std::function<void()> on_doubt_;
+    std::uint64_t switches_ = 0;
     std::uint64_t moved_ = 0;
     std::uint64_t asked_ = 0;
     std::uint64_t retried_ = 0;
@@ -489,6 +545,90 @@ class load {
     mutable std::mutex error_mutex_;
     std::string first_error_;
 };
+
+// --- following a Sentinel-managed primary -------------------------------------------------
+
+/// Asks the notifier which primary it confirmed, on a thread of its own: primary() is a
+/// blocking query to the notifier's I/O thread, which neither the writers' thread (it would
+/// stall every writer) nor the notifier's thread may wait on. It asks every
+/// follow_interval, and at once after doubt(), when it also makes the notifier ask the
+/// sentinels (at most every doubt_interval). Each change goes to `changed`, on this thread.
+class primary_follower {
+  public:
+    using changed_handler = std::function<void(const net::endpoint&)>;
+
+    primary_follower(sentinel_keyspace_notifications& n, net::endpoint current,
+                     changed_handler changed)
+        : notifier_(n), current_(std::move(current)), changed_(std::move(changed)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~primary_follower() { stop(); }
+    primary_follower(const primary_follower&) = delete;
+    primary_follower& operator=(const primary_follower&) = delete;
+
+    /// Any thread: a write suggests the primary moved.
+    void doubt() {
+        {
+            std::lock_guard lock(mutex_);
+            doubted_ = true;
+        }
+        wake_.notify_one();
+    }
+    /// Returns once the thread is gone; `changed` is not called after it.
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        clock::time_point last_refresh{};
+        while (!stopping_) {
+            wake_.wait_for(lock, follow_interval, [this] { return stopping_ || doubted_; });
+            if (stopping_) break;
+            const bool doubted = std::exchange(doubted_, false);
+            lock.unlock();
+            if (doubted && clock::now() - last_refresh >= doubt_interval) {
+                last_refresh = clock::now();
+                notifier_.refresh_primary();  // answers later: a next turn sees it
+            }
+            std::optional<net::endpoint> primary;
+            try {
+                primary = notifier_.primary();
+            } catch (const std::exception&) {
+                // The I/O thread did not answer in time, or the notifier closed: next turn.
+            }
+            lock.lock();
+            if (primary && *primary != current_ && !stopping_) {
+                current_ = *primary;
+                changed_(current_);
+            }
+        }
+    }
+
+    sentinel_keyspace_notifications& notifier_;
+    net::endpoint current_;
+    changed_handler changed_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool doubted_ = false;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+/// The value of `name` in a flat name/value list (a RESP2 array or a RESP3 map).
+const protocol::value* field_of(const protocol::value& flat, std::string_view name) {
+    for (std::size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
+        if (flat.elements[i].is_string() && flat.elements[i].data == name)
+            return &flat.elements[i + 1];
+    }
+    return nullptr;
+}
 
 // --- set-up ------------------------------------------------------------------------------
 
@@ -504,6 +644,11 @@ std::string check_config(bench_config& c) {
     if (c.extra_patterns > max_extra_patterns) return "--patterns must be at most 100000";
     if (c.drain < 0 || c.drain > 3600) return "--drain must be from 0 to 3600 seconds";
     if (c.cluster && c.db != 0) return "--db: a cluster has only db 0";
+    if (c.cluster && !c.sentinels.empty()) return "--sentinel and --cluster exclude each other";
+    if (c.require_every_primary && !c.cluster) return "--require-every-primary needs --cluster";
+    if (!c.sentinels.empty() && c.primary_name.empty()) {
+        return "--sentinel needs --primary: the name the sentinels monitor the primary by";
+    }
     if (c.kind != channel_kind::keyspace && c.kind != channel_kind::keyevent) {
         return "the channel kind must be keyspace or keyevent";
     }
@@ -550,6 +695,46 @@ std::vector<channel> channels_for(const bench_config& c, const command_mix& mix,
 
 }  // namespace
 
+std::vector<net::endpoint> sentinel_replicas(const protocol::value& reply) {
+    std::vector<net::endpoint> out;
+    for (const auto& entry : reply.elements) {
+        const auto* ip = field_of(entry, "ip");
+        const auto* port = field_of(entry, "port");
+        const auto* flags = field_of(entry, "flags");
+        if (ip == nullptr || port == nullptr || !ip->is_string() || ip->data.empty()) continue;
+        if (flags != nullptr && flags->is_string()) {
+            bool down = false;
+            std::string_view rest = flags->data;
+            while (!rest.empty() && !down) {
+                const auto comma = rest.find(',');
+                const auto flag = rest.substr(0, comma);
+                down = flag == "s_down" || flag == "o_down" || flag == "disconnected";
+                rest =
+                    comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+            }
+            if (down) continue;
+        }
+        std::uint32_t n = 0;
+        if (port->type == protocol::resp_type::integer) {
+            if (port->integer > 0 && port->integer <= 65535)
+                n = static_cast<std::uint32_t>(port->integer);
+        } else if (port->is_string()) {
+            const std::string_view d = port->data;
+            const auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), n);
+            if (ec != std::errc() || end != d.data() + d.size()) n = 0;
+        }
+        if (n == 0 || n > 65535) continue;
+        out.emplace_back(ip->data, static_cast<std::uint16_t>(n));
+    }
+    return out;
+}
+
+bool is_readonly_error(std::string_view message) noexcept {
+    constexpr std::string_view word = "READONLY";
+    return message.starts_with(word) &&
+           (message.size() == word.size() || message[word.size()] == ' ');
+}
+
 std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     failure.message = check_config(cfg);
     failure.usage = !failure.message.empty();
@@ -573,7 +758,42 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     // Discover the nodes.
     std::optional<cluster::router> routes;
     std::vector<net::endpoint> all_nodes;
-    if (cfg.cluster) {
+    std::size_t primaries = 0;  // all_nodes[0, primaries) must be checked; the rest may fail
+    const bool sentinel = !cfg.sentinels.empty();
+    if (sentinel) {
+        // The sentinels in turn, as the notifier will ask them: the first that names the
+        // primary also lists its replicas (which publish after a failover). The notifier
+        // confirms the primary with ROLE; the writers start on the one it confirmed.
+        std::string errors;
+        std::optional<net::endpoint> primary;
+        std::vector<net::endpoint> replicas;
+        for (const auto& s : cfg.sentinels) {
+            std::string why;
+            auto r = admin(cfg.sentinel_connection, s,
+                           {{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg.primary_name},
+                            {"SENTINEL", "REPLICAS", cfg.primary_name}},
+                           why);
+            if (r) {
+                primary = sentinel::parse_primary_address(r->front(), why);
+                if (!primary) why = s.to_string() + ": " + why;
+            }
+            if (!primary) {
+                errors += (errors.empty() ? "" : "; ") + why;
+                continue;
+            }
+            if (!r->back().is_error()) replicas = sentinel_replicas(r->back());
+            break;
+        }
+        if (!primary) {
+            error = "no sentinel named a primary for '" + cfg.primary_name + "': " + errors;
+            return std::nullopt;
+        }
+        cfg.connection.address = *primary;
+        all_nodes = {*primary};
+        all_nodes.insert(all_nodes.end(), replicas.begin(), replicas.end());
+        primaries = 1;
+        routes.emplace(*primary);
+    } else if (cfg.cluster) {
         std::vector<net::endpoint> seeds = cfg.seeds;
         if (seeds.empty()) seeds.push_back(cfg.connection.address);
         std::string why;
@@ -593,6 +813,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
                 warn(s.to_string() + ": some slots have no node; writes to them are skipped");
             routes.emplace(*t);
             all_nodes = t->endpoints();
+            primaries = all_nodes.size();
             break;
         }
         if (!routes) {
@@ -602,6 +823,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     } else {
         routes.emplace(cfg.connection.address);
         all_nodes = {cfg.connection.address};
+        primaries = 1;
     }
 
     // notify-keyspace-events on every node.
@@ -609,9 +831,26 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
         (cfg.kind == channel_kind::keyspace ? notify_flags::keyspace : notify_flags::keyevent) |
         mix.event_classes();
     report.required_flags = to_letters(needed);
-    for (const auto& node : all_nodes) {
+    for (std::size_t i = 0; i < all_nodes.size(); ++i) {
+        const auto& node = all_nodes[i];
         std::string why;
         auto r = admin(cfg.connection, node, {{"CONFIG", "GET", "notify-keyspace-events"}}, why);
+        if (!r && i >= primaries) {
+            // A replica a sentinel lists may be announced at an address not reachable from
+            // here; the run does not write to it.
+            warn("cannot check notify-keyspace-events on the replica " + node.to_string() + ": " +
+                 why);
+            continue;
+        }
+        if (!r && cfg.cluster && !cfg.require_every_primary) {
+            // Partial availability, as the notifier has it: the others are written to; the
+            // notifier names this one's slots and reports its node_unreachable gap.
+            warn(why +
+                 "; going on with the other primaries (--require-every-primary stops "
+                 "here): its keys are not written while it is unreachable, and its "
+                 "notify-keyspace-events is not checked");
+            continue;
+        }
         if (!r) {
             error = why;
             return std::nullopt;
@@ -655,11 +894,23 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     nopts.dispatch = dispatch_mode::io_thread;
     nopts.check = notify_check::warn;
     nopts.subscribe_timeout = 30s;
+    nopts.require_every_primary = cfg.require_every_primary;
     nopts.diagnostics = [warn](severity s, const std::string& msg) {
         if (s != severity::info) warn(msg);
     };
     std::unique_ptr<notifier_base> notifier;
-    if (cfg.cluster) {
+    sentinel_keyspace_notifications* followed = nullptr;
+    if (sentinel) {
+        sentinel_options so;
+        static_cast<notifier_options&>(so) = static_cast<const notifier_options&>(nopts);
+        so.sentinels = cfg.sentinels;
+        so.primary_name = cfg.primary_name;
+        so.sentinel_connection = cfg.sentinel_connection;
+        so.sentinel_connection.client_name = "ksn-bench";
+        auto n = std::make_unique<sentinel_keyspace_notifications>(std::move(so));
+        followed = n.get();
+        notifier = std::move(n);
+    } else if (cfg.cluster) {
         nopts.seeds =
             cfg.seeds.empty() ? std::vector<net::endpoint>{cfg.connection.address} : cfg.seeds;
         notifier = std::make_unique<cluster_keyspace_notifications>(nopts);
@@ -683,6 +934,18 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
         error = e.what();
         return std::nullopt;
     }
+    if (followed != nullptr) {
+        // The writers start where the notifier subscribed (it confirmed it with ROLE).
+        try {
+            if (const auto p = followed->primary(); p && *p != cfg.connection.address) {
+                cfg.connection.address = *p;
+                routes.emplace(*p);
+            }
+        } catch (const ksn::error&) {
+            // The I/O thread did not answer: start where the sentinel said; the follower
+            // corrects it.
+        }
+    }
 
     // Write.
     asio::io_context io;
@@ -690,6 +953,14 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     std::thread io_thread([&io] { io.run(); });
     const auto write_start = clock::now();
     load writers(io, cfg, *keys, mix, m, std::move(*routes));
+    std::optional<primary_follower> follower;
+    if (followed != nullptr) {
+        follower.emplace(*followed, cfg.connection.address,
+                         [&io, &writers](const net::endpoint& p) {
+                             asio::post(io, [&writers, p] { writers.set_primary(p); });
+                         });
+        writers.follow_primary([&follower] { follower->doubt(); });
+    }
     asio::post(io, [&writers] { writers.start(); });
 
     const auto end = cfg.duration > 0
@@ -727,6 +998,8 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
                                                    std::chrono::duration<double>(cfg.drain));
     while (!m.settled() && clock::now() < drain_deadline)
         std::this_thread::sleep_for(5ms);
+    // The cleanup below writes to the primary known last.
+    if (follower) follower->stop();
     notifier->close();
 
     if (!cfg.keep_keys) {
@@ -754,6 +1027,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     report.moved = writers.moved();
     report.asked = writers.asked();
     report.retried = writers.retried();
+    report.switches = writers.switches();
     report.result = m.finish();
     emit_seconds(clock::now() + 1s);  // the last second, and the drain's
     report.timeline = m.timeline();

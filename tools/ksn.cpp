@@ -31,6 +31,7 @@
 
 #include "cluster/cluster_keyspace_notifications.hpp"
 #include "notifications/keyspace_notifications.hpp"
+#include "sentinel/sentinel_keyspace_notifications.hpp"
 #include "tools/bench_report.hpp"
 #include "tools/bench_run.hpp"
 #include "tools/output.hpp"
@@ -105,7 +106,6 @@ struct watch_options {
     double timeout = 0;       // seconds; 0: none
     bool stats = false;
     bool verbose = false;
-    bool require_every_primary = false;
 };
 
 /// The channels built from --keyspace ... --subkeyspaceevent (throws
@@ -240,7 +240,7 @@ int run_watch(const watch_options& o) {
     if (o.server.cluster) {
         try {
             opts.seeds = o.server.seed_endpoints();
-            opts.require_every_primary = o.require_every_primary;
+            opts.require_every_primary = o.server.require_every_primary;
         } catch (const std::invalid_argument& e) {
             std::cerr << "ksn watch: " << e.what() << '\n';
             return exit_usage;
@@ -261,7 +261,24 @@ int run_watch(const watch_options& o) {
     };
     std::unique_ptr<ksn::notifier_base> notifier;
     std::optional<primaries_report> primaries;
-    if (o.server.cluster) {
+    ksn::sentinel_keyspace_notifications* followed = nullptr;  // with --sentinel
+    if (o.server.sentinel()) {
+        ksn::sentinel_options so;
+        static_cast<ksn::notifier_options&>(so) = static_cast<const ksn::notifier_options&>(opts);
+        try {
+            so.sentinels = o.server.sentinel_endpoints();
+        } catch (const std::invalid_argument& e) {
+            std::cerr << "ksn watch: " << e.what() << '\n';
+            return exit_usage;
+        }
+        so.primary_name = o.server.primary_name;
+        so.sentinel_connection = o.server.sentinel_connection("ksn-watch");
+        so.sentinel_connection.connect_timeout = opts.connection.connect_timeout;
+        if (bounded) so.reply_timeout = std::min(so.reply_timeout, opts.subscribe_timeout);
+        auto s = std::make_unique<ksn::sentinel_keyspace_notifications>(std::move(so));
+        followed = s.get();
+        notifier = std::move(s);
+    } else if (o.server.cluster) {
         auto cluster = std::make_unique<ksn::cluster_keyspace_notifications>(opts);
         if (o.verbose) primaries.emplace(*cluster);
         notifier = std::move(cluster);
@@ -289,6 +306,17 @@ int run_watch(const watch_options& o) {
             std::to_string(channels.size() + o.exact.size() + o.pattern.size() + o.channels.size());
         if (primaries) {
             primaries->show("watching " + watched + " channel(s) on ");
+        } else if (followed != nullptr) {
+            // The primary subscribe() waited for; the library reported who named it.
+            std::optional<ksn::net::endpoint> primary;
+            try {
+                primary = followed->primary();
+            } catch (const ksn::error&) {
+                // The I/O thread did not answer in time: printed as "?".
+            }
+            std::cerr << "ksn: info: watching " << watched << " channel(s) on primary '"
+                      << o.server.primary_name << "' at "
+                      << (primary ? primary->to_string() : std::string("?")) << '\n';
         } else {
             std::cerr << "ksn: info: watching " << watched << " channel(s) on "
                       << opts.connection.address.to_string() << '\n';
@@ -438,8 +466,14 @@ int run_bench(bench_cli& b) {
     auto& c = b.config;
     c.connection = b.server.connection("ksn-bench");
     c.cluster = b.server.cluster;
+    c.require_every_primary = b.server.require_every_primary;
     try {
         if (c.cluster) c.seeds = b.server.seed_endpoints();
+        if (b.server.sentinel()) {
+            c.sentinels = b.server.sentinel_endpoints();
+            c.primary_name = b.server.primary_name;
+            c.sentinel_connection = b.server.sentinel_connection("ksn-bench");
+        }
     } catch (const std::invalid_argument& e) {
         std::cerr << "ksn bench: " << e.what() << '\n';
         return exit_usage;
@@ -550,7 +584,17 @@ Fields whose bytes are not valid UTF-8 are named key_b64, event_b64, channel_b64
 subkeys_b64 and hold base64. ts_ns is CLOCK_MONOTONIC time in ns when the bytes were read.
 A gap: notifications from NODE between lost_ts_ns and restored_ts_ns (null: never
 restored) may be lost; with --cluster only those of keys in its slots, the [first,last]
-slot ranges in "slots" ([] for a standalone server).
+slot ranges in "slots" ([] for a standalone server and with --sentinel).
+
+With --sentinel (repeated for each sentinel) and --primary NAME, ksn asks the sentinels
+where the primary NAME is, confirms it with ROLE and watches it; it asks again every
+second, when a sentinel announces +switch-master and when the primary's connection
+breaks. After a failover the new primary is watched (each line's node says which) and a
+topology_change gap on it covers what it acknowledged before ksn had subscribed. --user,
+--pass, --pass-file and --tls are the data nodes'; the sentinels' are --sentinel-user,
+--sentinel-pass (or KSN_SENTINEL_PASSWORD) and --sentinel-tls (with the same --cacert,
+--cert, --key and --insecure). A switch is printed as a warning ("sentinel: primary 'NAME'
+moved from A to B"); -v also prints the primary named at the start and who named it.
 
 Exit status: 0 done (--count reached, or --timeout without --count), 1 connection or
 authentication failure or too few notifications before --timeout, 2 bad usage,
@@ -563,7 +607,10 @@ Examples:
   ksn watch --subkeyspaceitem user:1 name           HSET/HDEL ... of one hash field
   KSN_PASSWORD=secret ksn watch --user app --json --count 100 --timeout 30
   ksn watch --cluster --port 7000 --seed 10.0.0.2:7000 --stats   every primary of a cluster
-  ksn watch --tls --cacert ca.crt --cert me.crt --key me.key --port 6380)";
+  ksn watch --tls --cacert ca.crt --cert me.crt --key me.key --port 6380
+  ksn watch --sentinel 10.0.0.5:26379 --sentinel 10.0.0.6:26379 --primary mymaster -v
+  KSN_SENTINEL_PASSWORD=s1 KSN_PASSWORD=d1 ksn watch --sentinel 10.0.0.5:26379 \
+      --primary mymaster --json                  the sentinels' and the data nodes' passwords)";
 
 constexpr const char* parse_footer = R"(
 Reads the bytes a subscriber connection receives (RESP2 or RESP3: HELLO/AUTH replies,
@@ -589,15 +636,27 @@ are deleted at the end (UNLINK) unless --keep-keys.
 notify-keyspace-events must publish what the mix writes (K or E, and $ g h l); ksn bench
 checks every node first and stops with the letters to set, or sets them with --configure.
 
+With --cluster, a primary that cannot be reached at the start is named in a warning and
+the run goes on with the others: the keys of its slots are not written while it stays
+unreachable, and a node_unreachable gap with its slots is reported (open until it is
+subscribed). --require-every-primary stops the run instead (exit 1).
+
+With --sentinel and --primary NAME, the sentinels say where the primary is (its replicas
+are checked too); the writers write to the primary ksn's notifier confirmed and move with
+it through a failover (a write answered READONLY by a demoted primary is sent again to the
+new one, every 100 ms, at most 50 times). The switch's topology_change gap is on the new
+primary; "target" then holds "primary_name", "sentinels" and "sentinel_tls", and "address"
+is the primary at the start.
+
 Output: a table on stdout (default); --json: one JSON document on stdout; --csv FILE: one
 row per second (second,sent,acked,received,p50_us,p99_us), - for stdout (the table then
 goes to stderr). A progress line on stderr when it is a terminal.
 
 JSON (schema "ksn-bench/1"; times in s since the writes started, latencies in µs):
-  {"schema","target":{"mode","address","tls"},"config":{...the options...},
+  {"schema","target":{"mode","address","tls",...},"config":{...the options...},
    "required_flags","configured_nodes":[],"subscriptions","elapsed_s","interrupted",
    "write_rate","notification_rate","first_error",
-   "redirects":{"moved","ask","retries"},
+   "redirects":{"moved","ask","retries","switches"},
    "total":COUNTS,"nodes":[COUNTS],
    "gaps":[{"node","reason","detail","lost_s","restored_s","dropped","slots","lost_writes"}],
    "other_events","timeline":[{"second","sent","acked","received","p50_us","p99_us"}]}
@@ -613,7 +672,8 @@ Examples:
   ksn bench --duration 10                          as fast as possible for 10 s
   ksn bench --rate 20000 --writers 8 --pipeline 4 --duration 30 --json > run.json
   ksn bench --cluster --port 7000 --channel keyevent --patterns 100 --csv per-second.csv
-  ksn bench --mix set=1 --exact --keys 1000 --ops 100000 --configure)";
+  ksn bench --mix set=1 --exact --keys 1000 --ops 100000 --configure
+  ksn bench --sentinel 10.0.0.5:26379 --sentinel 10.0.0.6:26379 --primary mymaster --json)";
 
 }  // namespace
 
@@ -682,14 +742,9 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS")
         ->check(CLI::PositiveNumber);
     watch->add_flag("--stats", w.stats, "Print per-node counters to stderr at exit");
-    watch
-        ->add_flag("--require-every-primary", w.require_every_primary,
-                   "--cluster: fail unless every primary can be subscribed (default: watch "
-                   "the ones reachable, a node_unreachable gap for each other)")
-        ->needs("--cluster");
     watch->add_flag("-v,--verbose", w.verbose,
                     "Also print informational diagnostics (--cluster: each primary and its "
-                    "slots)");
+                    "slots; --sentinel: the primary the sentinels name, and each switch)");
     watch->footer(watch_footer);
 
     bool parse_json = false;

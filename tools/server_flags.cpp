@@ -41,11 +41,16 @@ void server_flags::add_to(CLI::App& app) {
         ->excludes(pass_opt);
     app.add_option("--resp", resp, "Force RESP 2 or 3 (default: 3, falling back to 2)")
         ->check(CLI::IsMember({2, 3}));
-    app.add_flag("--cluster", cluster,
-                 "Redis Cluster: every primary, found from --host/--port and --seed")
-        ->excludes(socket_opt);
-    app.add_option("--seed", seeds, "More cluster seed nodes (with --cluster)")
-        ->type_name("HOST:PORT");
+    auto* cluster_opt =
+        app.add_flag("--cluster", cluster,
+                     "Redis Cluster: every primary, found from --host/--port and --seed")
+            ->excludes(socket_opt);
+    auto* seed_opt = app.add_option("--seed", seeds, "More cluster seed nodes (with --cluster)")
+                         ->type_name("HOST:PORT");
+    app.add_flag("--require-every-primary", require_every_primary,
+                 "--cluster: fail unless every primary can be reached (default: go on with "
+                 "the ones reachable, a node_unreachable gap for each other)")
+        ->needs(cluster_opt);
     app.add_flag("--tls", tls, "Connect with TLS (verifying the server's certificate)")
         ->excludes(socket_opt);
     app.add_option("--cacert", cacert, "Trusted CA certificates (PEM; default: the system's)")
@@ -56,6 +61,48 @@ void server_flags::add_to(CLI::App& app) {
         ->type_name("NAME");
     app.add_flag("--insecure", insecure,
                  "Do not verify the server's certificate (TLS without authentication)");
+
+    // Redis Sentinel. The sentinels' password has no needs(): one from the environment
+    // counts as given to the parser, and must not make every other mode a usage error.
+    auto* sentinel_opt =
+        app.add_option("--sentinel", sentinels,
+                       "Redis Sentinel: a sentinel to ask where the primary --primary is "
+                       "(repeat for each); the primary they name is watched and followed "
+                       "through failovers. --user, --pass, --tls... are the data nodes'")
+            ->type_name("HOST:PORT")
+            ->check(CLI::Validator(
+                [](std::string& text) -> std::string {
+                    // CLI11 puts the option's name in front.
+                    try {
+                        (void)parse_endpoint(text, "--sentinel");
+                    } catch (const std::invalid_argument&) {
+                        return text + ": expected HOST:PORT";
+                    }
+                    return {};
+                },
+                ""));  // no name: the help shows the type name alone
+    auto* primary_opt =
+        app.add_option("--primary", primary_name,
+                       "With --sentinel: the primary's name (as in `sentinel monitor NAME ...`)")
+            ->type_name("NAME");
+    sentinel_opt->needs(primary_opt);
+    primary_opt->needs(sentinel_opt);
+    sentinel_opt->excludes(cluster_opt)
+        ->excludes(seed_opt)
+        ->excludes(socket_opt)
+        ->excludes(host_opt)
+        ->excludes(port_opt);
+    app.add_option("--sentinel-user", sentinel_user,
+                   "ACL user name on the sentinels (default: none, whatever --user is)")
+        ->needs(sentinel_opt);
+    app.add_option("--sentinel-pass", sentinel_password,
+                   "The sentinels' password (their requirepass; or set KSN_SENTINEL_PASSWORD; "
+                   "default: none, whatever --pass is)")
+        ->envname("KSN_SENTINEL_PASSWORD");
+    app.add_flag("--sentinel-tls", sentinel_tls,
+                 "Connect to the sentinels with TLS, with the same --cacert, --cert, --key and "
+                 "--insecure as the data nodes (each sentinel's host is the name verified)")
+        ->needs(sentinel_opt);
 }
 
 net::connection_options server_flags::connection(std::string client_name) const {
@@ -77,6 +124,27 @@ net::connection_options server_flags::connection(std::string client_name) const 
     o.tls.server_name = sni;
     o.tls.verify = !insecure;
     return o;
+}
+
+net::connection_options server_flags::sentinel_connection(std::string client_name) const {
+    net::connection_options o;
+    o.username = sentinel_user;
+    o.password = sentinel_password;
+    o.client_name = std::move(client_name);
+    o.resp = static_cast<net::resp_version>(resp);
+    o.tls.enabled = sentinel_tls;
+    o.tls.ca_file = cacert;
+    o.tls.cert_file = cert;
+    o.tls.key_file = key;
+    o.tls.verify = !insecure;
+    return o;
+}
+
+std::vector<net::endpoint> server_flags::sentinel_endpoints() const {
+    std::vector<net::endpoint> out;
+    for (const auto& s : sentinels)
+        out.push_back(parse_endpoint(s, "--sentinel"));
+    return out;
 }
 
 std::string read_password_file(const std::string& path) {

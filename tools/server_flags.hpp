@@ -1,6 +1,7 @@
 // The command-line options that say where and how to connect, shared by `ksn watch` and
 // `ksn bench`: host and port or a Unix socket, ACL user and password (fixed, or read from a
-// file on every connection attempt), RESP version, cluster seeds and TLS.
+// file on every connection attempt), RESP version, cluster seeds, TLS, and Redis Sentinel
+// (the sentinels, the primary's name and the sentinels' own credentials and TLS).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -29,13 +30,38 @@ struct server_flags {
     std::string key;
     std::string sni;
     bool insecure = false;
+    bool require_every_primary = false;  // --cluster: all primaries or nothing
+    // Redis Sentinel: the data nodes' credentials and TLS stay --user, --pass, --tls...
+    std::vector<std::string> sentinels;  // HOST:PORT each (validated by the parser)
+    std::string primary_name;            // the name the sentinels monitor it by
+    std::string sentinel_user;
+    std::string sentinel_password;
+    bool sentinel_tls = false;  // with the --cacert, --cert, --key and --insecure files
 
     /// Adds --host --port --socket --user --pass (or KSN_PASSWORD) --pass-file --resp
-    /// --cluster --seed --tls --cacert --cert --key --sni --insecure to `app`.
+    /// --cluster --seed --require-every-primary --tls --cacert --cert --key --sni --insecure
+    /// --sentinel --primary --sentinel-user --sentinel-pass (or KSN_SENTINEL_PASSWORD)
+    /// --sentinel-tls to `app`. The parser refuses --sentinel without --primary (and the
+    /// reverse), --sentinel with --cluster, --seed, --socket, --host or --port,
+    /// --sentinel-user or --sentinel-tls without --sentinel, and --require-every-primary
+    /// without --cluster.
     void add_to(CLI::App& app);
 
-    /// Address, credentials, RESP version and TLS as connection options.
+    /// True with --sentinel: the sentinels name the primary.
+    [[nodiscard]] bool sentinel() const noexcept { return !sentinels.empty(); }
+
+    /// Address, credentials, RESP version and TLS as connection options (with --sentinel,
+    /// those of the data nodes; the address is then the sentinels' to say).
     [[nodiscard]] net::connection_options connection(std::string client_name) const;
+
+    /// The sentinels' own connection options: --sentinel-user and --sentinel-pass, the RESP
+    /// version, and with --sentinel-tls the TLS files and --insecure of the data nodes (the
+    /// server name checked is each sentinel's host: --sni is the data nodes'). The address is
+    /// left to the caller.
+    [[nodiscard]] net::connection_options sentinel_connection(std::string client_name) const;
+
+    /// Every --sentinel (throws std::invalid_argument naming a malformed one).
+    [[nodiscard]] std::vector<net::endpoint> sentinel_endpoints() const;
 
     /// --host/--port then every --seed (throws std::invalid_argument naming a malformed
     /// one).

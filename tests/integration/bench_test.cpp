@@ -1,14 +1,16 @@
-// `ksn bench` (KSN_BINARY) against real redis-server processes and a real cluster: every
-// notification matched to its write, a subscriber cut by the server reported as lost
-// writes inside the gap ksn reported, the notify-keyspace-events check, usage errors,
-// Ctrl-C with partial results, and the JSON document and CSV rows checked against the
-// schema the help and docs give.
+// `ksn bench` (KSN_BINARY) against real redis-server processes, a real cluster and a real
+// Sentinel deployment: every notification matched to its write, a subscriber cut by the
+// server reported as lost writes inside the gap ksn reported, a cluster or Sentinel
+// failover mid-run losing nothing outside its gaps, the notify-keyspace-events check,
+// usage errors, Ctrl-C with partial results, and the JSON document and CSV rows checked
+// against the schema the help and docs give.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -17,6 +19,7 @@
 #include "cluster/slot.hpp"
 #include "tests/support/ksn_process.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tests/support/redis_sentinel.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/tls.hpp"
 
@@ -405,6 +408,49 @@ TEST(BenchCli, OverMutualTlsWithAnAclUser) {
     EXPECT_NE(wrong.err.find("WRONGPASS"), std::string::npos) << describe(wrong);
 }
 
+TEST(BenchCli, PassFileIsReadAgainWhenTheWritersAndTheSubscriberReconnect) {
+    redis_server server(with_config({"user app on >first ~* &* +@all",
+                                     "user admin on >admin ~* &* +@all", "user default off"}));
+    server.set_auth({"admin", "admin"});
+    const std::string file = server.dir() + "/password";
+    std::ofstream(file) << "first\n";
+    ksn_process bench({"bench", "--port", port_of(server), "--user", "app", "--pass-file", file,
+                       "--rate", "2000", "--duration", "120", "--drain", scaled_seconds(3),
+                       "--json", "-q"});
+    ASSERT_TRUE(bench_writing(server, 15s));
+    ASSERT_TRUE(bench_wrote(server, 500));
+    // Rotate: the server, then the file, then cut every connection of the user; the
+    // writers and the notifier log in again with what the file says now.
+    server.command({"ACL", "SETUSER", "app", "resetpass", ">second"});
+    std::ofstream(file, std::ios::trunc) << "second\n";
+    ASSERT_GT(server.command({"CLIENT", "KILL", "USER", "app"}).integer, 0);
+    ASSERT_TRUE(wait_until([&] {
+        return server.command({"PUBSUB", "NUMPAT"}).integer >= 1 &&
+               server.command({"CLIENT", "LIST"}).data.find("name=ksn-bench-writer") !=
+                   std::string::npos;
+    }));
+    ASSERT_TRUE(bench_wrote(server, 3000));  // 1.5 s of writes at 2000/s
+    bench.signal(SIGINT);
+    const auto r = bench.wait(60s);
+    ASSERT_EQ(r.status, 130) << describe(r);
+    EXPECT_EQ(r.err.find("WRONGPASS"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("authentication failed"), std::string::npos) << r.err;
+    const auto j = parse_report(r);
+    const auto& t = j.at("total");
+    EXPECT_GT(u(t, "received"), 0u);
+    EXPECT_EQ(u(t, "lost_in_gaps"), u(t, "lost")) << j.dump(2);
+    // The subscriber's connection was cut: one gap, closed when it was back.
+    ASSERT_EQ(j.at("gaps").size(), 1u) << j.at("gaps").dump(2);
+    EXPECT_TRUE(j.at("gaps")[0].at("restored_s").is_number()) << j.at("gaps").dump(2);
+    // Writes went on with the new password: notifications arrived in a second that
+    // began after the gap closed.
+    const double restored = j.at("gaps")[0].at("restored_s").get<double>();
+    std::uint64_t later = 0;
+    for (const auto& s : j.at("timeline"))
+        if (s.at("second").get<double>() >= restored) later += u(s, "received");
+    EXPECT_GT(later, 0u) << j.at("timeline").dump();
+}
+
 TEST(BenchCli, UsageErrorsNameTheOption) {
     const struct {
         std::vector<std::string> args;
@@ -559,13 +605,94 @@ TEST(BenchCli, ClusterPrimaryKilledMidRunReportsItsGaps) {
 namespace ksn::test {
 namespace {
 
+TEST(BenchCli, ClusterWithAPrimaryDownGoesOnWithTheOthersUnlessEveryOneIsRequired) {
+    redis_cluster cluster(3, 0, {"cluster-require-full-coverage no"});
+    const auto before = cluster.topology();
+    auto& live = *cluster.nodes()[0];
+    auto& down = *cluster.nodes()[2];
+    std::vector<std::pair<std::int64_t, std::int64_t>> down_slots;
+    for (const auto& shard : before.shards())
+        if (shard.primary.address.port == down.port())
+            for (const auto& range : shard.slots)
+                down_slots.emplace_back(range.first, range.last);
+    ASSERT_FALSE(down_slots.empty());
+    down.kill9();
+    const auto seed = port_of(live);
+
+    // All or nothing: the run stops before writing, naming the node.
+    const auto strict = run_ksn({"bench", "--cluster", "--port", seed, "--require-every-primary",
+                                 "--duration", "1", "--json", "-q"});
+    EXPECT_EQ(strict.status, 1) << describe(strict);
+    EXPECT_NE(strict.err.find(down.address()), std::string::npos) << strict.err;
+    EXPECT_TRUE(strict.out.empty()) << strict.out;
+
+    // By default the others are written to; the primary that comes back is written to
+    // once it is reachable, after the node_unreachable gap that covers its slots until the
+    // notifier subscribed it.
+    ksn_process bench({"bench", "--cluster", "--port", seed, "--rate", "2000", "--duration", "120",
+                       "--drain", scaled_seconds(3), "--json", "-q"});
+    ASSERT_TRUE(bench_writing(live, 15s));
+    ASSERT_TRUE(bench_wrote(live, 500));
+    down.start();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            try {
+                return down.command({"PUBSUB", "NUMPAT"}).integer >= 1;
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        30s, 50ms));
+    ASSERT_TRUE(bench_wrote(down, 500));
+    bench.signal(SIGINT);
+    const auto r = bench.wait(60s);
+    ASSERT_EQ(r.status, 130) << describe(r);
+    EXPECT_NE(r.err.find("ksn bench: warning: " + down.address() + ": "), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("going on with the other primaries"), std::string::npos) << r.err;
+    const auto j = parse_report(r);
+    const auto& t = j.at("total");
+    // Writes the node took before the notifier had subscribed it lie in its gap.
+    EXPECT_EQ(u(t, "lost_in_gaps"), u(t, "lost")) << j.dump(2);
+    EXPECT_EQ(u(t, "duplicated"), 0u);
+    EXPECT_EQ(u(t, "out_of_order"), 0u);
+    // Every node took writes and delivered their notifications, the one back too.
+    std::map<std::string, json> nodes;
+    for (const auto& n : j.at("nodes"))
+        nodes[n.at("node").get<std::string>()] = n;
+    for (const auto& shard : before.shards()) {
+        const auto name = shard.primary.address.to_string();
+        ASSERT_EQ(nodes.count(name), 1u) << j.at("nodes").dump(2);
+        EXPECT_GT(u(nodes[name], "received"), 0u) << nodes[name].dump();
+    }
+    // One gap: the node that was down, its slots, closed when it was subscribed.
+    ASSERT_EQ(j.at("gaps").size(), 1u) << j.at("gaps").dump(2);
+    const auto& g = j.at("gaps")[0];
+    EXPECT_EQ(g.at("node"), down.address());
+    EXPECT_EQ(g.at("reason"), "node_unreachable");
+    EXPECT_TRUE(g.at("restored_s").is_number()) << g.dump();
+    ASSERT_EQ(g.at("slots").size(), down_slots.size()) << g.dump();
+    for (std::size_t i = 0; i < down_slots.size(); ++i) {
+        EXPECT_EQ(g.at("slots")[i][0], down_slots[i].first) << g.dump();
+        EXPECT_EQ(g.at("slots")[i][1], down_slots[i].second) << g.dump();
+    }
+
+    const auto usage = run_ksn({"bench", "--require-every-primary"});
+    EXPECT_EQ(usage.status, 2) << describe(usage);
+    EXPECT_NE(usage.err.find("--require-every-primary requires --cluster"), std::string::npos)
+        << usage.err;
+}
+
 TEST(BenchCli, ClusterReshardedMidRunFollowsAskAndMoved) {
     redis_cluster cluster(3, 0);
     const auto t = cluster.topology();
     auto& from = cluster.node(t.shards()[0].primary.address.port);
     auto& to = cluster.node(t.shards()[1].primary.address.port);
+    // The drain is scaled: under TSan a notification came 2.1 s after its write, past
+    // the default drain of 2 s (its write counted lost outside any gap).
     ksn_process bench({"bench", "--cluster", "--port", std::to_string(to.port()), "--rate", "3000",
-                       "--duration", "6", "--keys", "3000", "--json", "-q"});
+                       "--duration", "6", "--keys", "3000", "--drain", scaled_seconds(3), "--json",
+                       "-q"});
     ASSERT_TRUE(bench_writing(from, 15s));
     ASSERT_TRUE(bench_wrote(from, 1000));
     cluster.reshard(from, to, 2000);  // keys migrate under the writes
@@ -577,13 +704,163 @@ TEST(BenchCli, ClusterReshardedMidRunFollowsAskAndMoved) {
         << "writes to the old owner of the moved slots were redirected";
     EXPECT_EQ(u(t2, "writes_failed"), 0u) << j.at("first_error");
     EXPECT_EQ(u(t2, "writes_acked"), u(t2, "writes_sent"));
-    EXPECT_EQ(u(t2, "lost_in_gaps"), u(t2, "lost")) << j.at("gaps").dump(2);
+    EXPECT_EQ(u(t2, "lost_in_gaps"), u(t2, "lost")) << j.dump(2);
     // MIGRATE publishes events of its own for each key it moves: del on the source (no
     // write of the bench's is left to match it: a duplicate) and restore on the target
     // (an event the bench never causes).
     EXPECT_GT(u(j, "other_events"), 0u);
     EXPECT_EQ(u(t2, "duplicated"), u(j, "other_events"));
     EXPECT_GT(u(t2, "received"), 0u);
+}
+
+}  // namespace
+}  // namespace ksn::test
+
+namespace ksn::test {
+namespace {
+
+/// `ksn bench --sentinel S --sentinel S... --primary NAME` then `extra`.
+std::vector<std::string> sentinel_bench(redis_sentinel_set& s,
+                                        const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"bench"};
+    for (const auto& e : s.sentinel_endpoints())
+        args.insert(args.end(), {"--sentinel", e.to_string()});
+    args.insert(args.end(), {"--primary", s.primary_name()});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+TEST(BenchCli, SentinelWritesToThePrimaryAndMatchesEveryNotification) {
+    redis_sentinel_set s;
+    auto& primary = s.primary_at_start();
+    const auto r = run_ksn(sentinel_bench(s, {"--duration", "1.5", "--json", "-q"}));
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto j = parse_report(r);
+    expect_all_matched(j);
+    const auto& target = j.at("target");
+    EXPECT_EQ(target.at("mode"), "sentinel");
+    EXPECT_EQ(target.at("address"), primary.address()) << "the primary at the start";
+    EXPECT_EQ(target.at("primary_name"), "ksnprimary");
+    EXPECT_EQ(target.at("sentinels").size(), s.sentinel_count());
+    EXPECT_FALSE(target.at("sentinel_tls").get<bool>());
+    EXPECT_EQ(j.at("redirects").at("switches"), 0);
+    ASSERT_EQ(j.at("nodes").size(), 1u) << j.at("nodes").dump();
+    EXPECT_EQ(j.at("nodes")[0].at("node"), primary.address());
+    EXPECT_EQ(dbsize(primary), 0) << "the keys written are deleted at the end";
+
+    // The table names the mode, the primary's name and where it was.
+    const auto table = run_ksn(sentinel_bench(s, {"--ops", "500", "--duration", "0", "-q"}));
+    ASSERT_EQ(table.status, 0) << describe(table);
+    EXPECT_NE(table.out.find("ksn bench: sentinel 'ksnprimary' (primary " + primary.address() +
+                             " at the start), 4 writers x 16 in flight, "),
+              std::string::npos)
+        << table.out;
+    EXPECT_NE(table.out.find("lost 0 (0 in gaps)"), std::string::npos) << table.out;
+
+    // A name the sentinels do not monitor: exit 1, naming each sentinel.
+    auto args = sentinel_bench(s, {"--duration", "1"});
+    *std::find(args.begin(), args.end(), s.primary_name()) = "nosuchprimary";
+    const auto unknown = run_ksn(args);
+    EXPECT_EQ(unknown.status, 1) << describe(unknown);
+    EXPECT_NE(unknown.err.find("no sentinel named a primary for 'nosuchprimary': "),
+              std::string::npos)
+        << unknown.err;
+    for (const auto& e : s.sentinel_endpoints()) {
+        EXPECT_NE(unknown.err.find(e.to_string() + ": does not know the primary"),
+                  std::string::npos)
+            << unknown.err;
+    }
+}
+
+enum class failover_kind { manual, crash };
+
+/// A Sentinel run in which the primary fails over (SENTINEL FAILOVER, or kill -9) once ksn
+/// bench has written to it; returns the report, and checks what every such run shows.
+json sentinel_failover_run(failover_kind kind) {
+    redis_sentinel_set s;
+    auto& old_primary = s.primary_at_start();
+    auto& heir = s.replica_at_start();
+    const auto old_name = old_primary.address();
+    // As in the cluster failover test: the run lasts until the test has seen what it
+    // checks, then is interrupted; the drain (which never settles while writes lost in a
+    // gap stay missing) is scaled.
+    ksn_process bench(sentinel_bench(
+        s, {"--rate", "2000", "--duration", "120", "--drain", scaled_seconds(3), "--json", "-q"}));
+    if (!bench_writing(old_primary, 15s) || !bench_wrote(old_primary, 1000)) {
+        ADD_FAILURE() << "ksn bench did not write to the primary";
+        return {};
+    }
+    if (kind == failover_kind::manual) {
+        s.failover();
+    } else {
+        old_primary.kill9();
+    }
+    EXPECT_EQ(s.wait_primary_changed(old_primary.port()), heir.port());
+    // ksn bench's notifier subscribes the new primary (its one pattern), and the writers
+    // go on there.
+    EXPECT_TRUE(wait_until(
+        [&] {
+            try {
+                return heir.command({"PUBSUB", "NUMPAT"}).integer >= 1;
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        20s, 50ms));
+    EXPECT_TRUE(bench_wrote(heir, 1000));
+    // A live old primary is made a replica (the sentinels cut its clients then): what
+    // that costs is reported before the run ends. A dead one is given up once connecting
+    // to it is refused, within the drain.
+    if (kind == failover_kind::manual) s.wait_replica_of(old_primary.port(), heir.port());
+    bench.signal(SIGINT);
+    const auto r = bench.wait(60s);
+    EXPECT_EQ(r.status, 130) << describe(r);
+    if (r.status != 130) return {};
+    const auto j = parse_report(r);
+    const auto& t = j.at("total");
+    EXPECT_EQ(u(t, "lost_in_gaps"), u(t, "lost")) << j.dump(2);
+    EXPECT_EQ(u(t, "out_of_order"), 0u);
+    EXPECT_EQ(j.at("redirects").at("switches"), 1) << j.at("redirects").dump();
+    // Both primaries took writes, and delivered their notifications.
+    std::map<std::string, json> nodes;
+    for (const auto& n : j.at("nodes"))
+        nodes[n.at("node").get<std::string>()] = n;
+    EXPECT_EQ(nodes.size(), 2u) << j.at("nodes").dump(2);
+    EXPECT_GT(u(nodes[old_name], "received"), 0u) << j.at("nodes").dump(2);
+    EXPECT_GT(u(nodes[heir.address()], "received"), 0u) << j.at("nodes").dump(2);
+    EXPECT_GT(u(nodes[heir.address()], "writes_acked"), 0u) << j.at("nodes").dump(2);
+    // The new primary reports the switch as a standalone gap: no slots.
+    std::size_t switch_gaps = 0;
+    for (const auto& g : j.at("gaps")) {
+        if (g.at("node") != heir.address() || g.at("reason") != "topology_change") continue;
+        ++switch_gaps;
+        EXPECT_TRUE(g.at("slots").empty()) << g.dump();
+        EXPECT_TRUE(g.at("restored_s").is_number()) << g.dump();
+        EXPECT_NE(g.at("detail").get<std::string>().find("moved from " + old_name),
+                  std::string::npos)
+            << g.dump();
+    }
+    EXPECT_EQ(switch_gaps, 1u) << j.at("gaps").dump(2);
+    return j;
+}
+
+TEST(BenchCli, SentinelManualFailoverMidRunLosesNothingOutsideItsGaps) {
+    const auto j = sentinel_failover_run(failover_kind::manual);
+    ASSERT_FALSE(j.is_null());
+    // The writers moved before the old primary was demoted: nothing failed.
+    EXPECT_EQ(u(j.at("total"), "writes_failed"), 0u) << j.at("first_error");
+}
+
+TEST(BenchCli, SentinelCrashMidRunLosesNothingOutsideItsGaps) {
+    const auto j = sentinel_failover_run(failover_kind::crash);
+    ASSERT_FALSE(j.is_null());
+    // The dead primary's connection gap is reported when it is given up.
+    bool old_gap = false;
+    for (const auto& g : j.at("gaps"))
+        old_gap =
+            old_gap || (g.at("reason") == "connection_lost" &&
+                        g.at("detail").get<std::string>().find("it is gone") != std::string::npos);
+    EXPECT_TRUE(old_gap) << j.at("gaps").dump(2);
 }
 
 }  // namespace

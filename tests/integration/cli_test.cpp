@@ -1,6 +1,7 @@
 // The ksn program itself (KSN_BINARY, built by meson) against real redis-server processes:
-// `ksn watch` output and exit statuses, `ksn parse` on crafted byte streams. Every child
-// process runs under a deadline and is killed when it passes.
+// `ksn watch` output and exit statuses (standalone, cluster and Sentinel), `ksn parse` on
+// crafted byte streams. Every child process runs under a deadline and is killed when it
+// passes.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -30,6 +31,7 @@
 
 #include "tests/support/ksn_process.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tests/support/redis_sentinel.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/tls.hpp"
 #include "tests/unit/tools/resp_frames.hpp"
@@ -844,6 +846,188 @@ TEST(CliWatch, ClusterVerboseNamesEveryPrimaryAndFollowsAFailover) {
                             }),
               1)
         << r.out;
+}
+
+// --- Sentinel ----------------------------------------------------------------------------
+
+/// `ksn watch --sentinel S --sentinel S... --primary NAME` then `extra`.
+std::vector<std::string> sentinel_watch(redis_sentinel_set& s,
+                                        const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"watch"};
+    for (const auto& e : s.sentinel_endpoints())
+        args.insert(args.end(), {"--sentinel", e.to_string()});
+    args.insert(args.end(), {"--primary", s.primary_name()});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+TEST(CliSentinel, WatchesThePrimaryTheSentinelsName) {
+    redis_sentinel_set s;
+    auto& primary = s.primary_at_start();
+    ksn_process ksn(sentinel_watch(s, {"--keyspace", "s:*", "--json", "--count", "3", "--timeout",
+                                       scaled_seconds(20), "-v", "--stats"}));
+    ASSERT_TRUE(ksn_subscribed(primary));
+    // Only the primary: the replica publishes the same events.
+    EXPECT_FALSE(subscribed_ksn_client(s.replica_at_start()).has_value());
+    primary.command({"SET", "s:1", "v"});
+    primary.command({"HSET", "s:2", "f", "v"});
+    primary.command({"SET", "other", "v"});
+    primary.command({"DEL", "s:1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 3u) << r.out;
+    const std::vector<std::pair<std::string, std::string>> expected = {
+        {"s:1", "set"}, {"s:2", "hset"}, {"s:1", "del"}};
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        EXPECT_EQ(text_of(objects[i], "type"), "keyspace");
+        EXPECT_EQ(text_of(objects[i], "key"), expected[i].first);
+        EXPECT_EQ(text_of(objects[i], "event"), expected[i].second);
+        EXPECT_EQ(text_of(objects[i], "node"), primary.address());
+    }
+    // -v: which primary the sentinels named, and what is watched there.
+    EXPECT_NE(r.err.find("ksn: info: sentinel: primary 'ksnprimary' is " + primary.address() +
+                         " (named by 127.0.0.1:"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("ksn: info: watching 1 channel(s) on primary 'ksnprimary' at " +
+                         primary.address() + "\n"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("ksn: stats " + primary.address() + " "), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+}
+
+TEST(CliSentinel, CrashFailoverMovesToTheNewPrimaryAfterItsGap) {
+    redis_sentinel_set s;
+    auto& old_primary = s.primary_at_start();
+    const auto old_port = old_primary.port();
+    const auto old_name = old_primary.address();
+    ksn_process ksn(sentinel_watch(
+        s, {"--keyspace", "f:*", "--json", "--count", "1", "--timeout", scaled_seconds(60), "-v"}));
+    ASSERT_TRUE(ksn_subscribed(old_primary));
+    old_primary.kill9();
+    auto& heir = s.node(s.wait_primary_changed(old_port));
+    ASSERT_TRUE(wait_until([&] { return subscribed_ksn_client(heir).has_value(); }, 20s));
+    // Written once ksn has subscribed the new primary, so it comes after the switch's gap.
+    heir.command({"SET", "f:after", "1"});
+    const auto r = ksn.wait(60s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_GE(objects.size(), 2u) << r.out;
+    // The last line, the notification, comes from the new primary.
+    const auto& last = objects.back();
+    EXPECT_EQ(text_of(last, "type"), "keyspace") << r.out;
+    EXPECT_EQ(text_of(last, "key"), "f:after") << r.out;
+    EXPECT_EQ(text_of(last, "node"), heir.address()) << r.out;
+    // Before it: the new primary's topology_change gap, as a standalone gap ("slots":[]).
+    // (The old primary's own gap may come too, once it is given up.)
+    std::size_t switch_gaps = 0;
+    for (std::size_t i = 0; i + 1 < objects.size(); ++i) {
+        const auto& g = objects[i];
+        EXPECT_EQ(text_of(g, "type"), "gap") << r.out;
+        if (text_of(g, "node") != heir.address()) {
+            EXPECT_EQ(text_of(g, "node"), old_name) << r.out;
+            continue;
+        }
+        ++switch_gaps;
+        EXPECT_EQ(text_of(g, "reason"), "topology_change") << r.out;
+        EXPECT_NE(text_of(g, "detail").find("moved from " + old_name + " to " + heir.address()),
+                  std::string::npos)
+            << r.out;
+        ASSERT_EQ(g.at("restored_ts_ns").type, json_value::kind::number) << r.out;
+        EXPECT_LT(g.at("lost_ts_ns").number, g.at("restored_ts_ns").number) << r.out;
+        ASSERT_EQ(g.count("slots"), 1u) << r.out;
+        EXPECT_EQ(g.at("slots").type, json_value::kind::array) << r.out;
+        EXPECT_TRUE(g.at("slots").rows.empty()) << r.out;
+    }
+    EXPECT_EQ(switch_gaps, 1u) << r.out;
+    // The switch on stderr: the primary at the start (-v) and the move (a warning).
+    EXPECT_NE(r.err.find("ksn: info: sentinel: primary 'ksnprimary' is " + old_name),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("ksn: warning: sentinel: primary 'ksnprimary' moved from " + old_name +
+                         " to " + heir.address() + " (named by 127.0.0.1:"),
+              std::string::npos)
+        << r.err;
+}
+
+TEST(CliSentinel, AnUnknownPrimaryNameFailsNamingEverySentinel) {
+    redis_sentinel_set::options o;
+    o.sentinels = 2;
+    o.quorum = 1;
+    redis_sentinel_set s(o);
+    auto args = sentinel_watch(s, {"--timeout", scaled_seconds(15)});
+    *std::find(args.begin(), args.end(), s.primary_name()) = "nosuchprimary";
+    const auto r = run_ksn(args);
+    EXPECT_EQ(r.status, 1) << describe(r);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(r.err.find("ksn watch: sentinel: no sentinel named a primary for 'nosuchprimary': "),
+              std::string::npos)
+        << r.err;
+    for (const auto& e : s.sentinel_endpoints()) {
+        EXPECT_NE(r.err.find(e.to_string() + ": does not know the primary"), std::string::npos)
+            << r.err;
+    }
+}
+
+TEST(CliSentinel, AuthenticatesToTheSentinelsAndTheDataNodesSeparately) {
+    redis_sentinel_set::options o;
+    o.sentinel_password = "sentinel-secret";
+    o.data_password = "data-secret";
+    redis_sentinel_set s(o);
+    auto& primary = s.primary_at_start();
+    ksn_process ksn(sentinel_watch(s, {"--json", "--count", "1", "--timeout", scaled_seconds(20)}),
+                    {"KSN_SENTINEL_PASSWORD=sentinel-secret", "KSN_PASSWORD=data-secret"});
+    ASSERT_TRUE(ksn_subscribed(primary));
+    primary.command({"SET", "a", "1"});
+    const auto r = ksn.wait();
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), 1u) << r.out;
+    EXPECT_EQ(text_of(objects[0], "node"), primary.address());
+
+    // The data nodes' password is not the sentinels'.
+    const auto wrong = run_ksn(sentinel_watch(s, {"--pass", "data-secret", "--sentinel-pass",
+                                                  "data-secret", "--timeout", scaled_seconds(10)}));
+    EXPECT_EQ(wrong.status, 1) << describe(wrong);
+    EXPECT_NE(wrong.err.find("no sentinel named a primary"), std::string::npos) << wrong.err;
+}
+
+TEST(CliSentinel, BadOptionCombinationsAreUsageErrors) {
+    const struct {
+        std::vector<std::string> args;
+        std::string message;
+    } cases[] = {
+        {{"--sentinel", "127.0.0.1:26379"}, "--sentinel requires --primary"},
+        {{"--primary", "mymaster"}, "--primary requires --sentinel"},
+        {{"--sentinel", "127.0.0.1:26379", "--primary", "m", "--cluster"}, "excludes --sentinel"},
+        {{"--sentinel", "127.0.0.1:26379", "--primary", "m", "--host", "h"}, "excludes"},
+        {{"--sentinel", "127.0.0.1:26379", "--primary", "m", "--port", "7"}, "excludes"},
+        {{"--sentinel", "127.0.0.1:26379", "--primary", "m", "--socket", "/tmp/s"}, "excludes"},
+        {{"--sentinel", "nohost", "--primary", "m"}, "--sentinel: nohost: expected HOST:PORT"},
+        {{"--sentinel", "h:0", "--primary", "m"}, "--sentinel: h:0: expected HOST:PORT"},
+        {{"--sentinel-user", "u"}, "--sentinel-user requires --sentinel"},
+        {{"--sentinel-tls"}, "--sentinel-tls requires --sentinel"},
+    };
+    for (const auto* cmd : {"watch", "bench"}) {
+        for (const auto& c : cases) {
+            std::vector<std::string> args{cmd};
+            args.insert(args.end(), c.args.begin(), c.args.end());
+            const auto r = run_ksn(args);
+            EXPECT_EQ(r.status, 2) << describe(r);
+            EXPECT_NE(r.err.find(c.message), std::string::npos) << describe(r);
+        }
+    }
+    // The sentinels' password from the environment does not make other modes an error.
+    redis_server server;
+    const auto r = run_ksn({"watch", "--port", std::to_string(server.port()), "--timeout", "0.5"},
+                           {"KSN_SENTINEL_PASSWORD=x"});
+    EXPECT_EQ(r.status, 0) << describe(r);
+    const auto help = run_ksn({"watch", "--help"});
+    EXPECT_NE(help.out.find("--sentinel"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("ksn watch --sentinel "), std::string::npos) << help.out;
 }
 
 TEST(CliUsage, BadOptionsAndHelp) {
