@@ -160,8 +160,9 @@ cmd_test() {
         echo "FAIL meson install" >>"$results"
     fi
 
-    # The whole suite again under ASan+UBSan, and the threaded tests under TSan: on CI's 2
-    # cores they add about 15 minutes to the 15-20 of the rest (docs/benchmarks.md, Soak).
+    # The whole suite again under ASan+UBSan, and the threaded tests under TSan: on a 2-core
+    # machine they take about 19 of the whole run's 28 minutes (docs/benchmarks.md,
+    # "Under sanitizers").
     say "all tests (unit, integration, soak) under AddressSanitizer + UndefinedBehaviorSanitizer"
     setup_asan build-asan
     build_and_test build-asan
