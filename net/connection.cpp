@@ -409,7 +409,10 @@ void connection::handle_error(const std::error_code& ec, const std::string& deta
         observer_ = nullptr;
         return;
     }
-    reconnect_timer_.expires_after(backoff_.next());
+    const auto now = clock::now();
+    if (backoff_.attempts() == 0) down_since_ = now;
+    reconnect_timer_.expires_after(
+        backoff_.next(std::chrono::duration_cast<std::chrono::milliseconds>(now - down_since_)));
     reconnect_timer_.async_wait(
         [self = shared_from_this(), gen = generation_](const std::error_code& e) {
             if (e || gen != self->generation_ || self->state_ != connection_state::disconnected) {

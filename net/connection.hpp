@@ -89,6 +89,10 @@ class connection : public std::enable_shared_from_this<connection> {
     const std::string& name() const noexcept { return name_; }
     /// 2 or 3 once ready.
     int resp() const noexcept { return session_.resp(); }
+    /// See session::ping_answered(): until when this connection's stream is known whole.
+    std::optional<clock::time_point> ping_answered() const noexcept {
+        return session_.ping_answered();
+    }
     const connection_counters& counters() const noexcept { return counters_; }
 
   private:
@@ -146,6 +150,7 @@ class connection : public std::enable_shared_from_this<connection> {
     bool writing_ = false;
     bool reading_ = false;
     backoff backoff_;
+    clock::time_point down_since_{};  // the first failure of the current outage
     connection_state state_ = connection_state::disconnected;
     std::uint64_t generation_ = 0;  // bumped per transport; stale handlers are ignored
     connection_counters counters_;

@@ -77,6 +77,11 @@ struct reconnect_policy {
     /// 0 reconnects forever; otherwise the connection closes for good after this many
     /// consecutive failed attempts.
     std::uint32_t max_attempts = 0;
+    /// While the node has been gone less than this, every attempt comes initial_delay
+    /// (jittered) after the one before, without doubling: a server back from a restart is
+    /// reached within about initial_delay of its return. After it, delays double up to
+    /// max_delay, so a node that stays down is not hammered. 0: double from the start.
+    std::chrono::milliseconds fast_retry_for{10000};
 };
 
 /// TLS (Asio's SSL support on OpenSSL). Verification is on by default.

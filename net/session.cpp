@@ -66,6 +66,7 @@ void session::start(clock::time_point now) {
     now_ = now;
     next_ping_.reset();
     ping_deadline_.reset();
+    ping_answered_.reset();
     handshake_deadline_ = now + options_.connect_timeout;
     state_ = session_state::handshaking;
     if (options_.resp == resp_version::resp2) {
@@ -143,6 +144,7 @@ void session::on_timer(clock::time_point now) {
 
 void session::send_ping(clock::time_point now) {
     next_ping_.reset();
+    ping_sent_ = now;
     ping_deadline_ = now + options_.health_check_timeout;
     static constexpr std::string_view ping[] = {"PING"};
     queue(ping, entry{entry_kind::ping, pubsub_kind::pong, 0, nullptr}, true);
@@ -225,6 +227,7 @@ void session::handle_frame(const protocol::pubsub_frame& f, clock::time_point re
         }
         fifo_.pop_front();
         ping_deadline_.reset();
+        ping_answered_ = ping_sent_;
         if (options_.health_check_interval.count() > 0) {
             next_ping_ = now_ + options_.health_check_interval;
         }
@@ -253,6 +256,7 @@ void session::handle_value(const protocol::value& v, session_sink& sink) {
     switch (e.kind) {
         case entry_kind::ping:
             ping_deadline_.reset();
+            ping_answered_ = ping_sent_;
             if (options_.health_check_interval.count() > 0) {
                 next_ping_ = now_ + options_.health_check_interval;
             }

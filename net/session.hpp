@@ -107,6 +107,10 @@ class session {
     const std::string& error_detail() const noexcept { return error_detail_; }
     /// 2 or 3: the protocol in use (2 until HELLO 3 succeeds).
     int resp() const noexcept { return resp_; }
+    /// The send time of the last health-check PING answered since start(): everything
+    /// the server sent before it had been read by then, so the stream was whole until
+    /// that time. Kept after a failure; nullopt before the first answer.
+    std::optional<clock::time_point> ping_answered() const noexcept { return ping_answered_; }
     /// Bytes consumed since start().
     std::uint64_t stream_offset() const noexcept { return offset_; }
     /// Commands sent (or held) whose replies have not all arrived.
@@ -152,6 +156,8 @@ class session {
     std::optional<clock::time_point> handshake_deadline_;
     std::optional<clock::time_point> next_ping_;
     std::optional<clock::time_point> ping_deadline_;
+    clock::time_point ping_sent_{};
+    std::optional<clock::time_point> ping_answered_;
 };
 
 }  // namespace ksn::net

@@ -26,6 +26,8 @@ std::string_view to_string(gap_reason r) noexcept {
             return "topology_change";
         case gap_reason::node_unreachable:
             return "node_unreachable";
+        case gap_reason::notifications_disabled:
+            return "notifications_disabled";
     }
     return "unknown";
 }

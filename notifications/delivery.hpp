@@ -46,6 +46,9 @@ enum class gap_reason : std::uint8_t {
     node_unreachable,          ///< the node could not be reached yet (never connected, or a
                                ///< cluster subscribe went ahead without it): its
                                ///< notifications are lost until it is subscribed
+    notifications_disabled,    ///< the node's notify-keyspace-events no longer served every
+                               ///< subscription (a restart without it, CONFIG SET): open
+                               ///< until a check finds the flags set again
 };
 
 std::string_view to_string(gap_reason r) noexcept;

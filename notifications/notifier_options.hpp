@@ -74,6 +74,10 @@ struct notifier_options {
     /// How long subscribe() waits for the server's confirmations.
     std::chrono::milliseconds subscribe_timeout{5000};
     notify_check check = notify_check::warn;
+    /// How often each connected node is asked notify-keyspace-events again, besides on
+    /// every connect (unless check is off); flags that no longer serve every subscription
+    /// open a notifications_disabled gap until a check finds them set. 0: only on connect.
+    std::chrono::milliseconds notify_check_interval{5000};
     /// Where diagnostics go from the start (on_diagnostic() replaces it later); empty:
     /// warnings and errors to stderr.
     diagnostic_handler diagnostics;

@@ -104,7 +104,7 @@ void notifier_core::configure(notify_flags flags, completion done) {
                                         // The node may have been removed meanwhile.
                                         auto self = weak.lock();
                                         if (self && self->find_node(name) == raw) {
-                                            raw->set_configured_flags(wanted);
+                                            raw->flags_set(wanted);
                                         }
                                         finish_one({}, {});
                                     });

@@ -1,5 +1,6 @@
 #include "notifications/engine/node_link.hpp"
 
+#include <asio/post.hpp>
 #include <type_traits>
 #include <utility>
 
@@ -10,7 +11,7 @@ namespace ksn::detail {
 namespace {
 
 node_subscriber::settings settings_of(const notifier_options& o) {
-    return {o.check, o.subscribe_when_disconnected};
+    return {o.check, o.subscribe_when_disconnected, o.notify_check_interval};
 }
 
 }  // namespace
@@ -18,13 +19,15 @@ node_subscriber::settings settings_of(const notifier_options& o) {
 node_link::node_link(notifier_core& core, const net::endpoint& address)
     : core_(core),
       options_(core.options().connection),
-      machine_(address.to_string(), core.registry(), settings_of(core.options())) {
+      machine_(address.to_string(), core.registry(), settings_of(core.options())),
+      timer_(core.io()) {
     options_.address = address;
     stats_.node = machine_.name();
 }
 
 node_link::~node_link() {
     if (conn_) conn_->close();
+    if (flags_conn_) flags_conn_->close();
 }
 
 void node_link::start() {
@@ -62,6 +65,10 @@ void node_link::expect_unreachable(clock::time_point lost, const std::string& wh
     run(machine_.expect_unreachable(lost, why, clock::now()));
 }
 
+void node_link::flags_set(notify_flags f) {
+    run(machine_.on_flags(to_letters(f), clock::now(), delivered_until()));
+}
+
 node_stats node_link::stats() const {
     node_stats s = stats_;
     s.state = conn_ ? conn_->state() : net::connection_state::closed;
@@ -86,7 +93,9 @@ void node_link::on_state(net::connection_state state, const std::error_code& ec,
             run(machine_.on_ready(clock::now()));
             return;
         case net::connection_state::disconnected:
-            run(machine_.on_disconnected(ec, detail, clock::now()));
+            if (flags_conn_) flags_conn_->close();
+            flags_conn_.reset();
+            run(machine_.on_disconnected(ec, detail, clock::now(), delivered_until()));
             return;
         case net::connection_state::closed:
             run(machine_.on_closed(ec, detail, clock::now()));
@@ -131,15 +140,7 @@ void node_link::run(node_subscriber::actions actions) {
                                        }
                                    });
                 } else if constexpr (std::is_same_v<T, N::ask_flags>) {
-                    conn_->command({"CONFIG", "GET", "notify-keyspace-events"},
-                                   [this](const std::error_code& ec, const protocol::value& v) {
-                                       if (ec == net::errc::server_error) {
-                                           run(machine_.on_flags_refused(v.data));
-                                       } else if (!ec && v.elements.size() >= 2) {
-                                           // RESP3: a map; RESP2: an array [name, value].
-                                           run(machine_.on_flags(v.elements[1].data));
-                                       }
-                                   });
+                    ask_flags(act.subscribed);
                 } else if constexpr (std::is_same_v<T, N::emit_gap>) {
                     core_.emit_gap(std::move(act.gap));
                 } else if constexpr (std::is_same_v<T, N::complete>) {
@@ -150,6 +151,7 @@ void node_link::run(node_subscriber::actions actions) {
                     core_.warn_flags(act.message);
                 } else if constexpr (std::is_same_v<T, N::disconnect>) {
                     if (conn_) conn_->close();
+                    if (flags_conn_) flags_conn_->close();
                 } else if constexpr (std::is_same_v<T, N::reconnect>) {
                     connect();
                 } else if constexpr (std::is_same_v<T, N::lost>) {
@@ -158,6 +160,70 @@ void node_link::run(node_subscriber::actions actions) {
             },
             a);
     }
+    arm_timer();
+}
+
+void node_link::ask_flags(bool subscribed) {
+    if (flags_conn_) flags_conn_->close();  // a re-check of an earlier connection
+    flags_conn_.reset();
+    if (!subscribed || conn_->resp() != 2) {
+        conn_->command(
+            {"CONFIG", "GET", "notify-keyspace-events"},
+            [this](const std::error_code& ec, const protocol::value& v) { on_flags_reply(ec, v); });
+        return;
+    }
+    // RESP2 allows no CONFIG in subscribed mode: one connection for this one question. Its
+    // reply handler also gets the failure, if the connection fails.
+    flags_conn_ = net::command_connection::create(core_.io(), options_, nullptr, nullptr);
+    flags_conn_->command({"CONFIG", "GET", "notify-keyspace-events"},
+                         [this](const std::error_code& ec, const protocol::value& v) {
+                             // Drop the connection outside its own handler.
+                             asio::post(core_.io(),
+                                        [conn = std::move(flags_conn_)] { conn->close(); });
+                             if (ec && ec != net::errc::server_error) {
+                                 run(machine_.on_flags_unanswered(clock::now()));
+                                 return;
+                             }
+                             on_flags_reply(ec, v);
+                         });
+    flags_conn_->start();
+}
+
+void node_link::on_flags_reply(const std::error_code& ec, const protocol::value& v) {
+    if (ec == net::errc::server_error) {
+        run(machine_.on_flags_refused(v.data));
+    } else if (!ec && v.elements.size() >= 2) {
+        // RESP3: a map; RESP2: an array [name, value].
+        run(machine_.on_flags(v.elements[1].data, clock::now(), delivered_until()));
+    }
+    // Other errors: the connection is lost, and on_state() tells the machine.
+}
+
+void node_link::arm_timer() {
+    const auto deadline = machine_.next_deadline();
+    if (deadline == armed_) return;
+    armed_ = deadline;
+    if (!deadline) {
+        timer_.cancel();
+        return;
+    }
+    timer_.expires_at(*deadline);
+    // A wait that completed just before this node_link was destroyed still runs: the
+    // token says whether it is alive.
+    timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const std::error_code& ec) {
+        if (ec || alive.expired()) return;
+        armed_.reset();
+        run(machine_.on_timer(clock::now()));
+    });
+}
+
+std::optional<clock::time_point> node_link::delivered_until() const {
+    std::optional<clock::time_point> t = last_message_;
+    if (conn_) {
+        const auto ping = conn_->ping_answered();
+        if (ping && (!t || *ping > *t)) t = ping;
+    }
+    return t;
 }
 
 }  // namespace ksn::detail

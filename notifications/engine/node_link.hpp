@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include <asio/steady_timer.hpp>
+
+#include "../../net/command_connection.hpp"
 #include "../../net/connection.hpp"
 #include "../notifier_options.hpp"
 #include "node_subscriber.hpp"
@@ -56,7 +59,9 @@ class node_link final : public net::connection_observer {
     std::optional<notify_flags> configured_flags() const noexcept {
         return machine_.configured_flags();
     }
-    void set_configured_flags(notify_flags f) noexcept { machine_.set_configured_flags(f); }
+    /// configure_notifications() set `f` on the node: as a check that found them (ends a
+    /// notifications_disabled gap).
+    void flags_set(notify_flags f);
     node_stats stats() const;
     /// The dispatcher's counters of this node (notifications, filtered, ...).
     node_stats& counters() noexcept { return stats_; }
@@ -70,11 +75,24 @@ class node_link final : public net::connection_observer {
   private:
     void connect();
     void run(node_subscriber::actions actions);
+    /// Asks CONFIG GET notify-keyspace-events: on the subscriber connection, or on a
+    /// one-shot connection of its own for a re-check on a subscribed RESP2 connection.
+    void ask_flags(bool subscribed);
+    void on_flags_reply(const std::error_code& ec, const protocol::value& v);
+    /// Arms the timer at the machine's next deadline (the flags re-check).
+    void arm_timer();
+    /// Up to when the stream is known whole: the last message read, or the last PING
+    /// answered on the current connection.
+    std::optional<clock::time_point> delivered_until() const;
 
     notifier_core& core_;
     net::connection_options options_;
     node_subscriber machine_;
     std::shared_ptr<net::connection> conn_;
+    std::shared_ptr<net::command_connection> flags_conn_;  // a RESP2 re-check in flight
+    asio::steady_timer timer_;
+    std::optional<clock::time_point> armed_;
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // see arm_timer()
     node_stats stats_;
     std::uint64_t bytes_before_ = 0;  // bytes of earlier connection objects
     bool ever_ready_ = false;

@@ -76,7 +76,9 @@ node_subscriber::actions node_subscriber::on_ready(clock::time_point now) {
     // Who answered: a new run_id after a loss means the server restarted. INFO and
     // CONFIG GET go first: on RESP2 no other command is allowed once subscribed.
     out.emplace_back(ask_run_id{});
-    if (settings_.check != notify_check::off) out.emplace_back(ask_flags{});
+    flags_refused_ = false;
+    flags_asked_ = settings_.check != notify_check::off;
+    if (flags_asked_) out.emplace_back(ask_flags{false});
     // Replay every subscription; the node is covered once all are confirmed.
     std::vector<subscription_key> keys;
     for (const bool pattern : {false, true}) {
@@ -109,20 +111,62 @@ node_subscriber::actions node_subscriber::on_run_id(std::string_view id) {
     return {};
 }
 
-node_subscriber::actions node_subscriber::on_flags(std::string_view letters) {
+node_subscriber::actions node_subscriber::on_flags(
+    std::string_view letters, clock::time_point now,
+    std::optional<clock::time_point> delivered_until) {
     actions out;
+    flags_asked_ = false;
+    flags_checked_at_ = now;
     configured_ = from_letters(letters);
     if (!configured_) return out;
-    if (auto why = unmet_flags(letters, *configured_, registry_.requirements())) {
-        out.emplace_back(
-            warn_flags{name_ + ": " + *why + "; nothing will arrive for those subscriptions"});
+    auto why = unmet_flags(letters, *configured_, registry_.requirements());
+    if (!why) {
+        flags_ok_at_ = now;
+        if (flags_off_) {
+            // Set again: the notifications_disabled gap ends here (or, after a reconnect,
+            // once the replay is confirmed).
+            flags_off_ = false;
+            if (covered_ && ready()) become_covered(now, out);
+        }
+        return out;
     }
+    std::string sentence = name_ + ": " + *why + "; nothing will arrive for those subscriptions";
+    out.emplace_back(warn_flags{sentence});
+    if (flags_off_ || registry_.empty()) return out;
+    flags_off_ = true;
+    if (gap_) {
+        // After a reconnect (a restart without notifications): one gap, from the loss.
+        gap_->detail = sentence + "; the gap began with: " + gap_->detail;
+    } else {
+        gap_event g;
+        g.node = name_;
+        // Delivery was whole until the last check that found the flags set, or the last
+        // notification read after it.
+        clock::time_point since = now;
+        if (flags_ok_at_) {
+            since = *flags_ok_at_;
+            if (delivered_until && *delivered_until > since) since = *delivered_until;
+            if (since > now) since = now;
+        }
+        g.lost = since;
+        g.detail = std::move(sentence);
+        gap_ = std::move(g);
+    }
+    gap_->reason = gap_reason::notifications_disabled;
     return out;
+}
+
+node_subscriber::actions node_subscriber::on_flags_unanswered(clock::time_point now) {
+    flags_asked_ = false;
+    flags_checked_at_ = now;
+    return {};
 }
 
 node_subscriber::actions node_subscriber::on_flags_refused(std::string_view error) {
     actions out;
     configured_.reset();
+    flags_asked_ = false;
+    flags_refused_ = true;  // not asked again on this connection
     if (!registry_.empty()) {
         out.emplace_back(report{
             severity::warning,
@@ -180,14 +224,20 @@ node_subscriber::actions node_subscriber::on_refused(std::uint64_t op, std::stri
     return out;
 }
 
-node_subscriber::actions node_subscriber::on_disconnected(const std::error_code& ec,
-                                                          const std::string& detail,
-                                                          clock::time_point now) {
+node_subscriber::actions node_subscriber::on_disconnected(
+    const std::error_code& ec, const std::string& detail, clock::time_point now,
+    std::optional<clock::time_point> delivered_until) {
     actions out;
     if (link_ == link::closed || link_ == link::paused) return out;
+    // A failed reconnect attempt of an outage already reported: the connection retries
+    // fast for a short outage (reconnect_policy::fast_retry_for), so say it at info
+    // level, and ask for a topology refresh at most once a second.
+    const bool again = link_ == link::down;
+    const bool was_covered = covered_ && link_ == link::ready;
     link_ = link::down;
     last_error_ = detail;
     covered_ = false;
+    flags_asked_ = false;
     lost_by_eof_ = ec == net::errc::closed_by_peer;
     if (!gap_ && !registry_.empty()) {
         gap_event g;
@@ -195,13 +245,22 @@ node_subscriber::actions node_subscriber::on_disconnected(const std::error_code&
         // A node never reached: nothing was lost from a connection, it was never served.
         g.reason = ever_ready_ ? reason_of(ec) : gap_reason::node_unreachable;
         g.detail = detail;
+        // Delivery stopped with the last thing read, not when the loss was noticed (a
+        // stalled node is noticed by the health check seconds later).
         g.lost = now;
+        if (was_covered) {
+            g.lost = std::max(covered_at_, delivered_until.value_or(covered_at_));
+            if (g.lost > now) g.lost = now;
+        }
         gap_ = std::move(g);
     }
-    out.emplace_back(report{severity::warning, detail});
+    out.emplace_back(report{again ? severity::info : severity::warning, detail});
     fail_waiters(make_error_code(notifier_errc::not_connected), detail,
                  settings_.subscribe_when_disconnected == when_disconnected::queue, out);
-    out.emplace_back(lost{});
+    if (!again || now - last_lost_ >= std::chrono::seconds(1)) {
+        last_lost_ = now;
+        out.emplace_back(lost{});
+    }
     return out;
 }
 
@@ -231,6 +290,23 @@ node_subscriber::actions node_subscriber::on_closed(const std::error_code& ec,
     }
     fail_waiters(make_error_code(notifier_errc::closed), detail, false, out);
     out.emplace_back(lost{});
+    return out;
+}
+
+std::optional<clock::time_point> node_subscriber::next_deadline() const noexcept {
+    if (link_ != link::ready || settings_.check == notify_check::off || flags_asked_ ||
+        flags_refused_ || settings_.flags_check_interval.count() <= 0 || registry_.empty()) {
+        return std::nullopt;
+    }
+    return flags_checked_at_ + settings_.flags_check_interval;
+}
+
+node_subscriber::actions node_subscriber::on_timer(clock::time_point now) {
+    actions out;
+    const auto due = next_deadline();
+    if (!due || now < *due) return out;
+    flags_asked_ = true;
+    out.emplace_back(ask_flags{true});
     return out;
 }
 
@@ -385,8 +461,11 @@ void node_subscriber::send_commands(const std::vector<subscription_key>& keys, b
 }
 
 void node_subscriber::become_covered(clock::time_point now, actions& out) {
+    if (!covered_) covered_at_ = now;
     covered_ = true;
-    if (!gap_) return;
+    // Subscribed, but the server publishes nothing: the gap stays open until the flags
+    // are set again.
+    if (!gap_ || flags_off_) return;
     gap_->restored = now;
     if (gap_->slots.empty()) gap_->slots = slots_;
     ++gaps_;

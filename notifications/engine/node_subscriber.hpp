@@ -22,6 +22,7 @@
 // (the notifier's I/O thread) drives it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -48,6 +49,9 @@ class node_subscriber {
     struct settings {
         notify_check check = notify_check::warn;
         when_disconnected subscribe_when_disconnected = when_disconnected::fail;
+        /// How often a ready connection asks CONFIG GET notify-keyspace-events again
+        /// (notifier_options::notify_check_interval); 0: only on each connect.
+        std::chrono::milliseconds flags_check_interval{5000};
     };
 
     // --- actions ------------------------------------------------------------------------
@@ -60,8 +64,11 @@ class node_subscriber {
     /// Send INFO server; its run_id goes to on_run_id().
     struct ask_run_id {};
     /// Send CONFIG GET notify-keyspace-events; the letters go to on_flags(), an error
-    /// reply to on_flags_refused().
-    struct ask_flags {};
+    /// reply to on_flags_refused(). `subscribed`: a re-check on a connection already in
+    /// subscribed mode (RESP2 allows no CONFIG there: ask on another connection).
+    struct ask_flags {
+        bool subscribed = false;
+    };
     /// Deliver this gap now, in order with the node's notifications.
     struct emit_gap {
         gap_event gap;
@@ -84,7 +91,8 @@ class node_subscriber {
     struct disconnect {};
     /// Open a new connection (after an overflow pause).
     struct reconnect {};
-    /// The connection was lost or given up (the cluster refreshes its topology).
+    /// The connection was lost or given up (the cluster refreshes its topology). Answered
+    /// for the first failure of an outage, then at most once a second while it retries.
     struct lost {};
 
     using action = std::variant<send_command, ask_run_id, ask_flags, emit_gap, complete, report,
@@ -108,8 +116,15 @@ class node_subscriber {
     [[nodiscard]] actions on_ready(clock::time_point now);
     /// The run_id of INFO server; empty when INFO was refused (ACL) or had none.
     [[nodiscard]] actions on_run_id(std::string_view run_id);
-    /// CONFIG GET's value of notify-keyspace-events.
-    [[nodiscard]] actions on_flags(std::string_view letters);
+    /// CONFIG GET's value of notify-keyspace-events, read at `now`. Flags that do not
+    /// serve every subscription open a notifications_disabled gap (or turn the open one
+    /// into it), from the later of the last check that found them set and
+    /// `delivered_until`; it stays open until a check finds them set again.
+    [[nodiscard]] actions on_flags(std::string_view letters, clock::time_point now,
+                                   std::optional<clock::time_point> delivered_until);
+    /// A re-check's own connection failed before CONFIG GET was answered: asked again
+    /// one interval later.
+    [[nodiscard]] actions on_flags_unanswered(clock::time_point now);
     /// CONFIG GET was refused (ACL, a managed service): the flags stay unknown.
     [[nodiscard]] actions on_flags_refused(std::string_view error);
     /// A (p)subscribe or (p)unsubscribe confirmation of `channel`.
@@ -118,9 +133,19 @@ class node_subscriber {
     /// The server answered a send_command of `op` with an error reply.
     [[nodiscard]] actions on_refused(std::uint64_t op, std::string_view command,
                                      std::string_view error);
-    /// The connection was lost; it reconnects on its own.
-    [[nodiscard]] actions on_disconnected(const std::error_code& ec, const std::string& detail,
-                                          clock::time_point now);
+    /// The connection was lost, or a reconnect attempt failed; it reconnects on its own.
+    /// The first failure of an outage is reported as a warning, later attempts as info.
+    /// `delivered_until`: up to when the connection's stream is known whole (the receive
+    /// time of the last notification read, or the send time of the last PING answered);
+    /// the gap begins there, or when the node was covered if that is later (its
+    /// confirmations were read then), not at `now`. A node not covered: `now`.
+    [[nodiscard]] actions on_disconnected(
+        const std::error_code& ec, const std::string& detail, clock::time_point now,
+        std::optional<clock::time_point> delivered_until = std::nullopt);
+    /// The deadline passed: a ready connection re-checks notify-keyspace-events.
+    [[nodiscard]] actions on_timer(clock::time_point now);
+    /// When on_timer() is next due; nullopt: no timer needed.
+    std::optional<clock::time_point> next_deadline() const noexcept;
     /// The connection gave up for good (auth failure, attempts exhausted, TLS refused).
     [[nodiscard]] actions on_closed(const std::error_code& ec, const std::string& detail,
                                     clock::time_point now);
@@ -169,7 +194,9 @@ class node_subscriber {
     void set_slots(slot_ranges slots) { slots_ = std::move(slots); }
     const slot_ranges& slots() const noexcept { return slots_; }
     std::optional<notify_flags> configured_flags() const noexcept { return configured_; }
-    void set_configured_flags(notify_flags f) noexcept { configured_ = f; }
+    /// True while the last check found notify-keyspace-events not serving every
+    /// subscription (a notifications_disabled gap is open).
+    bool notifications_off() const noexcept { return flags_off_; }
     std::uint64_t reconnects() const noexcept { return reconnects_; }
     std::uint64_t gaps() const noexcept { return gaps_; }
 
@@ -201,7 +228,14 @@ class node_subscriber {
     std::string last_error_;  // why the connection last went down, for later errors
     std::string gave_up_;     // why the connection gave up for good, if it did
     std::string run_id_;
+    clock::time_point last_lost_{};  // when the last lost{} was answered
     std::optional<notify_flags> configured_;
+    bool flags_off_ = false;                        // the last check found the flags short
+    bool flags_asked_ = false;                      // a CONFIG GET is in flight on this connection
+    bool flags_refused_ = false;                    // CONFIG GET was refused on this connection
+    std::optional<clock::time_point> flags_ok_at_;  // the last check that found them set
+    clock::time_point flags_checked_at_{};          // the last answer, either way
+    clock::time_point covered_at_{};                // when this connection was covered
     std::uint64_t reconnects_ = 0;
     std::uint64_t gaps_ = 0;
 };

@@ -356,6 +356,7 @@ TEST_P(Standalone, ServerKilledAndRestartedIsAGapThenAllArrive) {
     diagnostics diag;
     diag.attach(n);
     n.subscribe_keyspace("r*");
+    const auto wrote = clock::now();
     server.command({"SET", "r1", "x"});
     EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"r1 set"}));
     const auto killed = clock::now();
@@ -369,7 +370,9 @@ TEST_P(Standalone, ServerKilledAndRestartedIsAGapThenAllArrive) {
     ASSERT_TRUE(gap) << diag.all();
     EXPECT_EQ(gap->node, server.address());
     EXPECT_EQ(gap->reason, gap_reason::server_restarted) << gap->detail;
-    EXPECT_GE(gap->lost, killed);
+    // Delivery stopped with r1 (or a PING answered after it), before the kill.
+    EXPECT_GE(gap->lost, wrote);
+    EXPECT_LE(gap->lost, killed);
     ASSERT_TRUE(gap->restored);
     EXPECT_GT(*gap->restored, gap->lost);
     for (int i = 2; i <= 50; ++i)
@@ -399,6 +402,11 @@ TEST_P(Standalone, StoppedServerIsDeclaredDeadByTheHealthCheck) {
     const auto gap = next_gap(n);
     ASSERT_TRUE(gap) << diag.all();
     EXPECT_EQ(gap->reason, gap_reason::health_check_timeout);
+    // It begins where delivery stopped (the subscription, or the last PING answered), not
+    // when the health check gave up.
+    EXPECT_LE(gap->lost, paused)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(gap->lost - paused).count()
+        << " ms after the pause; " << gap->detail;
     server.command({"SET", "s1", "x"});
     EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"s1 set"}));
 }
@@ -418,6 +426,80 @@ TEST_P(Standalone, NotificationsDisabledIsDiagnosed) {
               "AK");
     server.command({"SET", "k", "1"});
     EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"k set"}));
+}
+
+TEST_P(Standalone, NotificationsSwitchedOffWhileSubscribedAreAGapUntilTheyAreBack) {
+    redis_server server;
+    auto o = options_for(server, GetParam());
+    o.notify_check_interval = 100ms;  // RESP2 asks on a connection of its own each time
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("f*");
+    const auto wrote = clock::now();
+    server.command({"SET", "f1", "x"});
+    const auto before = pull(n, 1);
+    ASSERT_EQ(before.notifications.size(), 1u);
+    const auto off = clock::now();
+    server.command({"CONFIG", "SET", "notify-keyspace-events", ""});
+    server.command({"SET", "f2", "x"});  // published to no one
+    ASSERT_TRUE(wait_until([&] { return diag.contains("notify-keyspace-events is \"\""); }, 5s))
+        << diag.all();
+    server.command({"CONFIG", "SET", "notify-keyspace-events", "KA"});
+    const auto on = clock::now();
+    const auto gap = next_gap(n);
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(gap->reason, gap_reason::notifications_disabled) << gap->detail;
+    EXPECT_EQ(gap->node, server.address());
+    // From where delivery was known whole (f1 read, or a check after it: both after
+    // `wrote`) to a check that found the flags set again.
+    EXPECT_GE(gap->lost, wrote);
+    EXPECT_LE(gap->lost, off);
+    ASSERT_TRUE(gap->restored);
+    EXPECT_GE(*gap->restored, on);
+    EXPECT_EQ(n.stats().nodes[0].gaps, 1u);
+    server.command({"SET", "f3", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"f3 set"}));
+}
+
+TEST_P(Standalone, ARestartWithoutNotificationsIsAGapUntilConfigureNotificationsSetsThem) {
+    redis_server server;
+    auto o = options_for(server, GetParam());
+    o.notify_check_interval = 0ms;  // on connect only: configure_notifications() ends it
+    keyspace_notifications n(o);
+    diagnostics diag;
+    diag.attach(n);
+    n.subscribe_keyspace("g*");
+    const auto wrote = clock::now();
+    server.command({"SET", "g1", "x"});
+    const auto before = pull(n, 1);
+    ASSERT_EQ(before.notifications.size(), 1u);
+    server.kill9();
+    const auto killed = clock::now();
+    ASSERT_TRUE(
+        wait_until([&] { return n.stats().nodes[0].state != net::connection_state::ready; }, 5s));
+    server.set_notify("");
+    server.start();
+    ASSERT_TRUE(wait_until([&] { return diag.contains("notify-keyspace-events is \"\""); }, 5s))
+        << diag.all();
+    ASSERT_TRUE(
+        wait_until([&] { return n.stats().nodes[0].state == net::connection_state::ready; }, 5s));
+    server.command({"SET", "g2", "x"});  // published to no one
+    // Resubscribed, but nothing comes yet: no gap is reported while the server publishes
+    // nothing.
+    const auto early = pull(n, 1, 300ms);
+    EXPECT_TRUE(early.gaps.empty()) << early.gaps.front().detail;
+    EXPECT_TRUE(early.notifications.empty());
+    n.configure_notifications(from_letters("KA").value());
+    const auto gap = next_gap(n);
+    ASSERT_TRUE(gap) << diag.all();
+    EXPECT_EQ(gap->reason, gap_reason::notifications_disabled) << gap->detail;
+    EXPECT_NE(gap->detail.find("restarted"), std::string::npos) << gap->detail;
+    EXPECT_LE(gap->lost, killed);
+    EXPECT_GE(gap->lost, wrote);
+    ASSERT_TRUE(gap->restored);
+    server.command({"SET", "g3", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"g3 set"}));
 }
 
 TEST_P(Standalone, RequireModeFailsSubscribeWhenNotificationsAreOff) {

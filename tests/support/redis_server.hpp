@@ -118,6 +118,9 @@ class redis_server {
     /// True between pause() and resume() (or until the process is stopped or killed).
     bool paused() const noexcept { return paused_; }
 
+    /// notify-keyspace-events for the next start() (a restart without notifications).
+    void set_notify(std::string flags) { opts_.notify = std::move(flags); }
+
     /// A command on a fresh connection (authenticates with `auth` when set).
     protocol::value command(std::initializer_list<std::string_view> args);
     /// Commands authenticate with these from now on (after enabling requirepass/ACLs).

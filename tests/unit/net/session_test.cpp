@@ -310,13 +310,23 @@ TEST_F(SessionTest, PongInEitherFormRearmsTheHealthCheck) {
     ready_resp2();
     s_->on_timer(t0 + 1s);
     EXPECT_EQ(output(), cmd({"PING"}));
+    EXPECT_FALSE(s_->ping_answered());
     feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", t0 + 1100ms);  // subscribed RESP2 form
     EXPECT_EQ(*s_->next_deadline(), t0 + 2100ms);
+    // The stream was whole until the PING was sent, not until its answer was read.
+    EXPECT_EQ(s_->ping_answered(), t0 + 1s);
     s_->on_timer(t0 + 2100ms);
     EXPECT_EQ(output(), cmd({"PING"}));
-    feed("+PONG\r\n", t0 + 2200ms);  // plain form
+    EXPECT_EQ(s_->ping_answered(), t0 + 1s);  // sent, not answered yet
+    feed("+PONG\r\n", t0 + 2200ms);           // plain form
     EXPECT_EQ(*s_->next_deadline(), t0 + 3200ms);
     EXPECT_EQ(s_->state(), session_state::ready);
+    EXPECT_EQ(s_->ping_answered(), t0 + 2100ms);
+    // Kept once the connection is gone (the gap starts there); a new start forgets it.
+    s_->abandon(make_error_code(errc::connection_lost));
+    EXPECT_EQ(s_->ping_answered(), t0 + 2100ms);
+    s_->start(t0 + 5s);
+    EXPECT_FALSE(s_->ping_answered());
 }
 
 TEST_F(SessionTest, HandshakeTimesOut) {

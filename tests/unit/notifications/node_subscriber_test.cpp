@@ -121,6 +121,37 @@ TEST_F(NodeSubscriber, ReadyAsksRunIdAndFlagsBeforeReplayingEverySubscription) {
     EXPECT_TRUE(n.covered());
 }
 
+TEST_F(NodeSubscriber, FailedReconnectAttemptsAreInfoAndAskForATopologyRefreshOnceASecond) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    const auto first =
+        n.on_disconnected(make_error_code(net::errc::connection_lost), "n: reset", t0);
+    ASSERT_EQ(all_of<N::report>(first).size(), 1u);
+    EXPECT_EQ(all_of<N::report>(first)[0].level, severity::warning);
+    EXPECT_TRUE(has<N::lost>(first));
+    // The connection retries about every 100 ms: each failure is said at info level, and
+    // the topology is asked again only once a second has passed since the last time.
+    int refreshes = 0;
+    for (int i = 1; i <= 25; ++i) {
+        const auto again = n.on_disconnected(make_error_code(net::errc::connect_failed),
+                                             "n: refused", t0 + i * 100ms);
+        ASSERT_EQ(all_of<N::report>(again).size(), 1u);
+        EXPECT_EQ(all_of<N::report>(again)[0].level, severity::info);
+        refreshes += has<N::lost>(again) ? 1 : 0;
+    }
+    EXPECT_EQ(refreshes, 2);  // at t0 + 1 s and t0 + 2 s
+    // One gap for the whole outage, from the first failure.
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->lost, t0);
+    // Back, then lost again: a new outage, a warning again.
+    (void)connect_and_confirm(t0 + 3s);
+    const auto next =
+        n.on_disconnected(make_error_code(net::errc::connection_lost), "n: reset", t0 + 4s);
+    EXPECT_EQ(all_of<N::report>(next)[0].level, severity::warning);
+    EXPECT_TRUE(has<N::lost>(next));
+}
+
 TEST_F(NodeSubscriber, ANodeNeverReachedOpensANodeUnreachableGap) {
     add("k");
     auto& n = make();
@@ -155,7 +186,7 @@ TEST_F(NodeSubscriber, ExpectUnreachableOpensAGapUnlessOneIsOpen) {
     EXPECT_EQ(g[0].slots, (slot_ranges{{5461, 10922}}));
 
     // A node already in a gap keeps it, with its own reason and start.
-    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "reset", t0 + 3s);
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "reset", t0 + 3s, t0 + 3s);
     (void)n.expect_unreachable(t0 + 4s, "refused", t0 + 4s);
     EXPECT_EQ(n.open_gap()->reason, gap_reason::connection_lost);
     EXPECT_EQ(n.open_gap()->lost, t0 + 3s);
@@ -221,8 +252,9 @@ TEST_F(NodeSubscriber, DisconnectOpensAGapFailsWaitersAndTheReplayClosesIt) {
     add("k2");
     (void)n.send({{"k2", false}}, false, 5);
     const auto lost_at = t0 + 1s;
-    const auto d =
-        n.on_disconnected(make_error_code(net::errc::connection_lost), "node: lost", lost_at);
+    // A notification was read just as the connection broke.
+    const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "node: lost",
+                                     lost_at, lost_at);
     // The waiting subscribe fails, naming what was not subscribed.
     const auto done = all_of<N::complete>(d);
     ASSERT_EQ(done.size(), 1u);
@@ -480,7 +512,7 @@ TEST_F(NodeSubscriber, ExpectedTopologyGapIsEmittedOnceCovered) {
     EXPECT_EQ(out[0].restored, t0 + 1s);
 
     // Already covered: at once. Merged with an open gap: from the earlier start.
-    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0 + 5s);
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0 + 5s, t0 + 5s);
     g.lost = t0 + 6s;
     EXPECT_TRUE(gaps(n.expect_gap(g, t0 + 6s)).empty());
     EXPECT_EQ(n.gap_start(), t0 + 5s);
@@ -496,17 +528,153 @@ TEST_F(NodeSubscriber, FlagsCheckWarnsNamingTheLettersToSet) {
     add("__keyevent@0__:set");
     auto& n = make();
     (void)n.on_ready(t0);
-    const auto w = all_of<N::warn_flags>(n.on_flags("Kg"));
+    const auto w = all_of<N::warn_flags>(n.on_flags("Kg", t0, std::nullopt));
     ASSERT_EQ(w.size(), 1u);
     EXPECT_NE(w[0].message.find("notify-keyspace-events is \"Kg\""), std::string::npos)
         << w[0].message;
     EXPECT_NE(w[0].message.find("CONFIG SET notify-keyspace-events"), std::string::npos);
     EXPECT_EQ(n.configured_flags(), from_letters("Kg"));
-    EXPECT_TRUE(n.on_flags("E$").empty());
+    EXPECT_TRUE(n.notifications_off());
+    EXPECT_TRUE(n.on_flags("E$", t0, std::nullopt).empty());
+    EXPECT_FALSE(n.notifications_off());
     const auto r = all_of<N::report>(n.on_flags_refused("NOPERM"));
     ASSERT_EQ(r.size(), 1u);
     EXPECT_NE(r[0].message.find("CONFIG GET refused: NOPERM"), std::string::npos);
     EXPECT_FALSE(n.configured_flags());
+}
+
+TEST_F(NodeSubscriber, FlagsSwitchedOffOpenANotificationsDisabledGapUntilACheckFindsThemSet) {
+    add("__keyspace@0__:*", true);
+    settings.flags_check_interval = 5s;
+    auto& n = make();
+    const auto first = connect_and_confirm(t0);
+    ASSERT_EQ(all_of<N::ask_flags>(first).size(), 1u);
+    EXPECT_FALSE(all_of<N::ask_flags>(first)[0].subscribed);  // before any SUBSCRIBE
+    EXPECT_FALSE(n.next_deadline());                          // its answer is awaited
+    EXPECT_TRUE(n.on_flags("KEA", t0, std::nullopt).empty());
+    ASSERT_TRUE(n.next_deadline());
+    EXPECT_EQ(*n.next_deadline(), t0 + 5s);
+    EXPECT_TRUE(n.on_timer(t0 + 4s).empty());  // not due
+    // CONFIG SET notify-keyspace-events "" at some time after t0; a notification was read
+    // at t0 + 2s, so delivery was whole until then.
+    const auto ask = n.on_timer(t0 + 5s);
+    ASSERT_EQ(all_of<N::ask_flags>(ask).size(), 1u);
+    EXPECT_TRUE(all_of<N::ask_flags>(ask)[0].subscribed);  // RESP2 asks elsewhere
+    EXPECT_TRUE(n.on_timer(t0 + 5s).empty());              // one question in flight
+    const auto off = n.on_flags("", t0 + 5s, t0 + 2s);
+    EXPECT_EQ(all_of<N::warn_flags>(off).size(), 1u);
+    EXPECT_TRUE(gaps(off).empty());  // open, not reported yet
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::notifications_disabled);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 2s);
+    EXPECT_TRUE(n.covered());  // subscribed, but nothing is published
+    // Still off at the next check: still one open gap.
+    (void)n.on_timer(t0 + 10s);
+    EXPECT_TRUE(gaps(n.on_flags("", t0 + 10s, t0 + 2s)).empty());
+    EXPECT_EQ(n.open_gap()->lost, t0 + 2s);
+    // Set again: the gap ends at the check that saw it.
+    (void)n.on_timer(t0 + 15s);
+    const auto back = gaps(n.on_flags("AKE", t0 + 15s, t0 + 2s));
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].reason, gap_reason::notifications_disabled);
+    EXPECT_EQ(back[0].lost, t0 + 2s);
+    EXPECT_EQ(back[0].restored, t0 + 15s);
+    EXPECT_NE(back[0].detail.find("notify-keyspace-events is \"\""), std::string::npos)
+        << back[0].detail;
+    EXPECT_FALSE(n.open_gap());
+    EXPECT_EQ(n.gaps(), 1u);
+    // Without a notification since the last good check, the gap starts at that check.
+    (void)n.on_timer(t0 + 20s);
+    (void)n.on_flags("", t0 + 20s, t0 + 2s);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 15s);
+}
+
+TEST_F(NodeSubscriber, ARestartWithoutNotificationsIsOneGapFromTheLossUntilTheFlagsAreBack) {
+    add("__keyspace@0__:k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    (void)n.on_run_id("a");
+    (void)n.on_flags("KA", t0, std::nullopt);
+    (void)n.on_disconnected(make_error_code(net::errc::closed_by_peer), "n: closed", t0 + 3s,
+                            t0 + 2s);
+    (void)n.on_ready(t0 + 4s);
+    (void)n.on_run_id("b");
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::server_restarted);
+    (void)n.on_flags("", t0 + 4s, t0 + 2s);
+    // Resubscribed: covered, but the gap stays open.
+    EXPECT_TRUE(
+        gaps(n.on_confirmation(pubsub_kind::subscribe, "__keyspace@0__:k", t0 + 4s)).empty());
+    EXPECT_TRUE(n.covered());
+    ASSERT_TRUE(n.open_gap());
+    EXPECT_EQ(n.open_gap()->reason, gap_reason::notifications_disabled);
+    (void)n.on_timer(t0 + 9s);
+    const auto g = gaps(n.on_flags("KA", t0 + 9s, t0 + 2s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].reason, gap_reason::notifications_disabled);
+    EXPECT_EQ(g[0].lost, t0 + 2s);  // where delivery stopped
+    EXPECT_EQ(g[0].restored, t0 + 9s);
+    EXPECT_NE(g[0].detail.find("restarted"), std::string::npos) << g[0].detail;
+}
+
+TEST_F(NodeSubscriber, ALostConnectionsGapBeginsWhereDeliveryStopped) {
+    add("k");
+    auto& n = make();
+    (void)connect_and_confirm(t0);
+    // A stalled node: the last notification read at t0 + 3s, the health check gave up
+    // at t0 + 8s.
+    (void)n.on_disconnected(make_error_code(net::errc::health_check_timeout), "n: no PONG", t0 + 8s,
+                            t0 + 3s);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 3s);
+    const auto g = gaps(connect_and_confirm(t0 + 9s));
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].lost, t0 + 3s);
+    // Nothing read on this connection since it was covered: the gap begins there.
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "n: reset", t0 + 12s,
+                            t0 + 3s);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 9s);
+    (void)connect_and_confirm(t0 + 13s);
+    // Nothing read since (no notification, no PING answered): from the covering.
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "n: reset", t0 + 14s);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 13s);
+    // Not covered yet (the replay was not confirmed): from when the loss is noticed.
+    (void)n.on_ready(t0 + 15s);
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "n: reset", t0 + 16s,
+                            t0 + 15s);
+    EXPECT_EQ(n.open_gap()->lost, t0 + 13s);  // still the open gap of the last loss
+}
+
+TEST_F(NodeSubscriber, FlagsAreReCheckedOnlyWhileReadyAndNotRefused) {
+    add("k");
+    settings.flags_check_interval = 5s;
+    auto& n = make();
+    EXPECT_FALSE(n.next_deadline());  // not connected
+    (void)connect_and_confirm(t0);
+    (void)n.on_flags("KA", t0, std::nullopt);
+    EXPECT_EQ(n.next_deadline(), t0 + 5s);
+    // A re-check's own connection failed: asked again one interval later.
+    (void)n.on_timer(t0 + 5s);
+    EXPECT_TRUE(n.on_flags_unanswered(t0 + 6s).empty());
+    EXPECT_EQ(n.next_deadline(), t0 + 11s);
+    // Refused (ACL): not asked again on this connection, asked on the next one.
+    (void)n.on_timer(t0 + 11s);
+    (void)n.on_flags_refused("NOPERM");
+    EXPECT_FALSE(n.next_deadline());
+    (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "n: reset", t0 + 12s);
+    EXPECT_FALSE(n.next_deadline());
+    EXPECT_TRUE(has<N::ask_flags>(connect_and_confirm(t0 + 13s)));
+    (void)n.on_flags("KA", t0 + 13s, std::nullopt);
+    EXPECT_EQ(n.next_deadline(), t0 + 18s);
+    // Off, or interval 0: only on connect.
+    settings.check = notify_check::off;
+    auto& off = make();
+    (void)connect_and_confirm(t0);
+    EXPECT_FALSE(off.next_deadline());
+    settings.check = notify_check::warn;
+    settings.flags_check_interval = 0s;
+    auto& once = make();
+    (void)connect_and_confirm(t0);
+    (void)once.on_flags("KA", t0, std::nullopt);
+    EXPECT_FALSE(once.next_deadline());
 }
 
 TEST(NodeSubscriberHelpers, RunIdOfInfo) {
