@@ -275,6 +275,12 @@ notifier_stats notifier_base::stats() const {
             out.nodes.push_back(n->stats());
         return out;
     });
+    // One set of counters: the queue's drops and overflow gaps count for their node.
+    for (auto& n : s.nodes) {
+        const auto lost = core_->queue().losses_of(n.node);
+        n.dropped += lost.dropped;
+        n.gaps += lost.gaps;
+    }
     s.queue_depth = core_->queue().size();
     s.queue_high_water = core_->queue().high_water();
     s.queue_dropped = core_->queue().dropped();

@@ -109,16 +109,16 @@ class error : public std::system_error {
 struct node_stats {
     std::string node;
     net::connection_state state = net::connection_state::disconnected;
-    int resp = 0;                          ///< protocol in use (2 or 3), 0 before the first connect
-    std::uint64_t notifications = 0;       ///< delivered to a handler or queued
-    std::uint64_t bytes = 0;               ///< read from the socket
-    std::uint64_t protocol_errors = 0;     ///< malformed RESP (each resets the connection)
-    std::uint64_t invalid = 0;             ///< malformed notifications (reported, skipped)
-    std::uint64_t filtered = 0;            ///< dropped by the key prefix
-    std::uint64_t other_messages = 0;      ///< messages on non-notification channels
-    std::uint64_t reconnects = 0;          ///< connections established after the first
-    std::uint64_t gaps = 0;                ///< gap events for this node
-    std::uint64_t dropped = 0;             ///< notifications lost to queue overflow
+    int resp = 0;                       ///< protocol in use (2 or 3), 0 before the first connect
+    std::uint64_t notifications = 0;    ///< delivered to a handler or queued
+    std::uint64_t bytes = 0;            ///< read from the socket
+    std::uint64_t protocol_errors = 0;  ///< malformed RESP (each resets the connection)
+    std::uint64_t invalid = 0;          ///< malformed notifications (reported, skipped)
+    std::uint64_t filtered = 0;         ///< dropped by the key prefix
+    std::uint64_t other_messages = 0;   ///< messages on non-notification channels
+    std::uint64_t reconnects = 0;       ///< connections established after the first
+    std::uint64_t gaps = 0;             ///< gap events for this node (queue_overflow ones included)
+    std::uint64_t dropped = 0;          ///< its notifications ksn's queue dropped (any policy)
     std::uint64_t handler_exceptions = 0;  ///< exceptions thrown by handlers
 };
 

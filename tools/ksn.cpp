@@ -106,7 +106,18 @@ struct watch_options {
     double timeout = 0;       // seconds; 0: none
     bool stats = false;
     bool verbose = false;
+    std::size_t queue = ksn::notifier_options{}.queue_capacity;
+    std::string overflow = "drop-oldest";
 };
+
+/// The largest --queue: slots are allocated up front (a few hundred bytes each).
+constexpr std::size_t max_queue = 1 << 20;
+
+ksn::overflow_policy overflow_of(const std::string& name) {
+    if (name == "drop-newest") return ksn::overflow_policy::drop_newest;
+    if (name == "disconnect") return ksn::overflow_policy::disconnect;
+    return ksn::overflow_policy::drop_oldest;
+}
 
 /// The channels built from --keyspace ... --subkeyspaceevent (throws
 /// std::invalid_argument for one that could never receive anything).
@@ -247,6 +258,8 @@ int run_watch(const watch_options& o) {
         }
     }
     opts.key_prefix = o.prefix;
+    opts.queue_capacity = o.queue;
+    opts.overflow = overflow_of(o.overflow);
     if (bounded) {
         // Nothing may take longer than the whole run is allowed to.
         const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - start);
@@ -584,7 +597,11 @@ Fields whose bytes are not valid UTF-8 are named key_b64, event_b64, channel_b64
 subkeys_b64 and hold base64. ts_ns is CLOCK_MONOTONIC time in ns when the bytes were read.
 A gap: notifications from NODE between lost_ts_ns and restored_ts_ns (null: never
 restored) may be lost; with --cluster only those of keys in its slots, the [first,last]
-slot ranges in "slots" ([] for a standalone server and with --sentinel).
+slot ranges in "slots" ([] for a standalone server and with --sentinel). It begins where
+delivery stopped (the last notification read or PING answered). notifications_disabled:
+the server's notify-keyspace-events stopped serving the subscriptions (checked on
+connect and every 5 s), until it is set again. queue_overflow: --queue was full and
+--overflow dropped notifications ("dropped" counts them).
 
 With --sentinel (repeated for each sentinel) and --primary NAME, ksn asks the sentinels
 where the primary NAME is, confirms it with ROLE and watches it; it asks again every
@@ -741,6 +758,18 @@ int main(int argc, char** argv) {
                      "Stop after SECONDS (exit 1 if fewer than --count arrived)")
         ->type_name("SECONDS")
         ->check(CLI::PositiveNumber);
+    watch
+        ->add_option("--queue", w.queue,
+                     "Notifications held while the output falls behind (default 65536, at "
+                     "most 1048576)")
+        ->type_name("N")
+        ->check(CLI::Range(std::size_t{1}, max_queue));
+    watch
+        ->add_option("--overflow", w.overflow,
+                     "When the queue is full: drop-oldest (default), drop-newest, or disconnect "
+                     "until it drained to half; each loss is a gap")
+        ->type_name("POLICY")
+        ->check(CLI::IsMember({"drop-oldest", "drop-newest", "disconnect"}));
     watch->add_flag("--stats", w.stats, "Print per-node counters to stderr at exit");
     watch->add_flag("-v,--verbose", w.verbose,
                     "Also print informational diagnostics (--cluster: each primary and its "

@@ -29,6 +29,18 @@ std::uint64_t event_queue::dropped() const {
     return dropped_;
 }
 
+event_queue::node_losses event_queue::losses_of(std::string_view node) const {
+    std::lock_guard lock(mutex_);
+    const auto it = losses_.find(node);
+    return it == losses_.end() ? node_losses{} : it->second;
+}
+
+event_queue::node_losses& event_queue::losses(std::string_view node) {
+    auto it = losses_.find(node);
+    if (it == losses_.end()) it = losses_.emplace(std::string(node), node_losses{}).first;
+    return it->second;
+}
+
 void event_queue::wake() {
     if (hold_) {
         ++held_;
@@ -64,6 +76,8 @@ event_queue::slot& event_queue::claim_tail() {
 void event_queue::record_drop(std::vector<gap_event>& into, std::string_view node,
                               clock::time_point when) {
     ++dropped_;
+    node_losses& mine = losses(node);
+    ++mine.dropped;
     if (!into.empty()) {
         gap_event& last = into.back();
         if (last.reason == gap_reason::queue_overflow && last.node == node) {
@@ -72,6 +86,7 @@ void event_queue::record_drop(std::vector<gap_event>& into, std::string_view nod
             return;
         }
     }
+    ++mine.gaps;
     gap_event g;
     g.node.assign(node);
     g.reason = gap_reason::queue_overflow;
@@ -94,7 +109,9 @@ event_queue::push_result event_queue::push_notification(
                 record_drop(tail_gaps_, node, received);
                 return push_result::dropped;
             case overflow_policy::disconnect:
+                // Its gap is the node's slow_consumer_disconnect one.
                 ++dropped_;
+                ++losses(node).dropped;
                 wants_drained_ = true;
                 return push_result::full;
             case overflow_policy::drop_oldest: {

@@ -16,9 +16,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +71,13 @@ class event_queue {
     std::size_t size() const;
     std::size_t high_water() const;
     std::uint64_t dropped() const;
+    /// What the queue lost of one node's notifications: the drops, and the
+    /// queue_overflow gaps they make (node_stats counts both with the node's own).
+    struct node_losses {
+        std::uint64_t dropped = 0;
+        std::uint64_t gaps = 0;
+    };
+    node_losses losses_of(std::string_view node) const;
 
   private:
     struct slot {
@@ -86,6 +95,7 @@ class event_queue {
 
     slot& claim_tail();  // under the lock; capacity available
     void record_drop(std::vector<gap_event>& into, std::string_view node, clock::time_point when);
+    node_losses& losses(std::string_view node);
     void wake();
 
     mutable std::mutex mutex_;
@@ -102,6 +112,7 @@ class event_queue {
     std::size_t waiting_ = 0;
     std::size_t high_water_ = 0;
     std::uint64_t dropped_ = 0;
+    std::map<std::string, node_losses, std::less<>> losses_;  // touched only on a drop
     std::function<void()> drained_;
 };
 

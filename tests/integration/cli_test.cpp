@@ -480,6 +480,71 @@ TEST(CliWatch, InterruptExitsCleanly) {
     }
 }
 
+/// The number after `name=` on the first line of `err` that starts with `prefix`.
+std::optional<std::uint64_t> stat_of(const std::string& err, const std::string& prefix,
+                                     const std::string& name) {
+    for (const auto& l : lines(err)) {
+        if (!l.starts_with(prefix)) continue;
+        const auto at = l.find(" " + name + "=");
+        if (at == std::string::npos) return std::nullopt;
+        return std::stoull(l.substr(at + name.size() + 2));
+    }
+    return std::nullopt;
+}
+
+TEST(CliWatch, QueueAndOverflowPolicyWithOneSetOfCounters) {
+    for (const std::string policy : {"drop-newest", "drop-oldest", "disconnect"}) {
+        SCOPED_TRACE(policy);
+        redis_server server;
+        // Nobody reads ksn's output until the flood is written: the pipe fills, the printer
+        // blocks, and the queue of 100 overflows.
+        ksn_process ksn({"watch", "--port", std::to_string(server.port()), "--keyspace", "o:*",
+                         "--json", "--queue", "100", "--overflow", policy, "--stats", "--timeout",
+                         scaled_seconds(2)});
+        ASSERT_TRUE(ksn_subscribed(server));
+        client c(server.port(), 30s);
+        std::vector<std::vector<std::string>> batch;
+        for (int i = 0; i < 20000; ++i)
+            batch.push_back({"SET", "o:" + std::to_string(i), "v"});
+        c.pipeline(batch);
+        const auto r = ksn.wait(30s);
+        EXPECT_EQ(r.status, 0) << describe(r);
+        std::uint64_t notified = 0, in_gaps = 0, gaps = 0;
+        for (const auto& o : json_lines(r.out)) {
+            if (text_of(o, "type") != "gap") {
+                ++notified;
+                continue;
+            }
+            ++gaps;
+            in_gaps += static_cast<std::uint64_t>(o.at("dropped").number);
+            EXPECT_EQ(text_of(o, "reason"),
+                      policy == "disconnect" ? "slow_consumer_disconnect" : "queue_overflow");
+        }
+        EXPECT_GE(gaps, 1u) << r.err;
+        EXPECT_LT(notified, 20000u);
+        // The node's counters and the queue's agree with what was printed.
+        const std::string node = "ksn: stats " + server.address() + " ";
+        const auto node_dropped = stat_of(r.err, node, "dropped");
+        const auto queue_dropped = stat_of(r.err, "ksn: stats queue", "dropped");
+        ASSERT_TRUE(node_dropped && queue_dropped) << r.err;
+        EXPECT_GE(*node_dropped, 1u) << r.err;
+        EXPECT_EQ(*node_dropped, *queue_dropped) << r.err;
+        EXPECT_EQ(stat_of(r.err, node, "gaps"), gaps) << r.err;
+        if (policy != "disconnect") {
+            // Every notification is printed or counted in a gap.
+            EXPECT_EQ(in_gaps, *node_dropped) << r.err;
+            EXPECT_EQ(notified + in_gaps, 20000u) << r.err;
+            EXPECT_LE(stat_of(r.err, "ksn: stats queue", "high_water"), 100u) << r.err;
+        }
+    }
+    const auto bad = run_ksn({"watch", "--overflow", "sideways"});
+    EXPECT_EQ(bad.status, 2) << describe(bad);
+    EXPECT_NE(bad.err.find("--overflow"), std::string::npos) << bad.err;
+    const auto zero = run_ksn({"watch", "--queue", "0"});
+    EXPECT_EQ(zero.status, 2) << describe(zero);
+    EXPECT_NE(zero.err.find("--queue"), std::string::npos) << zero.err;
+}
+
 TEST(CliWatch, RefusedConnectionIsAClearError) {
     const auto port = std::to_string(free_port());
     const auto r = run_ksn({"watch", "--port", port, "--timeout", scaled_seconds(10)});

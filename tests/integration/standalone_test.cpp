@@ -770,6 +770,10 @@ TEST_P(SlowConsumer, DropsAreBoundedCountedAndReportedAsGaps) {
     EXPECT_EQ(delivered, 1000u);
     EXPECT_EQ(delivered + dropped, flood + 1u);
     EXPECT_GE(gaps, 1u);
+    // One set of counters: the node's own say what the queue and its gaps said.
+    const auto node = n.stats().nodes.at(0);
+    EXPECT_EQ(node.dropped, dropped);
+    EXPECT_EQ(node.gaps, gaps);
     // drop_newest keeps the first 1000, drop_oldest the last 1000 (f:end among them).
     EXPECT_EQ(saw_end, GetParam() == overflow_policy::drop_oldest);
 }

@@ -318,6 +318,8 @@ TEST(event_queue, disconnect_answers_full_and_queues_nothing) {
     EXPECT_EQ(push(q, "k4", 4), event_queue::push_result::full);
     EXPECT_EQ(q.size(), 2u);
     EXPECT_EQ(q.dropped(), 2u);
+    EXPECT_EQ(q.losses_of(node_a).dropped, 2u);
+    EXPECT_EQ(q.losses_of(node_a).gaps, 0u);  // the node's disconnect gap counts itself
     EXPECT_EQ(calls, 0);
     // No queue_overflow gap: the node reports the disconnect itself.
     EXPECT_EQ(drain(q), (strings{note("k1"), note("k2")}));
@@ -480,6 +482,12 @@ TEST(event_queue, drops_of_one_node_merge_and_of_different_nodes_do_not) {
     EXPECT_EQ(items[2].gap().restored, at(5));
     EXPECT_EQ(items[3].gap().lost, at(6));
     EXPECT_EQ(items[3].gap().restored, at(6));
+    // Counted for their nodes, as node_stats shows them: drops, and the gaps they made.
+    EXPECT_EQ(q.losses_of(node_a).dropped, 3u);
+    EXPECT_EQ(q.losses_of(node_a).gaps, 2u);
+    EXPECT_EQ(q.losses_of(node_b).dropped, 3u);
+    EXPECT_EQ(q.losses_of(node_b).gaps, 1u);
+    EXPECT_EQ(q.losses_of("10.0.0.3:6379").dropped, 0u);
 }
 
 TEST(event_queue, drops_do_not_merge_across_another_gap) {
