@@ -1,7 +1,11 @@
 #include "cluster/cluster_keyspace_notifications.hpp"
 
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <map>
+#include <memory>
+
+#include "net/command_connection.hpp"
 
 #include "cluster/subscription_plan.hpp"
 #include "cluster/topology_tracker.hpp"
@@ -25,8 +29,17 @@ struct cluster_keyspace_notifications::controller
     bool subscribe_replicas;
     std::shared_ptr<cluster::topology_tracker> tracker;
     bool first = true;
+    // Nodes the topology no longer names as primaries, kept subscribed (a stalled primary
+    // failed over still acknowledges what waits in its sockets when it runs again) until
+    // the node itself says it is a replica or serves no slot, or it is gone. Asked with
+    // CLUSTER NODES every retire_check on a one-shot connection each.
+    static constexpr std::chrono::milliseconds retire_check{250};
+    std::map<std::string, std::shared_ptr<net::command_connection>> retiring;
+    asio::steady_timer retire_timer;
+    bool retire_armed = false;
 
-    controller(detail::notifier_core& c, bool replicas) : core(c), subscribe_replicas(replicas) {}
+    controller(detail::notifier_core& c, bool replicas)
+        : core(c), subscribe_replicas(replicas), retire_timer(c.io()) {}
 
     void start(cluster::tracker_options opts) {
         core.await_nodes();
@@ -52,7 +65,14 @@ struct cluster_keyspace_notifications::controller
             if (auto self = weak.lock()) self->tracker->refresh_now();
         };
         core.on_shutdown = [weak] {
-            if (auto self = weak.lock()) self->tracker->stop();
+            if (auto self = weak.lock()) {
+                self->tracker->stop();
+                self->retire_timer.cancel();
+                for (auto& [name, conn] : self->retiring) {
+                    if (conn) conn->close();
+                }
+                self->retiring.clear();
+            }
         };
         tracker->start();
     }
@@ -65,11 +85,23 @@ struct cluster_keyspace_notifications::controller
             subscribed[n->name()] = n->gap_start();
         auto plan =
             cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas);
-        // Close nodes that are no longer wanted (demoted, removed, failed).
+        // Nodes no longer wanted (demoted, removed, failed) stay until they say so.
         for (const auto& name : plan.close) {
-            core.report(severity::info, "cluster: " + name + " is no longer a primary: closed");
-            core.remove_node(name, std::nullopt);
+            if (retiring.count(name)) continue;
+            core.report(severity::info, "cluster: " + name +
+                                            " is no longer a primary in the topology; kept "
+                                            "subscribed until it says so itself");
+            retiring.emplace(name, nullptr);
         }
+        for (auto it = retiring.begin(); it != retiring.end();) {
+            if (!plan.wanted.count(it->first)) {
+                ++it;
+                continue;
+            }
+            if (it->second) it->second->close();  // a primary again
+            it = retiring.erase(it);
+        }
+        arm_retire_check();
         // Open new ones, give every one its slots; a node that took over slots from
         // another reports the gap once it is covered.
         for (auto& [name, entry] : plan.wanted) {
@@ -84,6 +116,87 @@ struct cluster_keyspace_notifications::controller
             first = false;
             core.nodes_ready();
         }
+    }
+
+    void arm_retire_check() {
+        if (retiring.empty() || retire_armed || core.closed()) return;
+        retire_armed = true;
+        retire_timer.expires_after(retire_check);
+        std::weak_ptr<controller> weak = shared_from_this();
+        retire_timer.async_wait([weak](const std::error_code& ec) {
+            auto self = weak.lock();
+            if (ec || !self) return;
+            self->retire_armed = false;
+            self->core.events().guarded("the cluster controller", [&] { self->ask_retiring(); });
+            self->arm_retire_check();
+        });
+    }
+
+    /// Asks each retiring node without a question in flight what it is now.
+    void ask_retiring() {
+        std::weak_ptr<controller> weak = shared_from_this();
+        for (auto it = retiring.begin(); it != retiring.end();) {
+            auto& [name, conn] = *it;
+            auto* node = core.find_node(name);
+            if (node == nullptr) {  // removed meanwhile
+                if (conn) conn->close();
+                it = retiring.erase(it);
+                continue;
+            }
+            if (conn) {
+                ++it;
+                continue;
+            }
+            auto opts = core.options().connection;
+            opts.address = node->address();
+            conn = net::command_connection::create(core.io(), opts, nullptr, nullptr);
+            conn->command({"CLUSTER", "NODES"},
+                          [weak, name = name](const std::error_code& ec, const protocol::value& v) {
+                              if (auto self = weak.lock()) {
+                                  self->core.events().guarded("the cluster controller",
+                                                              [&] { self->answered(name, ec, v); });
+                              }
+                          });
+            conn->start();
+            ++it;
+        }
+    }
+
+    void answered(const std::string& name, const std::error_code& ec, const protocol::value& v) {
+        auto it = retiring.find(name);
+        if (it == retiring.end()) return;
+        // Drop the one-shot connection outside its own handler.
+        asio::post(core.io(), [conn = std::move(it->second)] {
+            if (conn) conn->close();
+        });
+        std::string why;
+        if (!ec) {
+            const auto own = cluster::parse_myself(v.data);
+            if (own && !own->primary) why = "it is a replica now";
+            if (own && own->primary && !own->serves_slots) why = "it serves no slot";
+        } else if (ec == net::errc::connect_failed) {
+            why = "it is gone (connection refused)";
+        }
+        // Anything else (a stalled node, an answer that does not parse): asked again.
+        if (why.empty()) return;
+        retiring.erase(it);
+        retire(name, why);
+    }
+
+    /// Removes a retired node, with its open gap if its connection is down: what it
+    /// acknowledged until now may be lost.
+    void retire(const std::string& name, const std::string& why) {
+        auto* node = core.find_node(name);
+        if (node == nullptr) return;
+        std::optional<gap_event> gap;
+        if (node->open_gap()) {
+            gap = *node->open_gap();
+            gap->restored = clock::now();
+            if (gap->slots.empty()) gap->slots = node->slots();
+            gap->detail += "; closed: " + why;
+        }
+        core.report(severity::info, "cluster: " + name + " retired (" + why + "): closed");
+        core.remove_node(name, std::move(gap));
     }
 };
 

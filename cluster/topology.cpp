@@ -293,4 +293,37 @@ std::optional<topology> parse_cluster_shards(const value& reply, const net::endp
     return topology(std::move(shards));
 }
 
+std::optional<own_view> parse_myself(std::string_view text) {
+    while (!text.empty()) {
+        const auto eol = text.find('\n');
+        std::string_view line = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        std::vector<std::string_view> fields;
+        while (!line.empty()) {
+            const auto sp = line.find(' ');
+            if (sp != 0) fields.push_back(line.substr(0, sp));
+            line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+        }
+        if (fields.size() < 8) continue;
+        bool myself = false, primary = false;
+        std::string_view flags = fields[2];
+        while (!flags.empty()) {
+            const auto comma = flags.find(',');
+            const auto flag = flags.substr(0, comma);
+            myself = myself || flag == "myself";
+            primary = primary || flag == "master";
+            flags = comma == std::string_view::npos ? std::string_view() : flags.substr(comma + 1);
+        }
+        if (!myself) continue;
+        own_view v;
+        v.primary = primary;
+        for (std::size_t i = 8; i < fields.size(); ++i) {
+            if (!fields[i].starts_with('[')) v.serves_slots = primary;
+        }
+        return v;
+    }
+    return std::nullopt;
+}
+
 }  // namespace ksn::cluster

@@ -96,4 +96,15 @@ struct topology_diff {
                                                            const net::endpoint& asked,
                                                            std::string& error);
 
+/// What a node says of itself: the "myself" line of its CLUSTER NODES reply.
+struct own_view {
+    bool primary = false;       ///< flags say master (else slave/replica)
+    bool serves_slots = false;  ///< a primary with at least one slot (or slot range)
+};
+
+/// Parses the "myself" line of a CLUSTER NODES reply (`<id> <addr> <flags> <primary-id>
+/// <ping> <pong> <epoch> <link> [<slot> ...]`); nullopt when there is none or it is short.
+/// Importing and migrating slots (`[5461->-id]`) are not served slots.
+[[nodiscard]] std::optional<own_view> parse_myself(std::string_view cluster_nodes);
+
 }  // namespace ksn::cluster

@@ -186,6 +186,55 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     EXPECT_EQ(subscribed_nodes(n).count(victim.to_string()), 0u);
 }
 
+TEST(Cluster, APrimaryFailedOverWhileStalledKeepsItsConnectionAndReportsItsOwnGap) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyspace("y:*");
+    collector col(n);
+    write_load load(c, "y:");
+    ASSERT_TRUE(wrote_more(load, 100)) << "writes before the stall";
+    const auto before = c.topology();
+    const auto* shard0 = before.owner(0);
+    const auto victim = shard0->primary.address;
+    const auto replica = shard0->replicas.front().address;
+    // Stalled past cluster-node-timeout: the replica is promoted. The writer's write to it
+    // waits in its socket; the stalled node acknowledges it once it runs again, before it
+    // learns it was replaced.
+    c.node(victim.port).pause();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            try {
+                return c.topology().owner(0)->primary.address == replica;
+            } catch (...) {
+                return false;
+            }
+        },
+        20s));
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
+                           2 * refresh + 2s));
+    // Kept while it has not said itself that it is no longer a primary.
+    EXPECT_EQ(subscribed_nodes(n).count(victim.to_string()), 1u);
+    c.node(victim.port).resume();
+    c.wait_stable(30s, 1);
+    ASSERT_TRUE(wrote_more(load, 300)) << "writes after the stalled node rejoined";
+    load.stop();
+    const auto writes = load.writes();
+    wait_settled(col, writes.size());
+    expect_all_outside_gaps_received(writes, col);
+    // The node that left reported its own gap, with its slots.
+    bool own_gap = false;
+    for (const auto& g : col.gaps()) {
+        if (g.node != victim.to_string()) continue;
+        own_gap = true;
+        EXPECT_FALSE(g.slots.empty()) << g.detail;
+    }
+    EXPECT_TRUE(own_gap);
+    // Retired once it said it is a replica.
+    ASSERT_TRUE(notifier_caught_up(n, c));
+    EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(victim.to_string()) == 0; }, 5s));
+}
+
 TEST(Cluster, ReshardingUnderLoadNotifiesFromTheNewOwner) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));

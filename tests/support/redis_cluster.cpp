@@ -254,7 +254,7 @@ std::vector<net::endpoint> redis_cluster::seeds() const {
 
 cluster::topology redis_cluster::topology() {
     for (auto& n : nodes_) {
-        if (!n->running()) continue;
+        if (!n->running() || n->paused()) continue;  // a stalled node answers nothing
         try {
             const auto v = n->command({"CLUSTER", "SLOTS"});
             std::string error;

@@ -212,5 +212,31 @@ TEST(Topology, ClusterShardsResp3Maps) {
     EXPECT_EQ(t->shards()[0].primary.id, id_a);
 }
 
+TEST(ParseMyself, ReadsTheNodesOwnRoleAndSlots) {
+    const std::string primary =
+        "07c3 127.0.0.1:30004@40004 master - 0 1700000000000 4 connected\r\n"
+        "e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 6000\r\n";
+    auto v = parse_myself(primary);
+    ASSERT_TRUE(v);
+    EXPECT_TRUE(v->primary);
+    EXPECT_TRUE(v->serves_slots);
+    // Demoted: a replica of the node that took over.
+    v = parse_myself("e7d1 127.0.0.1:30001@40001 myself,slave 07c3 0 0 4 connected\n");
+    ASSERT_TRUE(v);
+    EXPECT_FALSE(v->primary);
+    EXPECT_FALSE(v->serves_slots);
+    // A primary whose slots all moved away (scale in), or that only imports one.
+    v = parse_myself("e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected\n");
+    ASSERT_TRUE(v && v->primary);
+    EXPECT_FALSE(v->serves_slots);
+    v = parse_myself("e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected [100-<-07c3]\n");
+    ASSERT_TRUE(v);
+    EXPECT_FALSE(v->serves_slots);
+    // No myself line, or a short one.
+    EXPECT_FALSE(parse_myself("07c3 127.0.0.1:30004@40004 master - 0 0 4 connected 1-2\n"));
+    EXPECT_FALSE(parse_myself("e7d1 127.0.0.1:30001@40001 myself,master -\n"));
+    EXPECT_FALSE(parse_myself(""));
+}
+
 }  // namespace
 }  // namespace ksn::cluster
