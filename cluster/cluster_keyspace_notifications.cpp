@@ -80,11 +80,27 @@ struct cluster_keyspace_notifications::controller
     void changed(const cluster::topology& now, const cluster::topology* before,
                  clock::time_point previous) {
         if (core.closed()) return;
-        std::map<std::string, std::optional<clock::time_point>> subscribed;
-        for (const auto& n : core.nodes())
-            subscribed[n->name()] = n->gap_start();
-        auto plan =
-            cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas);
+        auto plan = plan_for(now, before, previous);
+        // A retiring node wanted again (promoted back) missed the operations made while it
+        // was leaving: it starts over as a new node (its old connection's open gap is
+        // reported), which replays every subscription.
+        bool restarted = false;
+        for (auto it = retiring.begin(); it != retiring.end();) {
+            if (!plan.wanted.count(it->first)) {
+                ++it;
+                continue;
+            }
+            if (it->second) it->second->close();
+            const std::string name = it->first;
+            it = retiring.erase(it);
+            if (auto* node = core.find_node(name)) {
+                std::optional<gap_event> gap = node->open_gap();
+                if (gap) gap->restored = clock::now();
+                core.remove_node(name, std::move(gap));
+                restarted = true;
+            }
+        }
+        if (restarted) plan = plan_for(now, before, previous);
         // Nodes no longer wanted (demoted, removed, failed) stay until they say so.
         for (const auto& name : plan.close) {
             if (retiring.count(name)) continue;
@@ -92,14 +108,7 @@ struct cluster_keyspace_notifications::controller
                                             " is no longer a primary in the topology; kept "
                                             "subscribed until it says so itself");
             retiring.emplace(name, nullptr);
-        }
-        for (auto it = retiring.begin(); it != retiring.end();) {
-            if (!plan.wanted.count(it->first)) {
-                ++it;
-                continue;
-            }
-            if (it->second) it->second->close();  // a primary again
-            it = retiring.erase(it);
+            if (auto* node = core.find_node(name)) node->set_retiring(true);
         }
         arm_retire_check();
         // Open new ones, give every one its slots; a node that took over slots from
@@ -116,6 +125,15 @@ struct cluster_keyspace_notifications::controller
             first = false;
             core.nodes_ready();
         }
+    }
+
+    cluster::subscription_plan plan_for(const cluster::topology& now,
+                                        const cluster::topology* before,
+                                        clock::time_point previous) const {
+        std::map<std::string, std::optional<clock::time_point>> subscribed;
+        for (const auto& n : core.nodes())
+            subscribed[n->name()] = n->gap_start();
+        return cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas);
     }
 
     void arm_retire_check() {

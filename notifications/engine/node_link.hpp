@@ -36,6 +36,10 @@ class node_link final : public net::connection_observer {
     const std::string& name() const noexcept { return machine_.name(); }
     const net::endpoint& address() const noexcept { return options_.address; }
     bool ready() const noexcept { return machine_.ready(); }
+    /// A node leaving (a former cluster primary kept until it retires): new operations
+    /// are not sent to it; its connection replays the registry as any other.
+    bool retiring() const noexcept { return retiring_; }
+    void set_retiring(bool r) noexcept { retiring_ = r; }
 
     /// Sends (p)subscribe or (p)unsubscribe for `keys` as operation `op`; the node's
     /// answer reaches notifier_core::node_done(op, ...).
@@ -96,6 +100,7 @@ class node_link final : public net::connection_observer {
     node_stats stats_;
     std::uint64_t bytes_before_ = 0;  // bytes of earlier connection objects
     bool ever_ready_ = false;
+    bool retiring_ = false;
     std::optional<clock::time_point> last_message_;
 };
 

@@ -136,6 +136,8 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     /// The deadline passed: every operation due fails with subscribe_timeout, naming the
     /// nodes that did not confirm.
     void on_deadline();
+    /// The nodes operations are sent to: all but the retiring ones.
+    std::size_t serving_nodes() const noexcept;
     void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
                        bool unsubscribe);
     /// Applies what a finished operation leaves (flags check, undo) and completes it.

@@ -31,12 +31,12 @@ void notifier_core::subscribe(std::vector<subscription_key> keys, notification_h
     }
     subscription_count_ = registry_.size();
     const bool park = nodes_.empty() && awaiting_nodes_;
-    if (added.empty() || (nodes_.empty() && !park)) {
+    if (added.empty() || (serving_nodes() == 0 && !park)) {
         // Only handlers changed, or no node (every node was given up): nothing to wait for.
         complete(done, {}, {});
         return;
     }
-    const auto id = operations_.open(false, added, nodes_.size(), park, std::move(done),
+    const auto id = operations_.open(false, added, serving_nodes(), park, std::move(done),
                                      clock::now(), partial_);
     rearm_deadline();
     if (!park) send_to_nodes(id, added, false);  // parked: nodes_ready() sends it
@@ -52,23 +52,34 @@ void notifier_core::unsubscribe(std::vector<subscription_key> keys, completion d
         if (registry_.remove(k)) removed.push_back(k);
     }
     subscription_count_ = registry_.size();
-    if (removed.empty() || nodes_.empty()) {
+    if (removed.empty() || serving_nodes() == 0) {
         complete(done, {}, {});
         return;
     }
-    const auto id = operations_.open(true, {}, nodes_.size(), false, std::move(done), clock::now());
+    const auto id =
+        operations_.open(true, {}, serving_nodes(), false, std::move(done), clock::now());
     rearm_deadline();
     send_to_nodes(id, removed, true);
 }
 
 void notifier_core::send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
                                   bool unsubscribe) {
-    // A node's send() may answer at once; the operation counts every node in advance.
+    // A node's send() may answer at once; the operation counts every node in advance. A
+    // retiring node is left out: it is leaving, owes no answer (its next connection
+    // replays the registry), and one stalled must not fail or hold up the operation.
     const std::size_t count = nodes_.size();
     for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
         if (!operations_.contains(id)) return;  // already finished (failed)
+        if (nodes_[i]->retiring()) continue;
         nodes_[i]->send(keys, unsubscribe, id);
     }
+}
+
+std::size_t notifier_core::serving_nodes() const noexcept {
+    std::size_t n = 0;
+    for (const auto& node : nodes_)
+        n += node->retiring() ? 0 : 1;
+    return n;
 }
 
 void notifier_core::nodes_ready() {
@@ -79,7 +90,7 @@ void notifier_core::nodes_ready() {
             finish(operations_.take(id));
             continue;
         }
-        const auto keys = operations_.unpark(id, nodes_.size());  // a copy: send may finish it
+        const auto keys = operations_.unpark(id, serving_nodes());  // a copy: send may finish it
         send_to_nodes(id, keys, false);
     }
 }

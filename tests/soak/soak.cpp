@@ -547,8 +547,9 @@ int soak::run() {
 
     check("delivery", report.missing == 0 && report.writes > 0,
           std::to_string(report.writes) + " writes: " + std::to_string(report.received) +
-              " notified, " + std::to_string(report.excused) + " not notified inside gaps, " +
-              std::to_string(report.missing) + " missing" +
+              " notified (" + std::to_string(report.covered_but_notified) +
+              " of them inside gaps), " + std::to_string(report.excused) +
+              " not notified inside gaps, " + std::to_string(report.missing) + " missing" +
               (report.missing ? " (e.g. " + report.example + ")" : ""));
     check("coverage", !primaries_end.empty() && subscribed_end == primaries_end,
           "subscribed to " + std::to_string(subscribed_end.size()) + " of " +

@@ -168,6 +168,7 @@ delivery_report check_delivery(const std::vector<write_load::write>& writes,
     for (const auto& w : writes) {
         if (got.count(w.key)) {
             ++r.received;
+            if (covered_by_gap(w, gaps)) ++r.covered_but_notified;
         } else if (covered_by_gap(w, gaps)) {
             ++r.excused;
         } else if (r.missing++ == 0) {

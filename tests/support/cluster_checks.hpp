@@ -123,7 +123,10 @@ struct delivery_report {
     std::size_t received = 0;  ///< writes notified at least once
     std::size_t excused = 0;   ///< not notified, inside a gap
     std::size_t missing = 0;   ///< not notified, outside every gap
-    std::string example;       ///< the first missing write, "key on port P"
+    /// Notified although a gap covered them: how much the gaps excused that was not lost
+    /// (a gap is truthful when it covers the losses; this says how tight it is).
+    std::size_t covered_but_notified = 0;
+    std::string example;  ///< the first missing write, "key on port P"
     std::map<std::string, std::size_t> gaps_by_reason;
 };
 
