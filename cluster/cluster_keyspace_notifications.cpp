@@ -187,16 +187,8 @@ struct cluster_keyspace_notifications::controller
         asio::post(core.io(), [conn = std::move(it->second)] {
             if (conn) conn->close();
         });
-        std::string why;
-        if (!ec) {
-            const auto own = cluster::parse_myself(v.data);
-            if (own && !own->primary) why = "it is a replica now";
-            if (own && own->primary && !own->serves_slots) why = "it serves no slot";
-        } else if (ec == net::errc::connect_failed) {
-            why = "it is gone (connection refused)";
-        }
-        // Anything else (a stalled node, an answer that does not parse): asked again.
-        if (why.empty()) return;
+        const std::string why = cluster::retire_reason(ec, v.data);
+        if (why.empty()) return;  // still a primary with slots, or stalled: asked again
         retiring.erase(it);
         retire(name, why);
     }

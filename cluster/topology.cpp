@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "net/error.hpp"
+
 namespace ksn::cluster {
 
 using protocol::resp_type;
@@ -291,6 +293,15 @@ std::optional<topology> parse_cluster_shards(const value& reply, const net::endp
         shards.push_back(std::move(s));
     }
     return topology(std::move(shards));
+}
+
+std::string retire_reason(const std::error_code& ec, std::string_view reply) {
+    if (ec) return ec == net::errc::connect_failed ? "it is gone (connection refused)" : "";
+    const auto own = parse_myself(reply);
+    if (!own) return {};
+    if (!own->primary) return "it is a replica now";
+    if (!own->serves_slots) return "it serves no slot";
+    return {};
 }
 
 std::optional<own_view> parse_myself(std::string_view text) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -106,5 +107,11 @@ struct own_view {
 /// <ping> <pong> <epoch> <link> [<slot> ...]`); nullopt when there is none or it is short.
 /// Importing and migrating slots (`[5461->-id]`) are not served slots.
 [[nodiscard]] std::optional<own_view> parse_myself(std::string_view cluster_nodes);
+
+/// Why a former primary asked CLUSTER NODES can be let go, from the answer (`ec` empty:
+/// `reply` is the text) or the error (a net::errc): "it is a replica now", "it serves no
+/// slot", "it is gone (connection refused)"; empty while it must be kept (it says it is a
+/// primary with slots, it did not answer in time, the answer does not parse).
+[[nodiscard]] std::string retire_reason(const std::error_code& ec, std::string_view reply);
 
 }  // namespace ksn::cluster

@@ -300,6 +300,12 @@ void connection::on_read(std::uint64_t gen, const std::error_code& ec, std::size
         handle_error(make_error_code(errc::closed_by_peer), {});
         return;
     }
+    // A server that closes a connection whose input it has not read (a re-check or PING
+    // still in its buffer when it cuts a slow subscriber off) resets it instead.
+    if (ec == asio::error::connection_reset) {
+        handle_error(make_error_code(errc::closed_by_peer), ec.message());
+        return;
+    }
     if (ec) {
         handle_error(make_error_code(errc::connection_lost), ec.message());
         return;

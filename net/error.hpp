@@ -19,7 +19,7 @@ enum class errc : int {
     unexpected_reply,      ///< a reply that answers no command sent
     health_check_timeout,  ///< PING not answered within health_check_timeout
     connection_lost,       ///< the socket failed (reset, unreachable, ...)
-    closed_by_peer,        ///< the server closed the connection (EOF)
+    closed_by_peer,        ///< the server closed the connection (EOF, or a reset on read)
     not_connected,         ///< a command was sent while the connection was down
     closed,                ///< the connection was closed by the user
     server_error,          ///< the server answered a command with an error reply

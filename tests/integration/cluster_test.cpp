@@ -127,7 +127,7 @@ TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
     ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
     load.stop();
     const auto writes = load.writes();
-    wait_settled(col, writes.size());
+    wait_settled(col, writes);
     expect_all_outside_gaps_received(writes, col);
     std::size_t after = 0;
     for (const auto& [key, node] : col.received())
@@ -171,7 +171,7 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
     load.stop();
     const auto writes = load.writes();
-    wait_settled(col, writes.size());
+    wait_settled(col, writes);
     expect_all_outside_gaps_received(writes, col);
     for (const auto& g : col.gaps()) {
         if (g.node != replica.to_string()) continue;
@@ -228,7 +228,7 @@ TEST(Cluster, APrimaryFailedOverWhileStalledKeepsItsConnectionAndReportsItsOwnGa
     ASSERT_TRUE(wrote_more(load, 300)) << "writes after the stalled node rejoined";
     load.stop();
     const auto writes = load.writes();
-    wait_settled(col, writes.size());
+    wait_settled(col, writes);
     expect_all_outside_gaps_received(writes, col);
     // The node that left reported its own gap, with its slots.
     bool own_gap = false;

@@ -335,7 +335,7 @@ std::vector<std::string> open_nodes(notifier_base& n) {
 std::vector<gap_event> expect_nothing_lost_outside_gaps(primary_writer& w, collector& col) {
     w.stop();
     const auto writes = w.writes();
-    wait_settled(col, writes.size());
+    wait_settled(col, writes);
     const auto gaps = col.gaps();
     const auto report = check_delivery(writes, col.received(), gaps);
     EXPECT_GT(report.writes, 0u);

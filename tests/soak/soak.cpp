@@ -490,7 +490,7 @@ int soak::run() {
     const auto duration = clock::now() - t0_;
     const auto writes = load_->writes();
     say("load stopped after " + std::to_string(writes.size()) + " writes; waiting for the rest");
-    wait_settled(*collector_, writes.size(), 15s);
+    wait_settled(*collector_, writes, 15s);
     const auto subscribed_end = subscribed(*notifier_);
     std::set<std::string> primaries_end;
     try {

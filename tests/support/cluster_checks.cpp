@@ -195,4 +195,32 @@ void wait_settled(collector& col, std::size_t expected, std::chrono::seconds lim
     }
 }
 
+void wait_settled(collector& col, const std::vector<write_load::write>& writes,
+                  std::chrono::seconds limit) {
+    const auto deadline = clock::now() + scaled(limit);
+    const auto quiet = scaled(std::chrono::milliseconds(1s));
+    std::size_t last = col.count();
+    auto last_change = clock::now();
+    const auto every_key = [&] {
+        std::unordered_set<std::string> got;
+        for (const auto& [key, node] : col.received())
+            got.insert(key);
+        for (const auto& w : writes) {
+            if (!got.count(w.key)) return false;
+        }
+        return true;
+    };
+    while (clock::now() < deadline) {
+        const std::size_t now = col.count();
+        if (now >= writes.size() && every_key()) return;
+        std::this_thread::sleep_for(50ms);
+        if (col.count() != last) {
+            last = col.count();
+            last_change = clock::now();
+        } else if (clock::now() - last_change > quiet) {
+            return;
+        }
+    }
+}
+
 }  // namespace ksn::test

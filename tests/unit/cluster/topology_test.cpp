@@ -6,6 +6,7 @@
 
 #include "cluster/slot.hpp"
 #include "cluster/topology.hpp"
+#include "net/error.hpp"
 #include "protocol/value.hpp"
 
 namespace ksn::cluster {
@@ -210,6 +211,19 @@ TEST(Topology, ClusterShardsResp3Maps) {
     const auto t = parse_cluster_shards(parse(reply), {"127.0.0.1", 7000}, error);
     ASSERT_TRUE(t) << error;
     EXPECT_EQ(t->shards()[0].primary.id, id_a);
+}
+
+TEST(RetireReason, LetsAFormerPrimaryGoOnlyOnceItSaysSoOrIsGone) {
+    const std::string mine = "e7d1 127.0.0.1:30001@40001 myself,";
+    EXPECT_EQ(retire_reason({}, mine + "slave 07c3 0 0 4 connected\n"), "it is a replica now");
+    EXPECT_EQ(retire_reason({}, mine + "master - 0 0 1 connected\n"), "it serves no slot");
+    EXPECT_EQ(retire_reason({}, mine + "master - 0 0 1 connected 0-5460\n"), "");
+    EXPECT_EQ(retire_reason({}, "garbage"), "");
+    EXPECT_EQ(retire_reason(make_error_code(net::errc::connect_failed), ""),
+              "it is gone (connection refused)");
+    // Stalled (the kernel accepts, nothing answers), or an error reply: kept.
+    EXPECT_EQ(retire_reason(make_error_code(net::errc::connect_timeout), ""), "");
+    EXPECT_EQ(retire_reason(make_error_code(net::errc::server_error), "ERR"), "");
 }
 
 TEST(ParseMyself, ReadsTheNodesOwnRoleAndSlots) {
