@@ -94,9 +94,7 @@ struct cluster_keyspace_notifications::controller
             const std::string name = it->first;
             it = retiring.erase(it);
             if (auto* node = core.find_node(name)) {
-                std::optional<gap_event> gap = node->open_gap();
-                if (gap) gap->restored = clock::now();
-                core.remove_node(name, std::move(gap));
+                core.remove_node(name, node->gap_until_now("a primary again, subscribed anew"));
                 restarted = true;
             }
         }
@@ -198,13 +196,7 @@ struct cluster_keyspace_notifications::controller
     void retire(const std::string& name, const std::string& why) {
         auto* node = core.find_node(name);
         if (node == nullptr) return;
-        std::optional<gap_event> gap;
-        if (node->open_gap()) {
-            gap = *node->open_gap();
-            gap->restored = clock::now();
-            if (gap->slots.empty()) gap->slots = node->slots();
-            gap->detail += "; closed: " + why;
-        }
+        auto gap = node->gap_until_now(why);
         core.report(severity::info, "cluster: " + name + " retired (" + why + "): closed");
         core.remove_node(name, std::move(gap));
     }

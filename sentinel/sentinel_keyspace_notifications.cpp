@@ -117,13 +117,8 @@ struct sentinel_keyspace_notifications::controller
         const std::string old = address.to_string();
         auto* node = core.find_node(old);
         if (node == nullptr) return;
-        std::optional<gap_event> gap;
-        if (node->open_gap()) {
-            // Its connection is down: what it acknowledged until now may be lost.
-            gap = *node->open_gap();
-            gap->restored = clock::now();
-            gap->detail += "; closed: " + why;
-        }
+        // Its connection is down: what it acknowledged until now may be lost.
+        auto gap = node->gap_until_now(why);
         core.report(severity::info, "sentinel: " + old + " is no longer the primary of '" + name +
                                         "' (" + why + "): closed");
         confirmed_at.erase(old);

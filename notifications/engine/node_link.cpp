@@ -65,6 +65,15 @@ void node_link::expect_unreachable(clock::time_point lost, const std::string& wh
     run(machine_.expect_unreachable(lost, why, clock::now()));
 }
 
+std::optional<gap_event> node_link::gap_until_now(const std::string& why) const {
+    std::optional<gap_event> gap = machine_.open_gap();
+    if (!gap) return gap;
+    gap->restored = clock::now();
+    if (gap->slots.empty()) gap->slots = machine_.slots();
+    gap->detail += "; closed: " + why;
+    return gap;
+}
+
 void node_link::flags_set(notify_flags f) {
     run(machine_.on_flags(to_letters(f), clock::now(), delivered_until()));
 }

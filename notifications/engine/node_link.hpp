@@ -57,6 +57,9 @@ class node_link final : public net::connection_observer {
     std::optional<clock::time_point> gap_start() const noexcept { return machine_.gap_start(); }
     /// The interruption not yet reported, if any (node_subscriber::open_gap()).
     const std::optional<gap_event>& open_gap() const noexcept { return machine_.open_gap(); }
+    /// For a node removed while its connection is down (a former primary retired): its
+    /// open gap ended now, with its slots and `why` in the detail; nullopt when it has none.
+    std::optional<gap_event> gap_until_now(const std::string& why) const;
     /// When the last message from this node was read (nullopt before the first).
     std::optional<clock::time_point> last_message() const noexcept { return last_message_; }
 

@@ -66,6 +66,20 @@ bool notifier_caught_up(cluster_keyspace_notifications& n, redis_cluster& c) {
         3 * refresh + 2s);
 }
 
+/// Waits until `replica` owns slot 0 (after a failover: cluster-node-timeout, 1 s scaled,
+/// and an election).
+bool promoted(redis_cluster& c, const net::endpoint& replica) {
+    return wait_until(
+        [&] {
+            try {
+                return c.topology().owner(0)->primary.address == replica;
+            } catch (...) {
+                return false;
+            }
+        },
+        20s);
+}
+
 TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
@@ -149,15 +163,7 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     const auto replica = shard0->replicas.front().address;
     c.node(victim.port).kill9();
     // The replica takes over after cluster-node-timeout (1 s, scaled) and an election.
-    ASSERT_TRUE(wait_until(
-        [&] {
-            try {
-                return c.topology().owner(0)->primary.address == replica;
-            } catch (...) {
-                return false;
-            }
-        },
-        20s));
+    ASSERT_TRUE(promoted(c, replica));
     ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
                            2 * refresh + 2s));
     ASSERT_TRUE(wait_until(
@@ -205,15 +211,7 @@ TEST(Cluster, APrimaryFailedOverWhileStalledKeepsItsConnectionAndReportsItsOwnGa
     // waits in its socket; the stalled node acknowledges it once it runs again, before it
     // learns it was replaced.
     c.node(victim.port).pause();
-    ASSERT_TRUE(wait_until(
-        [&] {
-            try {
-                return c.topology().owner(0)->primary.address == replica;
-            } catch (...) {
-                return false;
-            }
-        },
-        20s));
+    ASSERT_TRUE(promoted(c, replica));
     ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
                            2 * refresh + 2s));
     // Kept while it has not said itself that it is no longer a primary.
