@@ -51,7 +51,7 @@ subscription_plan plan_subscriptions(
             if (auto it = subscribed.find(m.from); it != subscribed.end() && it->second) {
                 lost = std::min(lost, *it->second);
             }
-            if (!m.from.empty() && from.find(m.from) == std::string::npos) {
+            if (!m.from.empty() && p.took_from[name].insert(m.from).second) {
                 from += (from.empty() ? "" : ", ") + m.from;
             }
         }

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,8 @@ struct subscription_plan {
     std::vector<std::string> open;
     /// Gaps the new nodes report once covered (reason topology_change), by node name.
     std::vector<std::pair<std::string, gap_event>> gaps;
+    /// For each node of `gaps`, the nodes it took the slots from (empty names left out).
+    std::map<std::string, std::set<std::string>> took_from;
 };
 
 /// `now` and `before` (nullptr the first time) as the tracker reports them, with

@@ -445,6 +445,13 @@ void connection::command(std::span<const std::string_view> args, reply_handler h
     arm_timer();
 }
 
+void connection::ping_soon() {
+    if (state_ != connection_state::ready) return;
+    session_.ping_soon(clock::now());
+    flush();
+    arm_timer();
+}
+
 void connection::subscribe_command(std::span<const std::string_view> args, reply_handler on_error) {
     session_.subscribe_command(args, std::move(on_error));
     flush();

@@ -93,6 +93,8 @@ class connection : public std::enable_shared_from_this<connection> {
     std::optional<clock::time_point> ping_answered() const noexcept {
         return session_.ping_answered();
     }
+    /// See session::ping_soon(); nothing unless ready.
+    void ping_soon();
     const connection_counters& counters() const noexcept { return counters_; }
 
   private:

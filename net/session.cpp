@@ -67,6 +67,7 @@ void session::start(clock::time_point now) {
     next_ping_.reset();
     ping_deadline_.reset();
     ping_answered_.reset();
+    ping_again_ = false;
     handshake_deadline_ = now + options_.connect_timeout;
     state_ = session_state::handshaking;
     if (options_.resp == resp_version::resp2) {
@@ -142,6 +143,27 @@ void session::on_timer(clock::time_point now) {
     if (next_ping_ && now >= *next_ping_) send_ping(now);
 }
 
+void session::ping_soon(clock::time_point now) {
+    if (state_ != session_state::ready) return;
+    now_ = now;
+    if (ping_deadline_) {
+        ping_again_ = true;
+        return;
+    }
+    send_ping(now);
+}
+
+void session::pong() {
+    ping_deadline_.reset();
+    ping_answered_ = ping_sent_;
+    if (ping_again_) {
+        ping_again_ = false;
+        next_ping_ = now_;
+    } else if (options_.health_check_interval.count() > 0) {
+        next_ping_ = now_ + options_.health_check_interval;
+    }
+}
+
 void session::send_ping(clock::time_point now) {
     next_ping_.reset();
     ping_sent_ = now;
@@ -164,6 +186,7 @@ void session::abandon(const std::error_code& ec) {
     }
     ping_deadline_.reset();
     next_ping_.reset();
+    ping_again_ = false;
     handshake_deadline_.reset();
 }
 
@@ -226,11 +249,7 @@ void session::handle_frame(const protocol::pubsub_frame& f, clock::time_point re
             return;
         }
         fifo_.pop_front();
-        ping_deadline_.reset();
-        ping_answered_ = ping_sent_;
-        if (options_.health_check_interval.count() > 0) {
-            next_ping_ = now_ + options_.health_check_interval;
-        }
+        pong();
         return;
     }
     // A confirmation. The server also sends some unprompted (e.g. sunsubscribe when a
@@ -255,11 +274,7 @@ void session::handle_value(const protocol::value& v, session_sink& sink) {
     fifo_.pop_front();
     switch (e.kind) {
         case entry_kind::ping:
-            ping_deadline_.reset();
-            ping_answered_ = ping_sent_;
-            if (options_.health_check_interval.count() > 0) {
-                next_ping_ = now_ + options_.health_check_interval;
-            }
+            pong();
             return;
         case entry_kind::subscribe:
             if (!v.is_error()) {

@@ -96,6 +96,10 @@ class session {
     std::optional<clock::time_point> next_deadline() const noexcept;
     /// Fires the handshake timeout and the health check.
     void on_timer(clock::time_point now);
+    /// Sends a health-check PING now (or, when one is in flight, another as soon as it is
+    /// answered), so that ping_answered() soon passes `now`: everything the server sent
+    /// before it received that PING has then been read. Ready sessions only.
+    void ping_soon(clock::time_point now);
 
     /// The connection is gone: every pending reply handler is called with `ec`, held
     /// commands are dropped, and the session returns to idle.
@@ -135,6 +139,7 @@ class session {
     void after_auth();
     void become_ready();
     void send_ping(clock::time_point now);
+    void pong();  // the PING in flight was answered
 
     connection_options options_;
     session_state state_ = session_state::idle;
@@ -158,6 +163,7 @@ class session {
     std::optional<clock::time_point> ping_deadline_;
     clock::time_point ping_sent_{};
     std::optional<clock::time_point> ping_answered_;
+    bool ping_again_ = false;  // ping_soon() while a PING was in flight
 };
 
 }  // namespace ksn::net

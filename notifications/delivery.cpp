@@ -40,7 +40,7 @@ void delivery::rebuild() noexcept {
     } catch (const std::bad_alloc&) {
         return;
     }
-    view_.set_origin(node_, received_, pattern_);
+    view_.set_origin(node_, received_, pattern_, redelivered_);
 }
 
 delivery::delivery(const delivery& other)
@@ -51,6 +51,7 @@ delivery::delivery(const delivery& other)
       node_(other.node_),
       key_prefix_(other.key_prefix_),
       received_(other.received_),
+      redelivered_(other.redelivered_),
       gap_(other.gap_),
       confirmation_(other.confirmation_),
       invalid_(other.invalid_),
@@ -66,6 +67,7 @@ delivery::delivery(delivery&& other) noexcept
       node_(std::move(other.node_)),
       key_prefix_(std::move(other.key_prefix_)),
       received_(other.received_),
+      redelivered_(other.redelivered_),
       subkey_storage_(std::move(other.subkey_storage_)),
       gap_(std::move(other.gap_)),
       confirmation_(std::move(other.confirmation_)),
@@ -88,6 +90,7 @@ delivery& delivery::operator=(delivery&& other) noexcept {
     node_ = std::move(other.node_);
     key_prefix_ = std::move(other.key_prefix_);
     received_ = other.received_;
+    redelivered_ = other.redelivered_;
     subkey_storage_ = std::move(other.subkey_storage_);
     view_ = received_notification{};
     gap_ = std::move(other.gap_);

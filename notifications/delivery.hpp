@@ -83,18 +83,26 @@ class received_notification : public key_notification {
     [[nodiscard]] clock::time_point received() const noexcept { return received_; }
     /// The pattern of a PSUBSCRIBE subscription it matched; empty for SUBSCRIBE.
     [[nodiscard]] std::string_view pattern() const noexcept { return pattern_; }
+    /// True when the same notification was delivered before from another node's stream:
+    /// while a cluster's slots are handed over from a former primary (now replicating
+    /// from the new one) to the new primary, both publish the writes of the overlap, and
+    /// the second copy of each is marked. A repeat the window no longer holds (see
+    /// cluster_options::handover_window) arrives unmarked.
+    [[nodiscard]] bool redelivered() const noexcept { return redelivered_; }
 
-    void set_origin(std::string_view node, clock::time_point received,
-                    std::string_view pattern) noexcept {
+    void set_origin(std::string_view node, clock::time_point received, std::string_view pattern,
+                    bool redelivered = false) noexcept {
         node_ = node;
         received_ = received;
         pattern_ = pattern;
+        redelivered_ = redelivered;
     }
 
   private:
     std::string_view node_;
     std::string_view pattern_;
     clock::time_point received_{};
+    bool redelivered_ = false;
 };
 
 using notification_handler = std::function<void(const received_notification&)>;
@@ -165,6 +173,7 @@ class delivery {
     std::string node_;
     std::string key_prefix_;
     clock::time_point received_{};
+    bool redelivered_ = false;
     std::vector<std::string_view> subkey_storage_;
     received_notification view_;
     gap_event gap_;

@@ -111,6 +111,7 @@ struct node_stats {
     net::connection_state state = net::connection_state::disconnected;
     int resp = 0;                       ///< protocol in use (2 or 3), 0 before the first connect
     std::uint64_t notifications = 0;    ///< delivered to a handler or queued
+    std::uint64_t redelivered = 0;      ///< of those, repeats marked redelivered
     std::uint64_t bytes = 0;            ///< read from the socket
     std::uint64_t protocol_errors = 0;  ///< malformed RESP (each resets the connection)
     std::uint64_t invalid = 0;          ///< malformed notifications (reported, skipped)

@@ -246,6 +246,12 @@ json_object& json_object::null(std::string_view name) {
     return *this;
 }
 
+json_object& json_object::boolean(std::string_view name, bool value) {
+    key(name);
+    out_ += value ? "true" : "false";
+    return *this;
+}
+
 json_object& json_object::number_pairs(
     std::string_view name, std::span<const std::pair<std::uint16_t, std::uint16_t>> pairs) {
     key(name);

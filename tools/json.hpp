@@ -57,6 +57,7 @@ class json_object {
     json_object& number(std::string_view name, std::int64_t value);
     json_object& number(std::string_view name, std::uint64_t value);
     json_object& null(std::string_view name);
+    json_object& boolean(std::string_view name, bool value);
     /// "name":[[a,b],…] — pairs of integers (slot ranges); "name":[] for none.
     json_object& number_pairs(std::string_view name,
                               std::span<const std::pair<std::uint16_t, std::uint16_t>> pairs);

@@ -174,11 +174,12 @@ void print_stats(const ksn::notifier_base& n) {
     for (const auto& x : s.nodes) {
         std::fprintf(
             stderr,
-            "ksn: stats %s state=%s resp=%d notifications=%llu bytes=%llu "
+            "ksn: stats %s state=%s resp=%d notifications=%llu redelivered=%llu bytes=%llu "
             "protocol_errors=%llu invalid=%llu filtered=%llu other_messages=%llu "
             "reconnects=%llu gaps=%llu dropped=%llu\n",
             x.node.c_str(), std::string(ksn::net::to_string(x.state)).c_str(), x.resp,
             static_cast<unsigned long long>(x.notifications),
+            static_cast<unsigned long long>(x.redelivered),
             static_cast<unsigned long long>(x.bytes),
             static_cast<unsigned long long>(x.protocol_errors),
             static_cast<unsigned long long>(x.invalid), static_cast<unsigned long long>(x.filtered),
@@ -191,8 +192,10 @@ void print_stats(const ksn::notifier_base& n) {
 }
 
 /// -v in cluster mode: the primaries watched, one line each with their slots
-/// ("ksn: info: primary 127.0.0.1:7000 slots=0-5460"), once subscribed and again after a
-/// gap when the topology changed since (a node that takes over slots reports a gap).
+/// ("ksn: info: primary 127.0.0.1:7000 slots=0-5460"), once subscribed and again when
+/// the topology changed since: after a gap (a node that takes over slots reports one), at
+/// most once a second while nothing arrives (a handover without loss reports none) and
+/// at the end.
 class primaries_report {
   public:
     explicit primaries_report(ksn::cluster_keyspace_notifications& n) : notifier_(n) {}
@@ -341,12 +344,17 @@ int run_watch(const watch_options& o) {
     ksn::delivery d;
     std::uint64_t received = 0;
     int status = exit_ok;
+    auto topology_check = clock::now() + 1s;
     while (g_signal == 0) {
         if (o.count > 0 && received >= o.count) break;
         // Drain what is queued without flushing; flush before waiting.
         bool got = n.next(d, clock::duration::zero());
         if (!got) {
             std::fflush(stdout);
+            if (primaries && clock::now() >= topology_check) {
+                primaries->show("topology changed: ");
+                topology_check = clock::now() + 1s;
+            }
             auto wait = clock::duration(200ms);  // bounds how long a signal waits
             if (bounded) {
                 const auto now = clock::now();
@@ -369,7 +377,8 @@ int run_watch(const watch_options& o) {
         }
         if (!got) continue;
         if (d.is_notification()) {
-            const ksn::tools::origin from{d.notification().node(), d.notification().received()};
+            const ksn::tools::origin from{d.notification().node(), d.notification().received(),
+                                          d.notification().redelivered()};
             ksn::tools::format_notification(line, format, d.notification(), &from);
             write_out(line);
             ++received;
@@ -398,6 +407,7 @@ int run_watch(const watch_options& o) {
         }
     }
     if (!flush_output("ksn watch")) status = exit_failure;
+    if (primaries) primaries->show("topology changed: ");
     if (o.stats) print_stats(n);
     n.close();
     return g_signal != 0 ? interrupted_status() : status;

@@ -121,6 +121,7 @@ void format_notification(std::string& line, output_format f, const key_notificat
             .bytes("channel", n.channel());
         if (from != nullptr) {
             o.text("node", from->node).number("ts_ns", monotonic_ns(from->received));
+            if (from->redelivered) o.boolean("redelivered", true);
         }
         o.end_line();
         return;
@@ -148,6 +149,7 @@ void format_notification(std::string& line, output_format f, const key_notificat
         }
         line += ']';
     }
+    if (from != nullptr && from->redelivered) line += " redelivered";
     line += '\n';
 }
 

@@ -4,6 +4,8 @@
 // JSON lines (fields whose bytes are not valid UTF-8 get `_b64` names, see json.hpp):
 //   {"type":"keyspace","db":0,"key":"k","event":"set","subkeys":[],"channel":"…",
 //    "node":"host:port","ts_ns":N}                        (node and ts_ns: watch only)
+//   a repeat from another node's stream also has "redelivered":true (watch only; the
+//   text line ends with ` redelivered`)
 //   {"type":"gap","node":"…","reason":"connection_lost","detail":"…","lost_ts_ns":N,
 //    "restored_ts_ns":N|null,"dropped":N,"slots":[[first,last],…]}
 //                                            (slots: [] for a standalone server)
@@ -36,6 +38,8 @@ enum class output_format { text, json };
 struct origin {
     std::string_view node;
     clock::time_point received{};
+    /// A repeat from another node's stream (received_notification::redelivered()).
+    bool redelivered = false;
 };
 
 /// Appends `bytes` for a terminal: as is when they are non-empty printable UTF-8 without

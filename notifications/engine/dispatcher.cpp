@@ -40,7 +40,7 @@ void dispatcher::release_wakes() {
 
 event_queue::push_result dispatcher::dispatch(const protocol::pubsub_frame& frame,
                                               clock::time_point received, node_stats& stats,
-                                              std::string_view node) {
+                                              std::string_view node, bool redelivered) {
     const bool pattern = frame.kind == pubsub_kind::pmessage;
     const auto* entry = registry_.find(pattern ? frame.pattern : frame.channel, pattern);
     if (entry == nullptr) {
@@ -74,8 +74,10 @@ event_queue::push_result dispatcher::dispatch(const protocol::pubsub_frame& fram
             return event_queue::push_result::dropped;
     }
     ++stats.notifications;
+    if (redelivered) ++stats.redelivered;
     if (options_.dispatch == dispatch_mode::io_thread && entry->handler) {
-        scratch_.set_origin(node, received, pattern ? frame.pattern : std::string_view());
+        scratch_.set_origin(node, received, pattern ? frame.pattern : std::string_view(),
+                            redelivered);
         try {
             (*entry->handler)(scratch_);
         } catch (...) {
@@ -92,7 +94,7 @@ event_queue::push_result dispatcher::dispatch(const protocol::pubsub_frame& fram
     }
     return queue_.push_notification(frame.channel, frame.payload,
                                     pattern ? frame.pattern : std::string_view(), node, received,
-                                    entry->handler);
+                                    entry->handler, redelivered);
 }
 
 void dispatcher::emit_gap(gap_event gap) {

@@ -42,11 +42,13 @@ class dispatcher {
     void release_wakes();
 
     // I/O thread.
-    /// One message or pmessage from `node` (its counters in `stats`). Answers the queue's
-    /// push_result: `full` means the node must pause (overflow_policy::disconnect).
+    /// One message or pmessage from `node` (its counters in `stats`); `redelivered`: a
+    /// repeat of one delivered from another node (received_notification::redelivered()).
+    /// Answers the queue's push_result: `full` means the node must pause
+    /// (overflow_policy::disconnect).
     event_queue::push_result dispatch(const protocol::pubsub_frame& frame,
                                       clock::time_point received, node_stats& stats,
-                                      std::string_view node);
+                                      std::string_view node, bool redelivered = false);
     void emit_gap(gap_event gap);
     void emit_confirmation(const protocol::pubsub_frame& frame, std::string_view node);
     /// A diagnostic to the diagnostic handler (guarded; any thread).

@@ -101,7 +101,7 @@ void event_queue::record_drop(std::vector<gap_event>& into, std::string_view nod
 event_queue::push_result event_queue::push_notification(
     std::string_view channel, std::string_view payload, std::string_view pattern,
     std::string_view node, clock::time_point received,
-    const std::shared_ptr<const notification_handler>& handler) {
+    const std::shared_ptr<const notification_handler>& handler, bool redelivered) {
     std::unique_lock lock(mutex_);
     if (count_ == slots_.size()) {
         switch (policy_) {
@@ -144,6 +144,7 @@ event_queue::push_result event_queue::push_notification(
     s.pattern.assign(pattern);
     s.node.assign(node);
     s.received = received;
+    s.redelivered = redelivered;
     s.handler = handler;
     wake();
     return push_result::queued;
@@ -210,6 +211,7 @@ bool event_queue::pop(delivery& out, clock::duration timeout,
             out.pattern_.swap(s.pattern);
             out.node_.swap(s.node);
             out.received_ = s.received;
+            out.redelivered_ = s.redelivered;
             out.handler_ = std::move(s.handler);
         }
         --count_;

@@ -40,7 +40,8 @@ class event_queue {
     push_result push_notification(std::string_view channel, std::string_view payload,
                                   std::string_view pattern, std::string_view node,
                                   clock::time_point received,
-                                  const std::shared_ptr<const notification_handler>& handler);
+                                  const std::shared_ptr<const notification_handler>& handler,
+                                  bool redelivered = false);
     void push_gap(gap_event gap);
     void push_confirmation(const confirmation& c);
     /// Informational like confirmations: never evicts, dropped when the queue is full.
@@ -87,6 +88,7 @@ class event_queue {
         std::string pattern;
         std::string node;
         clock::time_point received{};
+        bool redelivered = false;
         std::shared_ptr<const notification_handler> handler;
         confirmation conf;
         invalid_notification invalid;

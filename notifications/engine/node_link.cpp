@@ -114,7 +114,8 @@ void node_link::on_state(net::connection_state state, const std::error_code& ec,
 
 void node_link::on_message(const protocol::pubsub_frame& frame, clock::time_point received) {
     last_message_ = received;
-    if (core_.dispatch(frame, received, stats_) == event_queue::push_result::full) {
+    const bool again = repeats_ && repeats_->repeat(repeat_side_, frame.channel, frame.payload);
+    if (core_.dispatch(frame, received, stats_, again) == event_queue::push_result::full) {
         pause_for_overflow(received);
     }
 }

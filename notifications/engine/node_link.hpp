@@ -18,6 +18,7 @@
 #include "../../net/connection.hpp"
 #include "../notifier_options.hpp"
 #include "node_subscriber.hpp"
+#include "repeat_window.hpp"
 
 namespace ksn::detail {
 
@@ -36,6 +37,23 @@ class node_link final : public net::connection_observer {
     const std::string& name() const noexcept { return machine_.name(); }
     const net::endpoint& address() const noexcept { return options_.address; }
     bool ready() const noexcept { return machine_.ready(); }
+    /// Ready with every subscription confirmed on this connection.
+    bool covered() const noexcept { return machine_.ready() && machine_.covered(); }
+    /// Connections established after the first (a change means the stream broke).
+    std::uint64_t reconnects() const noexcept { return machine_.reconnects(); }
+    /// See net::connection::ping_soon() and ping_answered().
+    void ping_soon() {
+        if (conn_) conn_->ping_soon();
+    }
+    std::optional<clock::time_point> ping_answered() const noexcept {
+        return conn_ ? conn_->ping_answered() : std::nullopt;
+    }
+    /// While a cluster handover overlaps this node's stream with another's: its messages
+    /// are matched on `side` of `w` and repeats are delivered as redelivered. nullptr ends it.
+    void set_repeats(std::shared_ptr<repeat_window> w, int side) {
+        repeats_ = std::move(w);
+        repeat_side_ = side;
+    }
     /// A node leaving (a former cluster primary kept until it retires): new operations
     /// are not sent to it; its connection replays the registry as any other.
     bool retiring() const noexcept { return retiring_; }
@@ -105,6 +123,8 @@ class node_link final : public net::connection_observer {
     bool ever_ready_ = false;
     bool retiring_ = false;
     std::optional<clock::time_point> last_message_;
+    std::shared_ptr<repeat_window> repeats_;
+    int repeat_side_ = 0;
 };
 
 }  // namespace ksn::detail

@@ -67,8 +67,9 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
 
     // Called by node_link on the I/O thread.
     event_queue::push_result dispatch(const protocol::pubsub_frame& frame,
-                                      clock::time_point received, node_stats& stats) {
-        return dispatcher_.dispatch(frame, received, stats, stats.node);
+                                      clock::time_point received, node_stats& stats,
+                                      bool redelivered = false) {
+        return dispatcher_.dispatch(frame, received, stats, stats.node, redelivered);
     }
     void emit_gap(gap_event gap) { dispatcher_.emit_gap(std::move(gap)); }
     void emit_confirmation(const protocol::pubsub_frame& frame, const std::string& node) {

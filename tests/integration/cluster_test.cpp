@@ -6,6 +6,7 @@
 // check ("nothing more arrives").
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <set>
 #include <thread>
@@ -109,7 +110,7 @@ TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
 }
 
-TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
+TEST(Cluster, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
     n.subscribe_keyspace("m:*");
@@ -124,29 +125,47 @@ TEST(Cluster, ManualFailoverSubscribesThePromotedNodeWithAGap) {
     const auto old_primary = shard0->primary.address.to_string();
     const auto replica = shard0->replicas.front().address;
     c.node(replica.port).command({"CLUSTER", "FAILOVER"});
-    ASSERT_TRUE(wait_until([&] { return c.topology().owner(0)->primary.address == replica; }, 15s));
+    ASSERT_TRUE(promoted(c, replica));
     const auto promoted_at = clock::now();
     // Subscribed within two refresh intervals (plus the time to connect and confirm).
     ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
                            2 * refresh + 1s));
     EXPECT_LT(clock::now() - promoted_at, 2 * refresh + scaled(1s));
-    EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(old_primary) == 0; }, 2s))
+    // The demoted primary, a replica of the new one, is kept until it caught up with the
+    // new primary's subscription (make before break), then let go.
+    EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(old_primary) == 0; }, 10s))
         << "the demoted primary is still subscribed";
-    ASSERT_TRUE(wait_until([&] { return !col.gaps().empty(); }, 5s));
-    const auto g = col.gaps().front();
-    EXPECT_EQ(g.node, replica.to_string());
-    EXPECT_EQ(g.reason, gap_reason::topology_change) << g.detail;
-    EXPECT_FALSE(g.slots.empty());
-    EXPECT_EQ(g.slots.front().first, 0);
     ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
     load.stop();
     const auto writes = load.writes();
     wait_settled(col, writes);
-    expect_all_outside_gaps_received(writes, col);
+    // Nothing could be lost, so no gap, and every write was notified.
+    const auto gaps = col.gaps();
+    for (const auto& g : gaps)
+        ADD_FAILURE() << "gap on " << g.node << " (" << to_string(g.reason) << "): " << g.detail;
+    const auto received = col.received();
+    const auto r = check_delivery(writes, received, gaps);
+    EXPECT_EQ(r.received, writes.size()) << "e.g. " << r.example;
+    // Each key is written once: a key notified twice is a repeat of the overlap, and every
+    // repeat is marked (the first copy never is).
+    std::map<std::string, std::size_t> copies, marked;
+    for (const auto& [key, node] : received)
+        ++copies[key];
+    const auto redelivered = col.redelivered();
+    for (const auto& key : redelivered)
+        ++marked[key];
+    std::size_t repeats = 0;
+    for (const auto& [key, count] : copies) {
+        repeats += count - 1;
+        EXPECT_EQ(marked[key], count - 1) << key << " arrived " << count << " times";
+    }
+    EXPECT_EQ(redelivered.size(), repeats);
     std::size_t after = 0;
-    for (const auto& [key, node] : col.received())
+    for (const auto& [key, node] : received)
         after += node == replica.to_string();
     EXPECT_GT(after, 0u) << "nothing received from the promoted node";
+    std::cout << "manual failover: " << writes.size() << " writes, " << r.received << " notified, "
+              << repeats << " repeats (all marked redelivered), " << gaps.size() << " gaps\n";
 }
 
 TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {

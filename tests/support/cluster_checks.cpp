@@ -52,6 +52,11 @@ std::vector<gap_event> collector::gaps() {
     return gaps_;
 }
 
+std::vector<std::string> collector::redelivered() {
+    std::lock_guard lock(m_);
+    return redelivered_;
+}
+
 void collector::run() {
     delivery d;
     while (!stop_) {
@@ -72,6 +77,7 @@ void collector::run() {
                 received_.emplace_back(std::string(key), std::string(node));
             }
             ++count_;
+            if (d.notification().redelivered()) redelivered_.emplace_back(key);
         }
     }
 }

@@ -41,6 +41,8 @@ class collector {
     /// (key, node) of each notification, in arrival order.
     std::vector<std::pair<std::string, std::string>> received();
     std::vector<gap_event> gaps();
+    /// Keys of the notifications delivered as redelivered (a handover's repeats), in order.
+    std::vector<std::string> redelivered();
     /// Stops pulling (a slow consumer) until resume(); deliveries wait in the queue.
     void pause() { paused_ = true; }
     void resume() { paused_ = false; }
@@ -52,6 +54,7 @@ class collector {
     std::vector<std::pair<std::string, std::string>> received_;
     std::size_t count_ = 0;  ///< used entries of received_
     std::vector<gap_event> gaps_;
+    std::vector<std::string> redelivered_;
     std::atomic<bool> paused_{false};
     std::atomic<bool> stop_{false};
     std::thread thread_;

@@ -79,6 +79,9 @@ TEST(SubscriptionPlan, FailoverClosesTheOldPrimaryAndTheNewOneReportsItsSlots) {
     EXPECT_EQ(g.lost, previous);
     EXPECT_NE(g.detail.find("took over slots 5461-10922 from " + name(7001)), std::string::npos)
         << g.detail;
+    // Where the slots came from, for a handover without loss (cluster/handover.hpp).
+    EXPECT_EQ(p.took_from.at(name(7004)), (std::set<std::string>{name(7001)}));
+    EXPECT_EQ(p.took_from.size(), 1u);
 }
 
 TEST(SubscriptionPlan, AGapStartsWhenTheOldOwnersConnectionBrokeIfThatWasEarlier) {

@@ -329,6 +329,34 @@ TEST_F(SessionTest, PongInEitherFormRearmsTheHealthCheck) {
     EXPECT_FALSE(s_->ping_answered());
 }
 
+TEST_F(SessionTest, PingSoonSendsNowOrRightAfterThePingInFlight) {
+    options_.health_check_interval = 3s;
+    options_.health_check_timeout = 2s;
+    ready_resp2();
+    s_->ping_soon(t0 + 500ms);  // none in flight: sent at once
+    EXPECT_EQ(output(), cmd({"PING"}));
+    s_->ping_soon(t0 + 600ms);  // one in flight: nothing more yet
+    EXPECT_EQ(output(), "");
+    feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", t0 + 700ms);
+    EXPECT_EQ(s_->ping_answered(), t0 + 500ms);
+    // The one asked for while the first was in flight is due at once, not 3 s later.
+    ASSERT_TRUE(s_->next_deadline());
+    EXPECT_EQ(*s_->next_deadline(), t0 + 700ms);
+    s_->on_timer(t0 + 700ms);
+    EXPECT_EQ(output(), cmd({"PING"}));
+    feed("+PONG\r\n", t0 + 800ms);
+    EXPECT_EQ(s_->ping_answered(), t0 + 700ms);
+    EXPECT_EQ(*s_->next_deadline(), t0 + 3800ms);  // back to the health-check interval
+}
+
+TEST_F(SessionTest, PingSoonBeforeReadyDoesNothing) {
+    make(options_);
+    s_->start(t0);
+    (void)output();
+    s_->ping_soon(t0 + 1ms);
+    EXPECT_EQ(output(), "");
+}
+
 TEST_F(SessionTest, HandshakeTimesOut) {
     options_.connect_timeout = 500ms;
     make(options_);

@@ -65,6 +65,19 @@ TEST(NotificationLine, JsonWithOrigin) {
               "\"node\":\"127.0.0.1:6379\",\"ts_ns\":123456789}\n");
 }
 
+TEST(NotificationLine, ARepeatSaysRedeliveredInBothFormats) {
+    const auto n = parsed("__keyspace@0__:k", "set");
+    const origin from{"127.0.0.1:7000", clock::time_point(std::chrono::nanoseconds(5)), true};
+    std::string line;
+    format_notification(line, output_format::json, n, &from);
+    EXPECT_EQ(line,
+              "{\"type\":\"keyspace\",\"db\":0,\"key\":\"k\",\"event\":\"set\","
+              "\"subkeys\":[],\"channel\":\"__keyspace@0__:k\","
+              "\"node\":\"127.0.0.1:7000\",\"ts_ns\":5,\"redelivered\":true}\n");
+    format_notification(line, output_format::text, n, &from);
+    EXPECT_EQ(without_time(line), "keyspace@0 set k redelivered\n") << line;
+}
+
 TEST(NotificationLine, JsonOfEveryKindWithoutOrigin) {
     struct row {
         std::string channel, payload, json;
