@@ -7,9 +7,9 @@
 
 #include "net/command_connection.hpp"
 
-#include "cluster/handover.hpp"
 #include "cluster/subscription_plan.hpp"
 #include "cluster/topology_tracker.hpp"
+#include "notifications/engine/handover_runner.hpp"
 #include "notifications/engine/notifier_core.hpp"
 
 namespace ksn {
@@ -38,26 +38,17 @@ struct cluster_keyspace_notifications::controller
     std::map<std::string, std::shared_ptr<net::command_connection>> retiring;
     asio::steady_timer retire_timer;
     bool retire_armed = false;
-    // Handovers in progress, by the new primary's name (cluster/handover.hpp), stepped on
-    // the retire_check timer and after each answer.
-    struct handover_entry {
-        cluster::handover h;
-        std::uint64_t from_reconnects = 0;  // the old node's connection when it began
-        std::shared_ptr<detail::repeat_window> window;
-        std::shared_ptr<net::command_connection> conn;  // the INFO replication in flight
-    };
-    std::map<std::string, handover_entry> handovers;
+    // Make before break (notifications/engine/handover.hpp).
+    std::shared_ptr<detail::handover_runner> handovers;
     // Retired nodes whose removal waits for the handover of their slots (name: why).
     std::map<std::string, std::string> deferred;
-    std::chrono::milliseconds handover_timeout;
-    std::size_t handover_window;
 
     controller(detail::notifier_core& c, const cluster_options& o)
         : core(c),
           subscribe_replicas(o.subscribe_replicas),
           retire_timer(c.io()),
-          handover_timeout(o.handover_timeout),
-          handover_window(o.handover_window) {}
+          handovers(detail::handover_runner::create(c, "cluster", c.options().handover_timeout,
+                                                    c.options().handover_window)) {}
 
     void start(cluster::tracker_options opts) {
         core.await_nodes();
@@ -90,11 +81,11 @@ struct cluster_keyspace_notifications::controller
                     if (conn) conn->close();
                 }
                 self->retiring.clear();
-                for (auto& [name, e] : self->handovers) {
-                    if (e.conn) e.conn->close();
-                }
-                self->handovers.clear();
+                self->handovers->stop();
             }
+        };
+        handovers->on_end = [weak](const std::string& from, const std::string& to, bool ok) {
+            if (auto self = weak.lock()) self->handed_over(from, to, ok);
         };
         tracker->start();
     }
@@ -161,7 +152,7 @@ struct cluster_keyspace_notifications::controller
     }
 
     void arm_retire_check() {
-        if ((retiring.empty() && handovers.empty()) || retire_armed || core.closed()) return;
+        if (retiring.empty() || retire_armed || core.closed()) return;
         retire_armed = true;
         retire_timer.expires_after(retire_check);
         std::weak_ptr<controller> weak = shared_from_this();
@@ -169,10 +160,7 @@ struct cluster_keyspace_notifications::controller
             auto self = weak.lock();
             if (ec || !self) return;
             self->retire_armed = false;
-            self->core.events().guarded("the cluster controller", [&] {
-                self->ask_retiring();
-                self->step_handovers();
-            });
+            self->core.events().guarded("the cluster controller", [&] { self->ask_retiring(); });
             self->arm_retire_check();
         });
     }
@@ -217,137 +205,27 @@ struct cluster_keyspace_notifications::controller
         const std::string why = cluster::retire_reason(ec, v.data);
         if (why.empty()) return;  // still a primary with slots, or stalled: asked again
         retiring.erase(it);
-        if (handing_over(name)) {
+        if (handovers->handing_over(name)) {
             deferred[name] = why;  // its stream is needed until the handover ends
             return;
         }
         retire(name, why);
     }
 
-    bool handing_over(const std::string& from) const {
-        for (const auto& [to, e] : handovers) {
-            if (e.h.from() == from) return true;
-        }
-        return false;
-    }
-
-    /// A new primary that took all its slots from one node the topology no longer names,
-    /// whose subscriber connection is whole: begins a handover instead of the gap.
+    /// A new primary that took all its slots from one node the topology no longer names
+    /// begins a handover instead of its gap (the runner checks that node's stream).
     bool start_handover(const std::string& to, const gap_event& gap,
                         const cluster::subscription_plan& plan) {
-        if (handover_timeout.count() <= 0 || handovers.count(to)) return false;
         const auto src = plan.took_from.find(to);
         if (src == plan.took_from.end() || src->second.size() != 1) return false;
         const std::string& from = *src->second.begin();
-        if (plan.wanted.count(from) || handing_over(from)) return false;
-        auto* old_node = core.find_node(from);
-        auto* new_node = core.find_node(to);
-        if (old_node == nullptr || new_node == nullptr || !old_node->covered() ||
-            old_node->gap_start()) {
-            return false;
-        }
-        handover_entry e{cluster::handover(to, from, gap, handover_timeout), old_node->reconnects(),
-                         std::make_shared<detail::repeat_window>(handover_window), nullptr};
-        new_node->set_repeats(e.window, 0);
-        old_node->set_repeats(e.window, 1);
-        handovers.emplace(to, std::move(e));
-        core.report(severity::info, "cluster: " + to + " took over slots from " + from +
-                                        "; keeping " + from +
-                                        " subscribed until it has caught up (handover)");
-        return true;
+        if (plan.wanted.count(from)) return false;
+        return handovers->start(to, from, gap);
     }
 
-    void step_handovers() {
-        std::vector<std::string> names;
-        for (const auto& [to, e] : handovers)
-            names.push_back(to);
-        for (const auto& to : names)
-            step(to);
-    }
-
-    /// Runs one handover's actions until it waits.
-    void step(const std::string& to) {
-        using A = cluster::handover::action;
-        for (int i = 0; i < 4; ++i) {  // at most ask, then ping, per step
-            auto it = handovers.find(to);
-            if (it == handovers.end()) return;
-            auto& e = it->second;
-            auto* new_node = core.find_node(to);
-            auto* old_node = core.find_node(e.h.from());
-            const bool unbroken = old_node != nullptr && old_node->ready() &&
-                                  !old_node->gap_start() &&
-                                  old_node->reconnects() == e.from_reconnects;
-            const auto a =
-                e.h.on_tick(clock::now(), new_node != nullptr && new_node->covered(), unbroken,
-                            old_node ? old_node->ping_answered() : std::nullopt);
-            switch (a) {
-                case A::wait:
-                    return;
-                case A::ask_new:
-                    if (new_node == nullptr) return end_handover(to, false);
-                    ask_replication(to, new_node->address(), true);
-                    return;
-                case A::ask_old:
-                    ask_replication(to, old_node->address(), false);
-                    return;
-                case A::ping_old:
-                    old_node->ping_soon();
-                    continue;
-                case A::succeed:
-                    return end_handover(to, true);
-                case A::fail:
-                    return end_handover(to, false);
-            }
-        }
-    }
-
-    void ask_replication(const std::string& to, const net::endpoint& address, bool of_new) {
-        auto& e = handovers.at(to);
-        if (e.conn) e.conn->close();
-        auto opts = core.options().connection;
-        opts.address = address;
-        e.conn = net::command_connection::create(core.io(), opts, nullptr, nullptr);
-        std::weak_ptr<controller> weak = shared_from_this();
-        e.conn->command({"INFO", "replication"},
-                        [weak, to, of_new](const std::error_code& ec, const protocol::value& v) {
-                            auto self = weak.lock();
-                            if (!self) return;
-                            self->core.events().guarded("the cluster controller", [&] {
-                                auto it = self->handovers.find(to);
-                                if (it == self->handovers.end()) return;
-                                asio::post(self->core.io(), [conn = std::move(it->second.conn)] {
-                                    if (conn) conn->close();
-                                });
-                                std::optional<cluster::replication_info> info;
-                                if (!ec) info = cluster::parse_replication_info(v.data);
-                                if (of_new) {
-                                    it->second.h.new_answered(info, clock::now());
-                                } else {
-                                    it->second.h.old_answered(info, clock::now());
-                                }
-                                self->step(to);
-                            });
-                        });
-        e.conn->start();
-    }
-
-    void end_handover(const std::string& to, bool ok) {
-        auto it = handovers.find(to);
-        if (it == handovers.end()) return;
-        auto e = std::move(it->second);
-        handovers.erase(it);
-        if (e.conn) e.conn->close();
-        const std::string& from = e.h.from();
-        auto* new_node = core.find_node(to);
-        auto* old_node = core.find_node(from);
-        if (new_node != nullptr) new_node->set_repeats(nullptr, 0);
-        if (old_node != nullptr) old_node->set_repeats(nullptr, 0);
+    void handed_over(const std::string& from, const std::string& to, bool ok) {
+        if (core.closed()) return;
         if (ok) {
-            core.report(severity::info, "cluster: " + to + " took over slots from " + from +
-                                            " without loss: " + from +
-                                            " applied its writes up to replication offset " +
-                                            std::to_string(e.h.offset()) +
-                                            " over an unbroken subscription (no gap)");
             // Its stream holds nothing more the new primary does not deliver.
             if (auto r = retiring.find(from); r != retiring.end()) {
                 if (r->second) r->second->close();
@@ -356,14 +234,6 @@ struct cluster_keyspace_notifications::controller
             deferred.erase(from);
             retire(from, "handed its slots over to " + to);
             return;
-        }
-        gap_event gap = e.h.gap();
-        gap.detail += "; no handover from " + from + ": " + e.h.failure();
-        if (new_node != nullptr) {
-            new_node->expect_gap(std::move(gap));
-        } else {
-            gap.restored = clock::now();
-            core.emit_gap(std::move(gap));
         }
         if (auto d = deferred.find(from); d != deferred.end()) {
             const std::string why = d->second;

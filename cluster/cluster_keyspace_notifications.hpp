@@ -12,7 +12,7 @@
 //     runs again), then it is closed;
 //   - a manual CLUSTER FAILOVER keeps the old primary alive as a replica of the new one,
 //     publishing what it applies: it is kept until it has caught up with the new
-//     primary's subscription (cluster_options::handover_timeout), and then the slots
+//     primary's subscription (notifier_options::handover_timeout), and then the slots
 //     changed hands with no gap; the overlap's repeats are marked redelivered;
 //   - each change that may have lost events yields a gap_event naming the node, the slot
 //     ranges and the interval: a primary that takes over slots reports
@@ -50,19 +50,6 @@ struct cluster_options : notifier_options {
     /// policy). true: all or nothing, as a standalone subscribe is: one unreachable
     /// primary fails the subscribe with not_connected and undoes it on every node.
     bool require_every_primary = false;
-    /// Make before break (cluster/handover.hpp): when a primary's slots go to its replica
-    /// and the old primary stays up (a manual CLUSTER FAILOVER), its connection is kept
-    /// until the new primary is subscribed and the old node, replicating from it, has
-    /// applied and published everything the new one had acknowledged by then; then no
-    /// gap is reported. It must catch up within this time of the new primary's coverage
-    /// (and the new primary be covered within 3 times it), else the topology_change gap
-    /// is reported as without it. 0 turns handovers off.
-    std::chrono::milliseconds handover_timeout{5000};
-    /// During a handover both streams publish the writes of the overlap; the second copy
-    /// of each is delivered with received_notification::redelivered(). What is matched is
-    /// held in a window of this many bytes per handover; a repeat it could not hold
-    /// arrives unmarked.
-    std::size_t handover_window = 8u << 20;
 };
 
 class cluster_keyspace_notifications : public notifier_base {

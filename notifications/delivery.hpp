@@ -84,10 +84,10 @@ class received_notification : public key_notification {
     /// The pattern of a PSUBSCRIBE subscription it matched; empty for SUBSCRIBE.
     [[nodiscard]] std::string_view pattern() const noexcept { return pattern_; }
     /// True when the same notification was delivered before from another node's stream:
-    /// while a cluster's slots are handed over from a former primary (now replicating
-    /// from the new one) to the new primary, both publish the writes of the overlap, and
-    /// the second copy of each is marked. A repeat the window no longer holds (see
-    /// cluster_options::handover_window) arrives unmarked.
+    /// while a former primary (now replicating from the new one) hands over to the new
+    /// primary, both publish the writes of the overlap, and the second copy of each is
+    /// marked. A repeat the window could not hold (notifier_options::handover_window)
+    /// arrives unmarked.
     [[nodiscard]] bool redelivered() const noexcept { return redelivered_; }
 
     void set_origin(std::string_view node, clock::time_point received, std::string_view pattern,

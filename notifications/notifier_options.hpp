@@ -78,6 +78,19 @@ struct notifier_options {
     /// every connect (unless check is off); flags that no longer serve every subscription
     /// open a notifications_disabled gap until a check finds them set. 0: only on connect.
     std::chrono::milliseconds notify_check_interval{5000};
+    /// Cluster and Sentinel: make before break (notifications/engine/handover.hpp). When a
+    /// primary hands over to its replica and stays up (CLUSTER FAILOVER, SENTINEL
+    /// FAILOVER), its connection is kept until the new primary is subscribed and the old
+    /// node, replicating from it, has applied and published everything the new one had
+    /// acknowledged by then; then no gap is reported. It must catch up within this time of
+    /// the new primary's coverage (and the new primary be covered within 3 times it),
+    /// else the new primary's topology_change gap is reported as without it. 0: off.
+    std::chrono::milliseconds handover_timeout{5000};
+    /// During a handover both streams publish the writes of the overlap; the second copy
+    /// of each is delivered with received_notification::redelivered(). What is matched is
+    /// held in a window of this many bytes per handover; a repeat it could not hold
+    /// arrives unmarked.
+    std::size_t handover_window = 8u << 20;
     /// Where diagnostics go from the start (on_diagnostic() replaces it later); empty:
     /// warnings and errors to stderr.
     diagnostic_handler diagnostics;

@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "notifications/engine/handover_runner.hpp"
 #include "notifications/engine/notifier_core.hpp"
 #include "sentinel/primary_watcher.hpp"
 
@@ -34,8 +35,16 @@ struct sentinel_keyspace_notifications::controller
     std::shared_ptr<sentinel::primary_watcher> watcher;
     std::map<std::string, clock::time_point> confirmed_at;  // node -> when it became primary
     bool first = true;
+    // Make before break (notifications/engine/handover.hpp): a former primary that stays
+    // up (SENTINEL FAILOVER) is kept until it has caught up with the new one.
+    std::shared_ptr<detail::handover_runner> handovers;
+    std::map<std::string, std::string> deferred;  // retired while handing over: why
 
-    controller(detail::notifier_core& c, std::string n) : core(c), name(std::move(n)) {}
+    controller(detail::notifier_core& c, std::string n)
+        : core(c),
+          name(std::move(n)),
+          handovers(detail::handover_runner::create(c, "sentinel", c.options().handover_timeout,
+                                                    c.options().handover_window)) {}
 
     void start(sentinel::watcher_options opts) {
         core.await_nodes();
@@ -71,7 +80,20 @@ struct sentinel_keyspace_notifications::controller
             if (auto self = weak.lock()) self->watcher->refresh_now(true);
         };
         core.on_shutdown = [weak] {
-            if (auto self = weak.lock()) self->watcher->stop();
+            if (auto self = weak.lock()) {
+                self->watcher->stop();
+                self->handovers->stop();
+            }
+        };
+        handovers->on_end = [weak](const std::string& from, const std::string&, bool ok) {
+            auto self = weak.lock();
+            if (!self || self->core.closed()) return;
+            auto d = self->deferred.find(from);
+            std::string why = d != self->deferred.end() ? d->second : std::string();
+            if (d != self->deferred.end()) self->deferred.erase(d);
+            // Handed over: its stream holds nothing more the new primary does not deliver.
+            if (ok) why = "handed over to the new primary";
+            if (!why.empty()) self->remove(from, why);
         };
         watcher->start();
     }
@@ -105,7 +127,7 @@ struct sentinel_keyspace_notifications::controller
         g.lost = lost;
         g.detail = "sentinel: primary '" + name + "' moved from " + from + " to " + to + ": what " +
                    to + " acknowledged before it was subscribed is lost";
-        node->expect_gap(std::move(g));
+        if (!handovers->start(to, from, g)) node->expect_gap(std::move(g));
         core.report(severity::warning, "sentinel: primary '" + name + "' moved from " + from +
                                            " to " + to + " (named by " + r.named_by.to_string() +
                                            "); " + from +
@@ -115,6 +137,14 @@ struct sentinel_keyspace_notifications::controller
     void retired(const net::endpoint& address, const std::string& why) {
         if (core.closed()) return;
         const std::string old = address.to_string();
+        if (handovers->handing_over(old)) {
+            deferred[old] = why;  // its stream is needed until the handover ends
+            return;
+        }
+        remove(old, why);
+    }
+
+    void remove(const std::string& old, const std::string& why) {
         auto* node = core.find_node(old);
         if (node == nullptr) return;
         // Its connection is down: what it acknowledged until now may be lost.

@@ -906,7 +906,7 @@ TEST(CliWatch, ClusterVerboseNamesEveryPrimaryAndFollowsAFailover) {
     // The old primary stayed up and caught up with the new one: the slots changed hands
     // without a gap, and -v says so.
     EXPECT_EQ(r.out.find(" gap "), std::string::npos) << r.out;
-    EXPECT_NE(r.err.find("ksn: info: cluster: " + replica.to_string() + " took over slots from " +
+    EXPECT_NE(r.err.find("ksn: info: cluster: " + replica.to_string() + " took over from " +
                          shard0->primary.address.to_string() + " without loss"),
               std::string::npos)
         << r.err;

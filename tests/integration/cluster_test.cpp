@@ -148,18 +148,9 @@ TEST(Cluster, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
     EXPECT_EQ(r.received, writes.size()) << "e.g. " << r.example;
     // Each key is written once: a key notified twice is a repeat of the overlap, and every
     // repeat is marked (the first copy never is).
-    std::map<std::string, std::size_t> copies, marked;
-    for (const auto& [key, node] : received)
-        ++copies[key];
-    const auto redelivered = col.redelivered();
-    for (const auto& key : redelivered)
-        ++marked[key];
-    std::size_t repeats = 0;
-    for (const auto& [key, count] : copies) {
-        repeats += count - 1;
-        EXPECT_EQ(marked[key], count - 1) << key << " arrived " << count << " times";
-    }
-    EXPECT_EQ(redelivered.size(), repeats);
+    const auto rep = check_repeats(received, col.redelivered());
+    EXPECT_EQ(rep.mismatched, 0u) << rep.example;
+    const std::size_t repeats = rep.repeats;
     std::size_t after = 0;
     for (const auto& [key, node] : received)
         after += node == replica.to_string();

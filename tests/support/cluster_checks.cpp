@@ -160,6 +160,28 @@ bool covered_by_gap(const write_load::write& w, const std::vector<gap_event>& ga
     return false;
 }
 
+repeat_report check_repeats(const std::vector<std::pair<std::string, std::string>>& received,
+                            const std::vector<std::string>& redelivered) {
+    std::map<std::string, std::size_t> copies, marked;
+    for (const auto& [key, node] : received)
+        ++copies[key];
+    for (const auto& key : redelivered)
+        ++marked[key];
+    repeat_report r;
+    for (const auto& [key, count] : copies) {
+        r.repeats += count - 1;
+        if (marked[key] == count - 1) continue;
+        if (r.mismatched++ == 0) {
+            r.example = key + ": " + std::to_string(count) + " copies, " +
+                        std::to_string(marked[key]) + " marked";
+        }
+    }
+    for (const auto& [key, count] : marked) {
+        if (copies.count(key) == 0 && r.mismatched++ == 0) r.example = key + ": marked, never seen";
+    }
+    return r;
+}
+
 delivery_report check_delivery(const std::vector<write_load::write>& writes,
                                const std::vector<std::pair<std::string, std::string>>& received,
                                const std::vector<gap_event>& gaps) {

@@ -138,6 +138,16 @@ delivery_report check_delivery(const std::vector<write_load::write>& writes,
                                const std::vector<std::pair<std::string, std::string>>& received,
                                const std::vector<gap_event>& gaps);
 
+/// Where each key is written once, every notification of a key after its first is a
+/// repeat, and each must be marked redelivered (and no first copy).
+struct repeat_report {
+    std::size_t repeats = 0;     ///< notifications of a key after its first
+    std::size_t mismatched = 0;  ///< keys whose marked count is not their repeat count
+    std::string example;         ///< the first such key, "key: N copies, M marked"
+};
+repeat_report check_repeats(const std::vector<std::pair<std::string, std::string>>& received,
+                            const std::vector<std::string>& redelivered);
+
 /// Waits until `expected` notifications arrived, or until none came for a second; both
 /// `limit` and the second are scaled by time_scale() (tests/support/timing.hpp).
 void wait_settled(collector& col, std::size_t expected,

@@ -1,10 +1,10 @@
-// The make-before-break handover of a cluster's slots, step by step on a clock the test
-// moves (no sockets): when the old primary's stream may be let go without a gap.
+// The make-before-break handover from a former primary to its replica, step by step on a clock the
+// test moves (no sockets): when the old primary's stream may be let go without a gap.
 #include <gtest/gtest.h>
 
-#include "cluster/handover.hpp"
+#include "notifications/engine/handover.hpp"
 
-namespace ksn::cluster {
+namespace ksn::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -142,4 +142,4 @@ TEST(Handover, ANewPrimaryThatDoesNotAnswerIsAskedAgain) {
 }
 
 }  // namespace
-}  // namespace ksn::cluster
+}  // namespace ksn::detail

@@ -1,8 +1,8 @@
-#include "cluster/handover.hpp"
+#include "notifications/engine/handover.hpp"
 
 #include <charconv>
 
-namespace ksn::cluster {
+namespace ksn::detail {
 
 namespace {
 
@@ -133,4 +133,4 @@ void handover::old_answered(const std::optional<replication_info>& info, clock::
     ping_due_ = true;
 }
 
-}  // namespace ksn::cluster
+}  // namespace ksn::detail

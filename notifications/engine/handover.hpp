@@ -1,6 +1,6 @@
-// Make before break: a cluster primary that hands its slots over to its replica (a manual
-// CLUSTER FAILOVER) stays up and, as a replica of the new primary, goes on publishing the
-// writes it applies from it. So nothing is lost if the old connection is kept until the
+// Make before break: a primary that hands over to its replica (a manual CLUSTER FAILOVER,
+// a SENTINEL FAILOVER) stays up and, as a replica of the new primary, goes on publishing
+// the writes it applies from it. So nothing is lost if the old connection is kept until the
 // new primary's subscription is confirmed and the old node has applied (and published
 // to us, and we read) everything the new one had acknowledged by then:
 //
@@ -19,7 +19,7 @@
 // within the timeout) the new primary's topology_change gap is reported as before.
 //
 // Pure code, no I/O and no clock (time comes in with each event), unit-tested in
-// tests/unit/cluster/handover_test.cpp; cluster_keyspace_notifications drives it.
+// tests/unit/notifications/handover_test.cpp; handover_runner.hpp drives it.
 #pragma once
 
 #include <chrono>
@@ -28,9 +28,9 @@
 #include <string>
 #include <string_view>
 
-#include "../notifications/delivery.hpp"
+#include "../delivery.hpp"
 
-namespace ksn::cluster {
+namespace ksn::detail {
 
 /// What INFO replication says that a handover needs.
 struct replication_info {
@@ -104,4 +104,4 @@ class handover {
     std::string failure_;
 };
 
-}  // namespace ksn::cluster
+}  // namespace ksn::detail
