@@ -81,6 +81,48 @@ bool promoted(redis_cluster& c, const net::endpoint& replica) {
         20s);
 }
 
+// The check itself (no cluster): what a gap excuses.
+TEST(CheckDelivery, AnOpenGapExcusesNothingOnceItsSlotsAreServedAgain) {
+    const auto t0 = clock::now();
+    const auto at = [&](std::string key, std::chrono::milliseconds when) {
+        write_load::write w;
+        w.key = std::move(key);
+        w.port = 7000;
+        w.sent = t0 + when;
+        w.acked = w.sent + 1ms;
+        return w;
+    };
+    // All in one slot (a hash tag); the node was given up at 1 s: an open gap.
+    const std::vector<write_load::write> writes = {at("{a}1", 0ms), at("{a}2", 1500ms),
+                                                   at("{a}3", 2000ms), at("{a}4", 3000ms)};
+    gap_event g;
+    g.node = "127.0.0.1:7000";
+    g.reason = gap_reason::node_closed;
+    g.lost = t0 + 1s;
+    const auto slot = cluster::key_slot("{a}");
+    g.slots = {{slot, slot}};
+    // {a}3 was notified (another node serves the slot again): the gap ends there, so the
+    // unnotified {a}4 after it is missing; {a}2 before it is excused.
+    const std::vector<std::pair<std::string, std::string>> received = {{"{a}1", "127.0.0.1:7000"},
+                                                                       {"{a}3", "127.0.0.1:7003"}};
+    auto r = check_delivery(writes, received, {g});
+    EXPECT_EQ(r.open_gaps_bounded, 1u);
+    EXPECT_EQ(r.excused, 1u);
+    EXPECT_EQ(r.missing, 1u);
+    EXPECT_EQ(r.example, "{a}4 on port 7000");
+    // Never served again: the open gap excuses everything after it.
+    r = check_delivery(writes, {{"{a}1", "127.0.0.1:7000"}}, {g});
+    EXPECT_EQ(r.open_gaps_bounded, 0u);
+    EXPECT_EQ(r.excused, 3u);
+    EXPECT_EQ(r.missing, 0u);
+    // A gap with an end keeps it.
+    g.restored = t0 + 3500ms;
+    r = check_delivery(writes, received, {g});
+    EXPECT_EQ(r.excused, 2u);
+    EXPECT_EQ(r.missing, 0u);
+    EXPECT_EQ(r.covered_but_notified, 1u);
+}
+
 TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
