@@ -32,7 +32,7 @@ bool handover_runner::start(const std::string& to, const std::string& from, cons
         old_node->gap_start()) {
         return false;
     }
-    entry e{handover(to, from, gap, timeout_), old_node->reconnects(),
+    entry e{handover(to, from, gap, timeout_), old_node->serial(), old_node->reconnects(),
             std::make_shared<repeat_window>(window_), nullptr};
     new_node->set_repeats(e.window, 0);
     old_node->set_repeats(e.window, 1);
@@ -87,7 +87,8 @@ void handover_runner::step(const std::string& to) {
         auto& e = it->second;
         auto* new_node = core_.find_node(to);
         auto* old_node = core_.find_node(e.h.from());
-        const bool unbroken = old_node != nullptr && old_node->ready() && !old_node->gap_start() &&
+        const bool unbroken = old_node != nullptr && old_node->serial() == e.from_serial &&
+                              old_node->ready() && !old_node->gap_start() &&
                               old_node->reconnects() == e.from_reconnects;
         const auto a = e.h.on_tick(clock::now(), new_node != nullptr && new_node->covered(),
                                    unbroken, old_node ? old_node->ping_answered() : std::nullopt);

@@ -45,7 +45,8 @@ class handover_runner : public std::enable_shared_from_this<handover_runner> {
   private:
     struct entry {
         handover h;
-        std::uint64_t from_reconnects = 0;  // the old node's connection when it began
+        std::uint64_t from_serial = 0;      // the old node's link when it began
+        std::uint64_t from_reconnects = 0;  // and its connection
         std::shared_ptr<repeat_window> window;
         std::shared_ptr<net::command_connection> conn;  // the INFO replication in flight
     };

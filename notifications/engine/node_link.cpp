@@ -1,6 +1,7 @@
 #include "notifications/engine/node_link.hpp"
 
 #include <asio/post.hpp>
+#include <atomic>
 #include <type_traits>
 #include <utility>
 
@@ -14,13 +15,16 @@ node_subscriber::settings settings_of(const notifier_options& o) {
     return {o.check, o.subscribe_when_disconnected, o.notify_check_interval};
 }
 
+std::atomic<std::uint64_t> next_serial{1};
+
 }  // namespace
 
 node_link::node_link(notifier_core& core, const net::endpoint& address)
     : core_(core),
       options_(core.options().connection),
       machine_(address.to_string(), core.registry(), settings_of(core.options())),
-      timer_(core.io()) {
+      timer_(core.io()),
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {
     options_.address = address;
     stats_.node = machine_.name();
 }

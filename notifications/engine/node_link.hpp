@@ -39,6 +39,9 @@ class node_link final : public net::connection_observer {
     bool ready() const noexcept { return machine_.ready(); }
     /// Ready with every subscription confirmed on this connection.
     bool covered() const noexcept { return machine_.ready() && machine_.covered(); }
+    /// Unique among the node links of the process: tells a node removed and added again
+    /// under the same name from the one it replaced.
+    std::uint64_t serial() const noexcept { return serial_; }
     /// Connections established after the first (a change means the stream broke).
     std::uint64_t reconnects() const noexcept { return machine_.reconnects(); }
     /// See net::connection::ping_soon() and ping_answered().
@@ -125,6 +128,7 @@ class node_link final : public net::connection_observer {
     std::optional<clock::time_point> last_message_;
     std::shared_ptr<repeat_window> repeats_;
     int repeat_side_ = 0;
+    std::uint64_t serial_;
 };
 
 }  // namespace ksn::detail
