@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -154,6 +155,20 @@ void expect_ok(redis_server& n, std::initializer_list<std::string_view> args) {
             line += std::string(a) + " ";
         throw std::runtime_error(n.address() + ": " + line + "failed: " + v.data);
     }
+}
+
+/// The slots redis-cli's reshard output says it moved ("Moving slot N from ..."; the plan
+/// and the moves both print it).
+std::vector<std::uint16_t> moved_slots(const std::string& out) {
+    std::vector<std::uint16_t> slots;
+    constexpr std::string_view mark = "Moving slot ";
+    for (auto at = out.find(mark); at != std::string::npos; at = out.find(mark, at + 1)) {
+        const int slot = std::atoi(out.c_str() + at + mark.size());
+        if (slot >= 0 && slot < 16384) slots.push_back(static_cast<std::uint16_t>(slot));
+    }
+    std::sort(slots.begin(), slots.end());
+    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    return slots;
 }
 
 }  // namespace
@@ -388,7 +403,20 @@ void redis_cluster::reshard(redis_server& from, redis_server& to, int slots) {
     for (int attempt = 0;; ++attempt) {
         std::string out;
         const int status = run_command(argv, out);
-        if (status == 0) return;
+        if (status == 0) {
+            const auto slots = moved_slots(out);
+            std::string why;
+            if (wait_until([&] { return (why = misowned(slots, to, false)).empty(); }, 5s, poll))
+                return;
+            const auto repaired = misowned(slots, to, true);
+            std::cerr << "redis_cluster: " << scaled(5s).count()
+                      << " s after redis-cli --cluster reshard " << from.address() << " -> "
+                      << to.address() << ":\n"
+                      << why
+                      << (repaired.empty() ? "and then it settled by itself\n"
+                                           : "so:\n" + repaired);
+            return;
+        }
         const bool refused = out.find("Please fix your cluster problems") != std::string::npos;
         if (!refused || attempt >= 50 || std::chrono::steady_clock::now() > deadline) {
             throw std::runtime_error("redis-cli --cluster reshard " + from.address() + " -> " +
@@ -397,6 +425,33 @@ void redis_cluster::reshard(redis_server& from, redis_server& to, int slots) {
         }
         wait_until([&] { return unstable_reason(-1).empty(); }, 10s, poll);
     }
+}
+
+std::string redis_cluster::misowned(const std::vector<std::uint16_t>& slots, redis_server& to,
+                                    bool repair) {
+    const auto id = cluster_node_id(to);
+    std::string out;
+    for (auto& n : nodes_) {
+        if (!n->running() || n->paused()) continue;
+        if (info_field(n->command({"INFO", "replication"}).data, "role") != "master") continue;
+        std::string error;
+        const auto t = cluster::parse_cluster_slots(n->command({"CLUSTER", "SLOTS"}),
+                                                    {"127.0.0.1", n->port()}, error);
+        if (!t) {
+            out += n->address() + ": CLUSTER SLOTS unreadable: " + error + "\n";
+            continue;
+        }
+        for (const auto slot : slots) {
+            const auto* owner = t->owner(slot);
+            if (owner != nullptr && owner->primary.address.port == to.port()) continue;
+            out += n->address() + " sees slot " + std::to_string(slot) + " " +
+                   (owner ? "owned by " + owner->primary.address.to_string() : "unassigned") +
+                   (repair ? "; CLUSTER SETSLOT " + std::to_string(slot) + " NODE " + id : "") +
+                   "\n";
+            if (repair) expect_ok(*n, {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id});
+        }
+    }
+    return out;
 }
 
 // --- cluster_writer -------------------------------------------------------------------------

@@ -85,10 +85,16 @@ class redis_cluster {
     /// Moves `slots` slots from one primary to another with `redis-cli --cluster reshard`
     /// (keys migrate with MIGRATE; clients meet ASK, then MOVED). Asks again while
     /// redis-cli refuses because a node's view still lags; throws with redis-cli's output
-    /// if it fails otherwise.
+    /// if it fails otherwise. Every primary must then see `to` own each slot redis-cli
+    /// moved; one that does not within 5 s (scaled) (a Redis 7.0 race: the slot's new owner can
+    /// drop it on a stale gossip message of the node that lost its last slot, and no node
+    /// claims it again) is told again with CLUSTER SETSLOT NODE, and that is printed.
     void reshard(redis_server& from, redis_server& to, int slots);
 
   private:
+    /// The primaries that do not see `to` own each of `slots`, one line each; with
+    /// `repair`, each is sent CLUSTER SETSLOT <slot> NODE <to> for those slots.
+    std::string misowned(const std::vector<std::uint16_t>& slots, redis_server& to, bool repair);
     /// Why the cluster is not stable in wait_stable()'s sense; empty when it is.
     std::string unstable_reason(int replicas);
 
