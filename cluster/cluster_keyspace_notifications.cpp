@@ -4,6 +4,7 @@
 #include <asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "net/command_connection.hpp"
 
@@ -11,10 +12,21 @@
 #include "cluster/topology_tracker.hpp"
 #include "notifications/engine/handover_runner.hpp"
 #include "notifications/engine/notifier_core.hpp"
+#include "notifications/engine/redundancy.hpp"
 
 namespace ksn {
 
 namespace {
+
+/// The options, checked before anything starts.
+const cluster_options& checked(const cluster_options& o) {
+    if (o.redundancy == redundancy_mode::replica && o.subscribe_replicas) {
+        throw std::invalid_argument(
+            "ksn: cluster_options: redundancy_mode::replica and subscribe_replicas exclude each "
+            "other (subscribe_replicas delivers every replica's stream already)");
+    }
+    return o;
+}
 
 notifier_options on_caller_thread(notifier_options o) {
     o.dispatch = dispatch_mode::io_thread;
@@ -42,13 +54,24 @@ struct cluster_keyspace_notifications::controller
     std::shared_ptr<detail::handover_runner> handovers;
     // Retired nodes whose removal waits for the handover of their slots (name: why).
     std::map<std::string, std::string> deferred;
+    // Redundancy (notifications/engine/redundancy.hpp); null without it.
+    std::shared_ptr<detail::redundancy> standbys;
+    // Former primaries whose stream their standby continued unbroken until it was
+    // promoted (name: when): their own later gaps count only from then on.
+    std::map<std::string, clock::time_point> covered;
 
     controller(detail::notifier_core& c, const cluster_options& o)
         : core(c),
           subscribe_replicas(o.subscribe_replicas),
           retire_timer(c.io()),
           handovers(detail::handover_runner::create(c, "cluster", c.options().handover_timeout,
-                                                    c.options().handover_window)) {}
+                                                    c.options().handover_window)) {
+        if (o.redundancy == redundancy_mode::replica) {
+            standbys = detail::redundancy::create(c, "cluster",
+                                                  {o.redundancy_window, o.redundancy_window_bytes},
+                                                  c.options().handover_timeout);
+        }
+    }
 
     void start(cluster::tracker_options opts) {
         core.await_nodes();
@@ -70,9 +93,20 @@ struct cluster_keyspace_notifications::controller
                 self->core.report(severity::error, "cluster: " + sentence);
                 if (self->first) self->core.fail_parked("cluster: " + sentence);
             });
-        core.on_node_lost = [weak](const std::string&) {
-            if (auto self = weak.lock()) self->tracker->refresh_now();
+        core.on_node_lost = [weak](const std::string& name) {
+            if (auto self = weak.lock()) {
+                if (self->standbys) self->standbys->lost(name);
+                self->tracker->refresh_now();
+            }
         };
+        if (standbys) {
+            core.gap_filter = [weak](detail::node_link& node,
+                                     gap_event gap) -> std::optional<gap_event> {
+                auto self = weak.lock();
+                if (!self) return gap;
+                return self->filter_gap(node, std::move(gap));
+            };
+        }
         core.on_shutdown = [weak] {
             if (auto self = weak.lock()) {
                 self->tracker->stop();
@@ -82,6 +116,7 @@ struct cluster_keyspace_notifications::controller
                 }
                 self->retiring.clear();
                 self->handovers->stop();
+                if (self->standbys) self->standbys->stop();
             }
         };
         handovers->on_end = [weak](const std::string& from, const std::string& to, bool ok) {
@@ -123,7 +158,18 @@ struct cluster_keyspace_notifications::controller
         }
         arm_retire_check();
         // Open new ones, give every one its slots; a node that took over slots from
-        // another reports the gap once it is covered.
+        // another reports the gap once it is covered. A standby wanted as a primary was
+        // promoted: it is subscribed already.
+        std::map<std::string, std::string> continued;  // promoted standby: the primary
+        for (auto& [name, entry] : plan.wanted) {
+            if (!standbys) break;
+            auto* node = core.find_node(name);
+            if (node == nullptr || !node->standby()) continue;
+            if (auto from = standbys->promoted(name)) {
+                continued[name] = *from;
+                covered[*from] = clock::now();
+            }
+        }
         for (auto& [name, entry] : plan.wanted) {
             detail::node_link* node = core.find_node(name);
             if (node == nullptr) node = &core.add_node(entry.address);
@@ -132,9 +178,11 @@ struct cluster_keyspace_notifications::controller
         for (auto& [name, gap] : plan.gaps) {
             auto* node = core.find_node(name);
             if (node == nullptr) continue;
+            if (continued_without_loss(name, continued, plan)) continue;
             if (start_handover(name, gap, plan)) continue;
             node->expect_gap(std::move(gap));
         }
+        if (standbys) stand_by(now);
         arm_retire_check();
         if (first) {
             first = false;
@@ -146,8 +194,9 @@ struct cluster_keyspace_notifications::controller
                                         const cluster::topology* before,
                                         clock::time_point previous) const {
         std::map<std::string, std::optional<clock::time_point>> subscribed;
-        for (const auto& n : core.nodes())
-            subscribed[n->name()] = n->gap_start();
+        for (const auto& n : core.nodes()) {
+            if (!n->standby()) subscribed[n->name()] = n->gap_start();
+        }
         return cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas);
     }
 
@@ -242,25 +291,92 @@ struct cluster_keyspace_notifications::controller
         }
     }
 
+    /// A promoted standby whose slots all came from the primary it continued unbroken:
+    /// nothing was lost between the two streams, so no gap.
+    bool continued_without_loss(const std::string& to,
+                                const std::map<std::string, std::string>& continued,
+                                const cluster::subscription_plan& plan) {
+        const auto c = continued.find(to);
+        const auto src = plan.took_from.find(to);
+        if (c == continued.end() || src == plan.took_from.end() || src->second.size() != 1 ||
+            *src->second.begin() != c->second) {
+            return false;
+        }
+        core.report(severity::info, "cluster: " + to + " took over from " + c->second +
+                                        " without loss: as its standby it had continued " +
+                                        c->second + "'s stream since it stopped (no gap)");
+        return true;
+    }
+
+    /// Redundancy: each subscribed primary gets a standby on its first replica (the one
+    /// it has already, while the topology still names it); pairs whose primary is no
+    /// longer one end, unless the standby delivers in its place.
+    void stand_by(const cluster::topology& now) {
+        std::map<std::string, const cluster::shard*> shards;
+        for (const auto& sh : now.shards())
+            shards[sh.primary.address.to_string()] = &sh;
+        for (const auto& primary : standbys->primaries()) {
+            if (!shards.count(primary) && !standbys->following(primary)) standbys->unpair(primary);
+        }
+        for (const auto& [primary, sh] : shards) {
+            auto* node = core.find_node(primary);
+            if (node == nullptr || node->standby() || node->retiring()) continue;
+            const std::string* current = standbys->standby_of(primary);
+            const net::endpoint* pick = nullptr;
+            for (const auto& r : sh->replicas) {
+                const auto name = r.address.to_string();
+                if (current != nullptr && *current == name) {
+                    pick = &r.address;
+                    break;
+                }
+                auto* existing = core.find_node(name);
+                if (pick == nullptr && existing == nullptr) pick = &r.address;
+            }
+            if (pick != nullptr) {
+                standbys->pair(primary, *pick);
+            } else if (current != nullptr && !standbys->following(primary)) {
+                standbys->unpair(primary);
+            }
+        }
+    }
+
+    /// A node's own gap (core.gap_filter): a former primary covered until its standby's
+    /// promotion counts only what came after; the rest is the pairs' business.
+    std::optional<gap_event> filter_gap(detail::node_link& node, gap_event gap) {
+        if (const auto c = covered.find(node.name()); c != covered.end()) {
+            if (gap.restored && *gap.restored <= c->second) return std::nullopt;
+            gap.lost = std::max(gap.lost, c->second);
+            gap.detail += "; its standby delivered in its place until it was promoted";
+            return gap;
+        }
+        return standbys->filter(node, std::move(gap));
+    }
+
     /// Removes a retired node, with its open gap if its connection is down: what it
-    /// acknowledged until now may be lost.
+    /// acknowledged until now may be lost (not when its standby covered it until it was
+    /// promoted: a node unreachable since acknowledged nothing more).
     void retire(const std::string& name, const std::string& why) {
         auto* node = core.find_node(name);
         if (node == nullptr) return;
+        if (standbys) standbys->unpair(name);
         auto gap = node->gap_until_now(why);
+        if (covered.erase(name)) gap.reset();
         core.report(severity::info, "cluster: " + name + " retired (" + why + "): closed");
         core.remove_node(name, std::move(gap));
+        // It may be a replica now: a standby for the primary that replaced it.
+        if (standbys && tracker && tracker->current()) stand_by(*tracker->current());
     }
 };
 
 cluster_keyspace_notifications::cluster_keyspace_notifications(cluster_options options)
-    : notifier_base(std::make_shared<detail::notifier_core>(nullptr, options)) {
+    : notifier_base(std::make_shared<detail::notifier_core>(nullptr, checked(options))) {
     init(std::move(options));
 }
 
 cluster_keyspace_notifications::cluster_keyspace_notifications(asio::io_context& io,
                                                                cluster_options options)
-    : notifier_base(std::make_shared<detail::notifier_core>(&io, on_caller_thread(options))) {
+    : notifier_base(
+          std::make_shared<detail::notifier_core>(&io, on_caller_thread(checked(options)))) {
     init(std::move(options));
 }
 

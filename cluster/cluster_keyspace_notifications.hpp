@@ -25,6 +25,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -32,6 +34,12 @@
 #include "topology.hpp"
 
 namespace ksn {
+
+/// What ksn subscribes besides each primary (cluster_options::redundancy).
+enum class redundancy_mode : std::uint8_t {
+    none,     ///< the primaries only
+    replica,  ///< one replica of each primary too, as a standby stream
+};
 
 struct cluster_options : notifier_options {
     /// Seed nodes; empty means connection.address. Any reachable one will do.
@@ -43,6 +51,25 @@ struct cluster_options : notifier_options {
     /// the data); in exchange a promoted replica is already subscribed when it takes
     /// over. Off by default.
     bool subscribe_replicas = false;
+    /// redundancy_mode::replica: each primary's first replica in the topology is
+    /// subscribed too, and its stream held (not delivered) in a window bounded by
+    /// redundancy_window and redundancy_window_bytes, matched against what the primary
+    /// delivers. When the primary's stream stops (crash, CLIENT KILL, output-buffer
+    /// limit, a stalled node), the replica's continues it: the window is replayed from
+    /// where the primary's stream was last known whole, then the replica delivers until
+    /// the primary is subscribed again and the replica has caught up with it (replication
+    /// offsets, as a handover: handover_timeout), or until the replica is promoted (it is
+    /// subscribed already). Replayed and overlapping copies are marked redelivered; a gap
+    /// is reported only for what no stream covered. Not with subscribe_replicas.
+    redundancy_mode redundancy = redundancy_mode::none;
+    /// How long a standby replica's messages are held (the primary's stream must be found
+    /// stopped within it: a stalled primary takes up to the health check's interval plus
+    /// its timeout).
+    std::chrono::milliseconds redundancy_window{10000};
+    /// What one standby's window may hold (its messages' bytes plus about 100 bytes
+    /// each); the oldest are forgotten first, and a takeover older than what it holds
+    /// reports the difference as a gap.
+    std::size_t redundancy_window_bytes = 32u << 20;
     /// false (the default): subscribe() succeeds on the primaries it reaches while at
     /// least one confirms; each primary it cannot reach (refused, or no confirmation
     /// within subscribe_timeout) is named in a warning and reports a node_unreachable

@@ -122,10 +122,14 @@ class error : public std::system_error {
 struct node_stats {
     std::string node;
     net::connection_state state = net::connection_state::disconnected;
-    int resp = 0;                       ///< protocol in use (2 or 3), 0 before the first connect
-    std::uint64_t notifications = 0;    ///< delivered to a handler or queued
-    std::uint64_t redelivered = 0;      ///< of those, repeats marked redelivered
-    std::uint64_t bytes = 0;            ///< read from the socket
+    int resp = 0;                     ///< protocol in use (2 or 3), 0 before the first connect
+    std::uint64_t notifications = 0;  ///< delivered to a handler or queued
+    std::uint64_t redelivered = 0;    ///< of those, repeats marked redelivered
+    /// A standby replica of redundancy (cluster_options::redundancy): its messages are
+    /// held, not delivered, while its primary's stream is whole.
+    bool standby = false;
+    std::uint64_t held = 0;   ///< messages a standby held (not delivered, not counted above)
+    std::uint64_t bytes = 0;  ///< read from the socket
     std::uint64_t protocol_errors = 0;  ///< malformed RESP (each resets the connection)
     std::uint64_t invalid = 0;          ///< malformed notifications (reported, skipped)
     std::uint64_t filtered = 0;         ///< dropped by the key prefix

@@ -27,6 +27,7 @@ node_result& node_result::operator+=(const node_result& o) noexcept {
     lost += o.lost;
     lost_in_gaps += o.lost_in_gaps;
     duplicated += o.duplicated;
+    redelivered += o.redelivered;
     out_of_order += o.out_of_order;
     unconfirmed += o.unconfirmed;
     gaps += o.gaps;
@@ -47,6 +48,7 @@ std::uint32_t matcher::node_id(std::string_view node) {
 std::uint32_t matcher::add_connection(std::string_view node) {
     std::lock_guard lock(mutex_);
     conns_.push_back({node_id(node)});
+    nodes_[conns_.back().node].written = true;
     return static_cast<std::uint32_t>(conns_.size() - 1);
 }
 
@@ -135,7 +137,7 @@ void matcher::replied(const ticket& t, outcome o, clock::time_point at) {
 }
 
 void matcher::notified(std::string_view key_suffix, std::string_view event, std::string_view node,
-                       clock::time_point received) {
+                       clock::time_point received, bool redelivered) {
     std::lock_guard lock(mutex_);
     const auto n = node_id(node);
     auto& counts = nodes_[n].counts;
@@ -149,9 +151,13 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
     // Only a write executed on the notifying node: a node publishes the events of its own
     // commands. (MIGRATE's del on the source of a resharding must not take the match of a
     // DEL the bench ran on the target: it would count one received too many on the
-    // source and turn the target's own notification into a duplicate.)
+    // source and turn the target's own notification into a duplicate.) A node no writer
+    // goes to is a replica publishing what its primary executed (redundancy's standby):
+    // any node's writes.
+    const bool any_node = !nodes_[n].written;
     const auto candidate = [&](const entry& e) {
-        return !e.matched && e.o == *o && e.s != state::silent && conns_[e.conn].node == n;
+        return !e.matched && e.o == *o && e.s != state::silent &&
+               (any_node || conns_[e.conn].node == n);
     };
     const auto after_last = [&](bool take_failed) {
         return std::find_if(k.pending.begin(), k.pending.end(), [&](const entry& e) {
@@ -162,13 +168,16 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
     if (it == k.pending.end()) it = after_last(true);
     if (it == k.pending.end()) it = std::find_if(k.pending.begin(), k.pending.end(), candidate);
     if (it == k.pending.end()) {
-        ++counts.duplicated;
+        ++(redelivered ? counts.redelivered : counts.duplicated);
         return;
     }
     it->matched = true;
-    ++counts.received;
+    // Counted where the write executed: a standby delivers for its primary.
+    const auto at = any_node ? conns_[it->conn].node : n;
+    auto& owner = nodes_[at].counts;
+    ++owner.received;
     if (it->seq + 1 < k.matched_high) {
-        ++counts.out_of_order;
+        ++owner.out_of_order;
     } else {
         k.matched_high = it->seq + 1;
     }
@@ -180,7 +189,7 @@ void matcher::notified(std::string_view key_suffix, std::string_view event, std:
         count_expected(*it);
     }
     const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(received - it->sent);
-    nodes_[n].latency.record(latency.count());
+    nodes_[at].latency.record(latency.count());
     total_latency_.record(latency.count());
     auto& sec = second_of(received);
     ++sec.received;

@@ -8,7 +8,9 @@
 // (else the oldest one at all, which then counts as out of order); writes that lost their
 // connection before the reply (which may not have executed) are taken only when no other
 // write fits. A notification with no
-// write left to match is a duplicate.
+// write left to match is a duplicate (or, marked redelivered by ksn, a repeat). A node no
+// writer goes to (redundancy's standby replica) publishes what its primary executed: its
+// notifications match that primary's writes and count there.
 //
 // At the end (finish()), a write whose reply said it published and whose notification
 // never came is lost. Losses are explained by the gaps ksn reported: when a gap on a node
@@ -62,10 +64,13 @@ struct node_result {
     std::uint64_t lost = 0;           ///< expected and never received
     std::uint64_t lost_in_gaps = 0;   ///< of those, within a gap ksn reported
     std::uint64_t duplicated = 0;     ///< received with no write left to match
-    std::uint64_t out_of_order = 0;   ///< matched a write older than one already matched
-    std::uint64_t unconfirmed = 0;    ///< failed writes (no reply) that no notification confirmed
-    std::uint64_t gaps = 0;           ///< gap events reported for the node
-    latency_summary latency;          ///< write sent -> notification received
+    /// Received with no write left to match, marked redelivered by ksn (the repeats of a
+    /// handover or of redundancy's standby): expected repeats, not duplicates.
+    std::uint64_t redelivered = 0;
+    std::uint64_t out_of_order = 0;  ///< matched a write older than one already matched
+    std::uint64_t unconfirmed = 0;   ///< failed writes (no reply) that no notification confirmed
+    std::uint64_t gaps = 0;          ///< gap events reported for the node
+    latency_summary latency;         ///< write sent -> notification received
 
     /// Adds the counts of `o` (not its node or latency).
     node_result& operator+=(const node_result& o) noexcept;
@@ -135,8 +140,9 @@ class matcher {
     void replied(const ticket& t, outcome o, clock::time_point at);
 
     /// A notification: the key without the bench's prefix, the event, where and when.
+    /// `redelivered`: ksn marked it a repeat (received_notification::redelivered()).
     void notified(std::string_view key_suffix, std::string_view event, std::string_view node,
-                  clock::time_point received);
+                  clock::time_point received, bool redelivered = false);
     void gap(const gap_event& g);
 
     /// True when every write that published has been matched.
@@ -181,6 +187,7 @@ class matcher {
     struct node_state {
         node_result counts;
         histogram latency;
+        bool written = false;  ///< a writer connection goes to it
     };
 
     std::uint32_t node_id(std::string_view node);

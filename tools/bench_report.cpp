@@ -23,6 +23,7 @@ nlohmann::ordered_json counts_json(const node_result& n) {
     j["lost"] = n.lost;
     j["lost_in_gaps"] = n.lost_in_gaps;
     j["duplicated"] = n.duplicated;
+    j["redelivered"] = n.redelivered;
     j["out_of_order"] = n.out_of_order;
     j["unconfirmed"] = n.unconfirmed;
     j["gaps"] = n.gaps;
@@ -150,9 +151,9 @@ std::string to_table(const bench_report& r) {
         t.writes_sent, r.write_rate, t.writes_acked, t.writes_failed, t.writes_silent);
     out += fmt::format(
         "  notifications: expected {}, received {} ({:.0f}/s), lost {} ({} in gaps), duplicated "
-        "{}, out of order {}, unconfirmed {}\n",
+        "{}, redelivered {}, out of order {}, unconfirmed {}\n",
         t.expected, t.received, r.notification_rate, t.lost, t.lost_in_gaps, t.duplicated,
-        t.out_of_order, t.unconfirmed);
+        t.redelivered, t.out_of_order, t.unconfirmed);
     out += fmt::format(
         "  latency (write sent -> notification received): p50 {}, p90 {}, p99 {}, "
         "p99.9 {}, max {}\n",

@@ -895,6 +895,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
     nopts.check = notify_check::warn;
     nopts.subscribe_timeout = 30s;
     nopts.require_every_primary = cfg.require_every_primary;
+    nopts.redundancy = cfg.redundancy;
     nopts.diagnostics = [warn](severity s, const std::string& msg) {
         if (s != severity::info) warn(msg);
     };
@@ -927,7 +928,8 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
             const auto n = std::min(batch, channels.size() - i);
             notifier->subscribe(std::span<const channel>(channels.data() + i, n),
                                 [&m](const received_notification& x) {
-                                    m.notified(x.key(), x.event(), x.node(), x.received());
+                                    m.notified(x.key(), x.event(), x.node(), x.received(),
+                                               x.redelivered());
                                 });
         }
     } catch (const std::system_error& e) {

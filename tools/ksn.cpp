@@ -176,7 +176,7 @@ void print_stats(const ksn::notifier_base& n) {
             stderr,
             "ksn: stats %s state=%s resp=%d notifications=%llu redelivered=%llu bytes=%llu "
             "protocol_errors=%llu invalid=%llu filtered=%llu other_messages=%llu "
-            "reconnects=%llu gaps=%llu dropped=%llu\n",
+            "reconnects=%llu gaps=%llu dropped=%llu%s\n",
             x.node.c_str(), std::string(ksn::net::to_string(x.state)).c_str(), x.resp,
             static_cast<unsigned long long>(x.notifications),
             static_cast<unsigned long long>(x.redelivered),
@@ -185,7 +185,8 @@ void print_stats(const ksn::notifier_base& n) {
             static_cast<unsigned long long>(x.invalid), static_cast<unsigned long long>(x.filtered),
             static_cast<unsigned long long>(x.other_messages),
             static_cast<unsigned long long>(x.reconnects), static_cast<unsigned long long>(x.gaps),
-            static_cast<unsigned long long>(x.dropped));
+            static_cast<unsigned long long>(x.dropped),
+            x.standby ? (" standby held=" + std::to_string(x.held)).c_str() : "");
     }
     std::fprintf(stderr, "ksn: stats queue depth=%zu high_water=%zu dropped=%llu\n", s.queue_depth,
                  s.queue_high_water, static_cast<unsigned long long>(s.queue_dropped));
@@ -260,6 +261,7 @@ int run_watch(const watch_options& o) {
             return exit_usage;
         }
     }
+    opts.redundancy = o.server.redundancy_choice();
     opts.key_prefix = o.prefix;
     opts.queue_capacity = o.queue;
     opts.overflow = overflow_of(o.overflow);
@@ -490,6 +492,7 @@ int run_bench(bench_cli& b) {
     c.connection = b.server.connection("ksn-bench");
     c.cluster = b.server.cluster;
     c.require_every_primary = b.server.require_every_primary;
+    c.redundancy = b.server.redundancy_choice();
     try {
         if (c.cluster) c.seeds = b.server.seed_endpoints();
         if (b.server.sentinel()) {

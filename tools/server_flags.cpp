@@ -51,6 +51,14 @@ void server_flags::add_to(CLI::App& app) {
                  "--cluster: fail unless every primary can be reached (default: go on with "
                  "the ones reachable, a node_unreachable gap for each other)")
         ->needs(cluster_opt);
+    app.add_option("--redundancy", redundancy,
+                   "--cluster: none (default), or replica: also subscribe one replica of each "
+                   "primary and hold its stream, so that it continues the primary's when that "
+                   "stops (crash, CLIENT KILL, disconnect); replays are marked redelivered and "
+                   "a gap is reported only where neither delivered")
+        ->type_name("MODE")
+        ->check(CLI::IsMember({"none", "replica"}))
+        ->needs(cluster_opt);
     app.add_flag("--tls", tls, "Connect with TLS (verifying the server's certificate)")
         ->excludes(socket_opt);
     app.add_option("--cacert", cacert, "Trusted CA certificates (PEM; default: the system's)")

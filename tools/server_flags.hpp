@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cluster_keyspace_notifications.hpp"
 #include "net/options.hpp"
 
 namespace ksn::tools {
@@ -31,6 +32,7 @@ struct server_flags {
     std::string sni;
     bool insecure = false;
     bool require_every_primary = false;  // --cluster: all primaries or nothing
+    std::string redundancy = "none";     // --cluster: none, or replica (a standby each)
     // Redis Sentinel: the data nodes' credentials and TLS stay --user, --pass, --tls...
     std::vector<std::string> sentinels;  // HOST:PORT each (validated by the parser)
     std::string primary_name;            // the name the sentinels monitor it by
@@ -39,12 +41,13 @@ struct server_flags {
     bool sentinel_tls = false;  // with the --cacert, --cert, --key and --insecure files
 
     /// Adds --host --port --socket --user --pass (or KSN_PASSWORD) --pass-file --resp
-    /// --cluster --seed --require-every-primary --tls --cacert --cert --key --sni --insecure
+    /// --cluster --seed --require-every-primary --redundancy --tls --cacert --cert --key --sni
+    /// --insecure
     /// --sentinel --primary --sentinel-user --sentinel-pass (or KSN_SENTINEL_PASSWORD)
     /// --sentinel-tls to `app`. The parser refuses --sentinel without --primary (and the
     /// reverse), --sentinel with --cluster, --seed, --socket, --host or --port,
     /// --sentinel-user or --sentinel-tls without --sentinel, and --require-every-primary
-    /// without --cluster.
+    /// and --redundancy without --cluster.
     void add_to(CLI::App& app);
 
     /// True with --sentinel: the sentinels name the primary.
@@ -62,6 +65,11 @@ struct server_flags {
 
     /// Every --sentinel (throws std::invalid_argument naming a malformed one).
     [[nodiscard]] std::vector<net::endpoint> sentinel_endpoints() const;
+
+    /// --redundancy as the library's mode.
+    [[nodiscard]] ksn::redundancy_mode redundancy_choice() const noexcept {
+        return redundancy == "replica" ? ksn::redundancy_mode::replica : ksn::redundancy_mode::none;
+    }
 
     /// --host/--port then every --seed (throws std::invalid_argument naming a malformed
     /// one).

@@ -44,13 +44,20 @@ replication_info parse_replication_info(std::string_view info) {
     return out;
 }
 
-std::string not_caught_up(const replication_info& n, const replication_info& o) {
+std::string not_caught_up(const replication_info& n, const replication_info& o,
+                          std::string_view continued_replid) {
     if (n.role != "master" || n.replid.empty() || n.offset < 0)
         return "the new primary's replication state is unknown";
     if (o.role != "slave") return "it is not a replica (yet)";
     if (o.replid != n.replid) return "it does not replicate from the new primary (yet)";
-    if (all_zeros(n.replid2) || o.replid2 != n.replid2)
+    if (!continued_replid.empty()) {
+        if (n.replid != continued_replid) {
+            return "the primary's replication id changed (it restarted or was reset), so its "
+                   "replica resynchronized in full (the writes of a snapshot publish nothing)";
+        }
+    } else if (all_zeros(n.replid2) || o.replid2 != n.replid2) {
         return "it resynchronized in full (its writes from the snapshot publish nothing)";
+    }
     if (o.applied < n.offset) {
         return "it applied replication offset " + std::to_string(o.applied) + " of " +
                std::to_string(n.offset);
@@ -125,7 +132,7 @@ void handover::old_answered(const std::optional<replication_info>& info, clock::
         behind_ = "it did not answer INFO replication";
         return;
     }
-    behind_ = not_caught_up(new_, *info);
+    behind_ = not_caught_up(new_, *info, continued_replid_);
     if (!behind_.empty()) return;
     // Caught up: a PING sent from now on is answered after everything it published.
     caught_up_at_ = now;

@@ -48,8 +48,14 @@ struct replication_info {
 
 /// Empty when `old_node` has applied everything `new_primary` acknowledged (see above);
 /// otherwise why not, as a phrase ("it is still a primary", ...).
+///
+/// With `continued_replid` (redundancy's switch back, redundancy.hpp): `old_node` is a
+/// replica that stayed with `new_primary` throughout, not a former primary; instead of
+/// the partial resync, the primary must still have the replication id it had then (a
+/// restart or a reset gives it a new one, and its replica a full resync).
 [[nodiscard]] std::string not_caught_up(const replication_info& new_primary,
-                                        const replication_info& old_node);
+                                        const replication_info& old_node,
+                                        std::string_view continued_replid = {});
 
 class handover {
   public:
@@ -64,8 +70,14 @@ class handover {
     };
 
     /// `gap`: the new primary's topology_change gap, reported if the handover fails.
-    handover(std::string to, std::string from, gap_event gap, std::chrono::milliseconds timeout)
-        : to_(std::move(to)), from_(std::move(from)), gap_(std::move(gap)), timeout_(timeout) {}
+    /// `continued_replid`: see not_caught_up().
+    handover(std::string to, std::string from, gap_event gap, std::chrono::milliseconds timeout,
+             std::string continued_replid = {})
+        : to_(std::move(to)),
+          from_(std::move(from)),
+          gap_(std::move(gap)),
+          timeout_(timeout),
+          continued_replid_(std::move(continued_replid)) {}
 
     /// What the links say now: whether the new primary is covered, whether the old
     /// node's subscriber connection is still the unbroken one, and its last answered PING
@@ -93,6 +105,7 @@ class handover {
     std::string to_, from_;
     gap_event gap_;
     std::chrono::milliseconds timeout_;
+    std::string continued_replid_;
     stage stage_ = stage::covering;
     std::optional<clock::time_point> started_;   // the first tick
     std::optional<clock::time_point> deadline_;  // set when the new primary is covered

@@ -13,15 +13,22 @@ constexpr std::chrono::milliseconds tick{250};
 
 std::shared_ptr<handover_runner> handover_runner::create(notifier_core& core, std::string who,
                                                          std::chrono::milliseconds timeout,
-                                                         std::size_t window) {
-    return std::make_shared<handover_runner>(core, std::move(who), timeout, window);
+                                                         std::size_t window, bool switch_back) {
+    return std::make_shared<handover_runner>(core, std::move(who), timeout, window, switch_back);
 }
 
 handover_runner::handover_runner(notifier_core& core, std::string who,
-                                 std::chrono::milliseconds timeout, std::size_t window)
-    : core_(core), who_(std::move(who)), timeout_(timeout), window_(window), timer_(core.io()) {}
+                                 std::chrono::milliseconds timeout, std::size_t window,
+                                 bool switch_back)
+    : core_(core),
+      who_(std::move(who)),
+      timeout_(timeout),
+      window_(window),
+      switch_back_(switch_back),
+      timer_(core.io()) {}
 
-bool handover_runner::start(const std::string& to, const std::string& from, const gap_event& gap) {
+bool handover_runner::start(const std::string& to, const std::string& from, const gap_event& gap,
+                            std::string continued_replid) {
     if (stopped_ || timeout_.count() <= 0 || to == from || running_.count(to) ||
         running_.count(from) || handing_over(from) || handing_over(to)) {
         return false;
@@ -32,13 +39,19 @@ bool handover_runner::start(const std::string& to, const std::string& from, cons
         old_node->gap_start()) {
         return false;
     }
-    entry e{handover(to, from, gap, timeout_), old_node->serial(), old_node->reconnects(),
-            std::make_shared<repeat_window>(window_), nullptr};
-    new_node->set_repeats(e.window, 0);
-    old_node->set_repeats(e.window, 1);
+    entry e{handover(to, from, gap, timeout_, std::move(continued_replid)), old_node->serial(),
+            old_node->reconnects(), nullptr, nullptr};
+    if (switch_back_) {
+        core_.report(severity::info, who_ + ": " + to + " is subscribed again; its replica " +
+                                         from + " goes on delivering until it has caught up");
+    } else {
+        e.window = std::make_shared<repeat_window>(window_);
+        new_node->set_repeats(e.window, 0);
+        old_node->set_repeats(e.window, 1);
+        core_.report(severity::info, who_ + ": " + to + " took over from " + from + "; keeping " +
+                                         from + " subscribed until it has caught up (handover)");
+    }
     running_.emplace(to, std::move(e));
-    core_.report(severity::info, who_ + ": " + to + " took over from " + from + "; keeping " +
-                                     from + " subscribed until it has caught up (handover)");
     arm();
     return true;
 }
@@ -48,6 +61,17 @@ bool handover_runner::handing_over(const std::string& from) const {
         if (e.h.from() == from) return true;
     }
     return false;
+}
+
+void handover_runner::cancel(const std::string& to) {
+    auto it = running_.find(to);
+    if (it == running_.end()) return;
+    if (it->second.conn) it->second.conn->close();
+    if (it->second.window) {
+        if (auto* n = core_.find_node(to)) n->set_repeats(nullptr, 0);
+        if (auto* o = core_.find_node(it->second.h.from())) o->set_repeats(nullptr, 0);
+    }
+    running_.erase(it);
 }
 
 void handover_runner::stop() {
@@ -150,16 +174,26 @@ void handover_runner::end(const std::string& to, bool ok) {
     if (e.conn) e.conn->close();
     const std::string from = e.h.from();
     auto* new_node = core_.find_node(to);
-    if (new_node != nullptr) new_node->set_repeats(nullptr, 0);
-    if (auto* old_node = core_.find_node(from)) old_node->set_repeats(nullptr, 0);
-    if (ok) {
-        core_.report(severity::info,
-                     who_ + ": " + to + " took over from " + from + " without loss: " + from +
-                         " applied its writes up to replication offset " +
-                         std::to_string(e.h.offset()) + " over an unbroken subscription (no gap)");
+    if (e.window) {
+        if (new_node != nullptr) new_node->set_repeats(nullptr, 0);
+        if (auto* old_node = core_.find_node(from)) old_node->set_repeats(nullptr, 0);
+    }
+    const std::string offset = std::to_string(e.h.offset());
+    if (ok && switch_back_) {
+        core_.report(severity::info, who_ + ": " + to + " delivers again, its replica " + from +
+                                         " covered its interruption without loss: it applied " +
+                                         to + "'s writes up to replication offset " + offset +
+                                         " (no gap)");
+    } else if (ok) {
+        core_.report(severity::info, who_ + ": " + to + " took over from " + from +
+                                         " without loss: " + from +
+                                         " applied its writes up to replication offset " + offset +
+                                         " over an unbroken subscription (no gap)");
     } else {
         gap_event gap = e.h.gap();
-        gap.detail += "; no handover from " + from + ": " + e.h.failure();
+        gap.detail += (switch_back_ ? "; its replica " + from + " could not cover it: "
+                                    : "; no handover from " + from + ": ") +
+                      e.h.failure();
         if (new_node != nullptr) {
             new_node->expect_gap(std::move(gap));
         } else {

@@ -23,24 +23,31 @@ class notifier_core;
 class handover_runner : public std::enable_shared_from_this<handover_runner> {
   public:
     /// `who` prefixes its diagnostics ("cluster", "sentinel"). 0 `timeout`: never starts.
+    /// `switch_back`: redundancy's (redundancy.hpp): the old node is the standby replica
+    /// that delivered while its primary (the new node) was gone, repeats are marked by
+    /// the pair's replica_window (no repeat window here), and each start() names the
+    /// replication id the primary must still have (not_caught_up()).
     static std::shared_ptr<handover_runner> create(notifier_core& core, std::string who,
                                                    std::chrono::milliseconds timeout,
-                                                   std::size_t window);
+                                                   std::size_t window, bool switch_back = false);
 
     /// Begins a handover from `from` to `to` in place of `gap` (to's gap if it fails);
     /// false, and nothing done, when one cannot begin: handovers off, either node unknown,
     /// `from` not covered or its stream interrupted, or one of them in a handover already.
-    bool start(const std::string& to, const std::string& from, const gap_event& gap);
+    bool start(const std::string& to, const std::string& from, const gap_event& gap,
+               std::string continued_replid = {});
     /// Whether `from` is the old node of a handover in progress.
     bool handing_over(const std::string& from) const;
     /// Called once each ends, after a failure's gap was given to the new node: the
     /// caller removes the old node (at once on success: its stream holds nothing more).
     std::function<void(const std::string& from, const std::string& to, bool ok)> on_end;
+    /// Drops the handover to `to` without a gap or on_end (its nodes changed roles).
+    void cancel(const std::string& to);
     /// Shutdown: drops every handover without a gap.
     void stop();
 
     handover_runner(notifier_core& core, std::string who, std::chrono::milliseconds timeout,
-                    std::size_t window);
+                    std::size_t window, bool switch_back);
 
   private:
     struct entry {
@@ -59,6 +66,7 @@ class handover_runner : public std::enable_shared_from_this<handover_runner> {
     std::string who_;
     std::chrono::milliseconds timeout_;
     std::size_t window_;
+    bool switch_back_;
     std::map<std::string, entry> running_;  // by the new node's name
     asio::steady_timer timer_;
     bool armed_ = false;

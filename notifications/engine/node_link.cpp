@@ -87,6 +87,7 @@ node_stats node_link::stats() const {
     s.state = conn_ ? conn_->state() : net::connection_state::closed;
     s.reconnects = machine_.reconnects();
     s.gaps = machine_.gaps();
+    s.standby = standby_;
     if (conn_) {
         s.bytes = bytes_before_ + conn_->counters().bytes_read;
         s.protocol_errors = stats_.protocol_errors + conn_->counters().protocol_errors;
@@ -103,7 +104,8 @@ void node_link::on_state(net::connection_state state, const std::error_code& ec,
             return;
         case net::connection_state::ready:
             ever_ready_ = true;
-            run(machine_.on_ready(clock::now()));
+            ready_at_ = clock::now();
+            run(machine_.on_ready(*ready_at_));
             return;
         case net::connection_state::disconnected:
             if (flags_conn_) flags_conn_->close();
@@ -118,7 +120,20 @@ void node_link::on_state(net::connection_state state, const std::error_code& ec,
 
 void node_link::on_message(const protocol::pubsub_frame& frame, clock::time_point received) {
     last_message_ = received;
-    const bool again = repeats_ && repeats_->repeat(repeat_side_, frame.channel, frame.payload);
+    bool again = repeats_ && repeats_->repeat(repeat_side_, frame.channel, frame.payload);
+    if (window_) {
+        window_->expire(received);
+        if (!standby_) {
+            again = window_->from_primary(frame, received) || again;
+        } else {
+            const auto v = window_->from_replica(frame, received);
+            if (v == replica_window::verdict::hold) {
+                ++stats_.held;
+                return;
+            }
+            again = again || v == replica_window::verdict::redeliver;
+        }
+    }
     if (core_.dispatch(frame, received, stats_, again) == event_queue::push_result::full) {
         pause_for_overflow(received);
     }
@@ -156,7 +171,7 @@ void node_link::run(node_subscriber::actions actions) {
                 } else if constexpr (std::is_same_v<T, N::ask_flags>) {
                     ask_flags(act.subscribed);
                 } else if constexpr (std::is_same_v<T, N::emit_gap>) {
-                    core_.emit_gap(std::move(act.gap));
+                    core_.emit_node_gap(*this, std::move(act.gap));
                 } else if constexpr (std::is_same_v<T, N::complete>) {
                     core_.node_done(act.op, act.ec, act.detail, name());
                 } else if constexpr (std::is_same_v<T, N::report>) {

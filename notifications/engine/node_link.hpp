@@ -19,6 +19,7 @@
 #include "../notifier_options.hpp"
 #include "node_subscriber.hpp"
 #include "repeat_window.hpp"
+#include "replica_window.hpp"
 
 namespace ksn::detail {
 
@@ -42,6 +43,8 @@ class node_link final : public net::connection_observer {
     /// Unique among the node links of the process: tells a node removed and added again
     /// under the same name from the one it replaced.
     std::uint64_t serial() const noexcept { return serial_; }
+    /// When the current connection became ready (its subscriptions sent then).
+    std::optional<clock::time_point> ready_at() const noexcept { return ready_at_; }
     /// Connections established after the first (a change means the stream broke).
     std::uint64_t reconnects() const noexcept { return machine_.reconnects(); }
     /// See net::connection::ping_soon() and ping_answered().
@@ -57,6 +60,16 @@ class node_link final : public net::connection_observer {
         repeats_ = std::move(w);
         repeat_side_ = side;
     }
+    /// Redundancy (redundancy.hpp): this node is the primary (`standby` false) or the
+    /// standby replica of a pair sharing `w`; a standby's messages are held by the window
+    /// until it follows (its primary's stream stopped). nullptr ends it (an ordinary node).
+    void set_window(std::shared_ptr<replica_window> w, bool standby) {
+        window_ = std::move(w);
+        standby_ = window_ != nullptr && standby;
+    }
+    /// A standby replica: sent every operation but owes no answer (operations do not wait
+    /// for it), and its own gaps are the pair's business (redundancy.hpp).
+    bool standby() const noexcept { return standby_; }
     /// A node leaving (a former cluster primary kept until it retires): new operations
     /// are not sent to it; its connection replays the registry as any other.
     bool retiring() const noexcept { return retiring_; }
@@ -124,10 +137,13 @@ class node_link final : public net::connection_observer {
     node_stats stats_;
     std::uint64_t bytes_before_ = 0;  // bytes of earlier connection objects
     bool ever_ready_ = false;
+    std::optional<clock::time_point> ready_at_;
     bool retiring_ = false;
     std::optional<clock::time_point> last_message_;
     std::shared_ptr<repeat_window> repeats_;
     int repeat_side_ = 0;
+    std::shared_ptr<replica_window> window_;
+    bool standby_ = false;
     std::uint64_t serial_;
 };
 

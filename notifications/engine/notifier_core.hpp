@@ -72,6 +72,18 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
         return dispatcher_.dispatch(frame, received, stats, stats.node, redelivered);
     }
     void emit_gap(gap_event gap) { dispatcher_.emit_gap(std::move(gap)); }
+    /// A gap of `node`'s own stream: through gap_filter when one is set.
+    void emit_node_gap(node_link& node, gap_event gap) {
+        if (gap_filter) {
+            auto kept = gap_filter(node, std::move(gap));
+            if (kept) emit_gap(std::move(*kept));
+            return;
+        }
+        emit_gap(std::move(gap));
+    }
+    /// Redundancy hook: sees each node's own gap first; nullopt drops it (a stream that
+    /// another stream covered).
+    std::function<std::optional<gap_event>(node_link&, gap_event)> gap_filter;
     void emit_confirmation(const protocol::pubsub_frame& frame, const std::string& node) {
         dispatcher_.emit_confirmation(frame, node);
     }
@@ -137,7 +149,7 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     /// The deadline passed: every operation due fails with subscribe_timeout, naming the
     /// nodes that did not confirm.
     void on_deadline();
-    /// The nodes operations are sent to: all but the retiring ones.
+    /// The nodes operations wait for: all but the retiring and the standby ones.
     std::size_t serving_nodes() const noexcept;
     void send_to_nodes(std::uint64_t id, const std::vector<subscription_key>& keys,
                        bool unsubscribe);

@@ -71,14 +71,15 @@ void notifier_core::send_to_nodes(std::uint64_t id, const std::vector<subscripti
     for (std::size_t i = 0; i < count && i < nodes_.size(); ++i) {
         if (!operations_.contains(id)) return;  // already finished (failed)
         if (nodes_[i]->retiring()) continue;
-        nodes_[i]->send(keys, unsubscribe, id);
+        // A standby owes no answer: an id of its own, that nobody waits for.
+        nodes_[i]->send(keys, unsubscribe, nodes_[i]->standby() ? operations_.reserve_id() : id);
     }
 }
 
 std::size_t notifier_core::serving_nodes() const noexcept {
     std::size_t n = 0;
     for (const auto& node : nodes_)
-        n += node->retiring() ? 0 : 1;
+        n += node->retiring() || node->standby() ? 0 : 1;
     return n;
 }
 

@@ -129,6 +129,17 @@ std::vector<replica_window::replayed> replica_window::take_over(clock::time_poin
     return out;
 }
 
+void replica_window::primary_resumed(clock::time_point since) {
+    for (auto it = replica_unmatched_.begin(); it != replica_unmatched_.end();) {
+        auto& seqs = it->second;
+        while (!seqs.empty() && at(seqs.front()).received < since) {
+            at(seqs.front()).st = state::matched;  // delivered, and no longer a candidate
+            seqs.pop_front();
+        }
+        it = seqs.empty() ? replica_unmatched_.erase(it) : std::next(it);
+    }
+}
+
 void replica_window::expire(clock::time_point now) {
     while (!entries_.empty() && now - entries_.front().received > limits_.age)
         pop_front();

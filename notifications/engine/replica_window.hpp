@@ -71,6 +71,12 @@ class replica_window {
     /// The primary's stream stopped, whole up to `whole_until`: switches to following and
     /// answers the held messages read at or after `whole_until`, oldest first.
     std::vector<replayed> take_over(clock::time_point whole_until);
+    /// The primary is subscribed again, on a connection ready at `since`: replica messages
+    /// delivered before that instant were published for writes before its subscription,
+    /// which it will never repeat; they no longer match its messages (a later write with
+    /// the same bytes would be taken for their repeat). Those read between `since` and
+    /// the confirmation may be either: they stay matchable.
+    void primary_resumed(clock::time_point since);
     /// Back to holding: the replica's stream caught up with the primary's again.
     void hand_back() noexcept { following_ = false; }
     bool following() const noexcept { return following_; }

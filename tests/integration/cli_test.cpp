@@ -816,6 +816,55 @@ TEST(CliWatch, ClusterWithAPrimaryDownWatchesTheOthersUnlessEveryOneIsRequired) 
     EXPECT_NE(usage.err.find("--cluster"), std::string::npos) << usage.err;
 }
 
+TEST(CliWatch, ClusterRedundancyHoldsEachStandbysStreamAndSaysSo) {
+    redis_cluster c(3, 1);
+    const auto t = c.topology();
+    ksn_process ksn({"watch", "--cluster", "--port", std::to_string(c.seeds()[0].port),
+                     "--redundancy", "replica", "--keyevent", "set", "--json", "-v", "--stats",
+                     "--count", "30", "--timeout", scaled_seconds(30)});
+    // Each primary and its replica subscribed (the replica as a standby).
+    for (const auto& shard : t.shards()) {
+        ASSERT_TRUE(ksn_subscribed(c.node(shard.primary.address.port)));
+        ASSERT_TRUE(ksn_subscribed(c.node(shard.replicas.front().address.port)));
+    }
+    cluster_writer w(c);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 30; ++i)
+        keys.push_back("standby:" + std::to_string(i));
+    w.set_many(keys);
+    const auto r = ksn.wait(30s);
+    ASSERT_EQ(r.status, 0) << describe(r);
+    // Once each, from the primaries: the standbys' copies were held.
+    const auto objects = json_lines(r.out);
+    ASSERT_EQ(objects.size(), keys.size()) << r.out;
+    std::set<std::string> primaries;
+    for (const auto& shard : t.shards())
+        primaries.insert(shard.primary.address.to_string());
+    for (const auto& o : objects) {
+        EXPECT_TRUE(primaries.count(o.at("node").text)) << o.at("node").text;
+        EXPECT_FALSE(o.count("redelivered"));
+    }
+    for (const auto& shard : t.shards()) {
+        const auto standby = shard.replicas.front().address.to_string();
+        EXPECT_NE(r.err.find("ksn: info: cluster: " + standby + " stands by for " +
+                             shard.primary.address.to_string()),
+                  std::string::npos)
+            << r.err;
+        EXPECT_NE(r.err.find("ksn: stats " + standby + " state=ready"), std::string::npos) << r.err;
+    }
+    std::size_t held_lines = 0;
+    for (const auto& l : lines(r.err))
+        held_lines += l.find(" standby held=") != std::string::npos;
+    EXPECT_EQ(held_lines, 3u) << r.err;
+
+    const auto usage = run_ksn({"watch", "--redundancy", "replica"});
+    EXPECT_EQ(usage.status, 2) << describe(usage);
+    EXPECT_NE(usage.err.find("--cluster"), std::string::npos) << usage.err;
+    const auto bad = run_ksn({"watch", "--cluster", "--redundancy", "replicas"});
+    EXPECT_EQ(bad.status, 2) << describe(bad);
+    EXPECT_NE(bad.err.find("replicas"), std::string::npos) << bad.err;
+}
+
 TEST(CliWatch, ClusterGapCarriesTheSlotsOfItsNode) {
     redis_cluster c(3, 0);
     const auto t = c.topology();

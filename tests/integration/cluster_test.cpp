@@ -8,6 +8,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -37,6 +38,12 @@ void expect_all_outside_gaps_received(const std::vector<write_load::write>& writ
                              << " notified inside gaps";
 }
 
+/// Fails the test for each gap, naming it.
+void expect_no_gaps(const std::vector<gap_event>& gaps) {
+    for (const auto& g : gaps)
+        ADD_FAILURE() << "gap on " << g.node << " (" << to_string(g.reason) << "): " << g.detail;
+}
+
 std::set<std::string> primary_names(const cluster::topology& t) {
     std::set<std::string> out;
     for (const auto& s : t.shards())
@@ -46,8 +53,18 @@ std::set<std::string> primary_names(const cluster::topology& t) {
 
 std::set<std::string> subscribed_nodes(notifier_base& n) {
     std::set<std::string> out;
-    for (const auto& s : n.stats().nodes)
-        out.insert(s.node);
+    for (const auto& s : n.stats().nodes) {
+        if (!s.standby) out.insert(s.node);
+    }
+    return out;
+}
+
+/// The nodes subscribed as standby replicas (cluster_options::redundancy).
+std::set<std::string> standby_nodes(notifier_base& n) {
+    std::set<std::string> out;
+    for (const auto& s : n.stats().nodes) {
+        if (s.standby) out.insert(s.node);
+    }
     return out;
 }
 
@@ -55,6 +72,33 @@ std::set<std::string> subscribed_nodes(notifier_base& n) {
 bool wrote_more(write_load& load, std::size_t more) {
     const auto from = load.count();
     return wait_until([&] { return load.count() >= from + more; });
+}
+
+/// What a run that could lose nothing delivered.
+struct lossless_run {
+    std::vector<std::pair<std::string, std::string>> received;
+    std::size_t writes = 0, repeats = 0;
+};
+
+/// Once the load wrote `more`: stops it, waits for the notifications, and checks that no
+/// gap was reported, every write was notified, and (each key is written once) every
+/// repeat was marked redelivered and no first copy.
+lossless_run expect_lossless(write_load& load, collector& col, std::size_t more) {
+    EXPECT_TRUE(wrote_more(load, more)) << "writes after the fault";
+    load.stop();
+    const auto writes = load.writes();
+    wait_settled(col, writes);
+    const auto gaps = col.gaps();
+    expect_no_gaps(gaps);
+    lossless_run out;
+    out.received = col.received();
+    out.writes = writes.size();
+    const auto r = check_delivery(writes, out.received, gaps);
+    EXPECT_EQ(r.received, writes.size()) << "e.g. " << r.example;
+    const auto rep = check_repeats(out.received, col.redelivered());
+    EXPECT_EQ(rep.mismatched, 0u) << rep.example;
+    out.repeats = rep.repeats;
+    return out;
 }
 
 /// Waits until the notifier's topology is the cluster's now (it refreshed after a change).
@@ -177,28 +221,15 @@ TEST(Cluster, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
     // new primary's subscription (make before break), then let go.
     EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(old_primary) == 0; }, 10s))
         << "the demoted primary is still subscribed";
-    ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
-    load.stop();
-    const auto writes = load.writes();
-    wait_settled(col, writes);
-    // Nothing could be lost, so no gap, and every write was notified.
-    const auto gaps = col.gaps();
-    for (const auto& g : gaps)
-        ADD_FAILURE() << "gap on " << g.node << " (" << to_string(g.reason) << "): " << g.detail;
-    const auto received = col.received();
-    const auto r = check_delivery(writes, received, gaps);
-    EXPECT_EQ(r.received, writes.size()) << "e.g. " << r.example;
-    // Each key is written once: a key notified twice is a repeat of the overlap, and every
-    // repeat is marked (the first copy never is).
-    const auto rep = check_repeats(received, col.redelivered());
-    EXPECT_EQ(rep.mismatched, 0u) << rep.example;
-    const std::size_t repeats = rep.repeats;
+    // Nothing could be lost, so no gap, every write notified, every repeat marked.
+    const auto res = expect_lossless(load, col, 300);
+    const auto& received = res.received;
     std::size_t after = 0;
     for (const auto& [key, node] : received)
         after += node == replica.to_string();
     EXPECT_GT(after, 0u) << "nothing received from the promoted node";
-    std::cout << "manual failover: " << writes.size() << " writes, " << r.received << " notified, "
-              << repeats << " repeats (all marked redelivered), " << gaps.size() << " gaps\n";
+    std::cout << "manual failover: " << res.writes << " writes, all notified, " << res.repeats
+              << " repeats (all marked redelivered), no gap\n";
 }
 
 TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
@@ -392,6 +423,155 @@ TEST(Cluster, SubscribingReplicasTooDuplicatesEveryNotification) {
     for (const auto& [key, nodes] : nodes_of)
         EXPECT_EQ(nodes.size(), 2u) << key;
     EXPECT_EQ(col.count(), 2 * keys.size());
+}
+
+cluster_options redundant_options(redis_cluster& c) {
+    auto o = cluster_options_for(c);
+    o.redundancy = redundancy_mode::replica;
+    return o;
+}
+
+/// A cluster watched with redundancy ("<prefix>*"), every standby subscribed, and a steady
+/// writer of "<prefix><n>" keys on it that wrote 200 already; `primary` and `replica` are
+/// those of slot 0's shard.
+struct redundant_run {
+    redis_cluster c;
+    cluster_keyspace_notifications n{redundant_options(c)};
+    diagnostics d;
+    std::optional<collector> col;
+    std::optional<write_load> load;
+    net::endpoint primary, replica;
+
+    explicit redundant_run(const std::string& prefix) {
+        d.attach(n);
+        n.subscribe_keyspace(prefix + "*");
+        col.emplace(n);
+        EXPECT_TRUE(wait_until([&] { return standby_nodes(n).size() == 3; }, 5s));
+        load.emplace(c, prefix);
+        EXPECT_TRUE(wrote_more(*load, 200)) << "writes before the fault";
+        const auto t = c.topology();
+        const auto* shard0 = t.owner(0);
+        primary = shard0->primary.address;
+        replica = shard0->replicas.front().address;
+    }
+};
+
+/// Writes never notified, by whether the cluster holds them: a write acknowledged by a
+/// primary that crashed before it replicated it is lost by the cluster itself, and no
+/// stream could publish it.
+struct unnotified {
+    std::size_t held = 0, lost_by_cluster = 0;
+    std::string example;
+};
+unnotified unnotified_writes(redis_cluster& c, const std::vector<write_load::write>& writes,
+                             const std::vector<std::pair<std::string, std::string>>& received) {
+    std::set<std::string> notified;
+    for (const auto& [key, node] : received)
+        notified.insert(key);
+    unnotified out;
+    for (const auto& w : writes) {
+        if (notified.count(w.key)) continue;
+        const auto v = c.node(c.owner_port(w.key)).command({"EXISTS", w.key});
+        if (v.integer == 1) {
+            ++out.held;
+            if (out.example.empty()) out.example = w.key;
+        } else {
+            ++out.lost_by_cluster;
+        }
+    }
+    return out;
+}
+
+TEST(Redundancy, EachPrimaryHasAStandbyReplicaWhoseStreamIsHeldNotDelivered) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(redundant_options(c));
+    n.subscribe_keyspace("r:*");
+    collector col(n);
+    std::set<std::string> firsts;
+    const auto t = c.topology();
+    for (const auto& s : t.shards())
+        firsts.insert(s.replicas.front().address.to_string());
+    ASSERT_TRUE(wait_until([&] { return standby_nodes(n) == firsts; }, 5s))
+        << standby_nodes(n).size() << " standbys";
+    EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
+    std::vector<std::string> keys;
+    for (int i = 0; i < 60; ++i)
+        keys.push_back("r:" + std::to_string(i));
+    cluster_writer w(c);
+    w.set_many(keys);
+    wait_settled(col, keys.size());
+    // Every replica published its copies too: held, once each.
+    std::uint64_t held = 0;
+    ASSERT_TRUE(wait_until([&] {
+        held = 0;
+        for (const auto& s : n.stats().nodes)
+            held += s.standby ? s.held : 0;
+        return held >= keys.size();
+    })) << held;
+    EXPECT_EQ(held, keys.size());
+    EXPECT_EQ(col.count(), keys.size());
+    EXPECT_TRUE(col.redelivered().empty());
+    EXPECT_TRUE(col.gaps().empty());
+}
+
+TEST(Redundancy, ClientKillOfAPrimarysSubscriberIsCoveredByItsStandbyWithoutAGap) {
+    redundant_run run("k:");
+    const auto standby = run.replica.to_string();
+    // Cuts ksn's subscriber connection to the primary (the standby is on the replica).
+    const auto killed = run.c.node(run.primary.port).command({"CLIENT", "KILL", "TYPE", "pubsub"});
+    ASSERT_EQ(killed.integer, 1) << killed.data;
+    ASSERT_TRUE(
+        wait_until([&] { return run.d.contains("covered its interruption without loss"); }, 10s))
+        << run.d.all();
+    const auto res = expect_lossless(*run.load, *run.col, 300);
+    std::size_t from_standby = 0;
+    for (const auto& [key, node] : res.received)
+        from_standby += node == standby;
+    EXPECT_GT(from_standby, 0u) << "the standby delivered nothing";
+    std::cout << "CLIENT KILL with redundancy: " << res.writes << " writes, all notified, "
+              << from_standby << " from the standby, " << res.repeats
+              << " repeats (all marked redelivered), no gap\n";
+}
+
+TEST(Redundancy, ACrashedPrimarysStandbyContinuesItsStreamAndIsPromotedWithoutAGap) {
+    redundant_run run("x:");
+    auto& c = run.c;
+    auto& n = run.n;
+    auto& col = *run.col;
+    auto& load = *run.load;
+    const auto victim = run.primary;
+    const auto replica = run.replica;
+    c.node(victim.port).kill9();
+    ASSERT_TRUE(promoted(c, replica));
+    ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(replica.to_string()) == 1; },
+                           2 * refresh + 2s));
+    EXPECT_TRUE(wait_until([&] { return subscribed_nodes(n).count(victim.to_string()) == 0; }, 5s))
+        << "the dead primary is still subscribed";
+    ASSERT_TRUE(wrote_more(load, 300)) << "writes after the promotion";
+    load.stop();
+    const auto writes = load.writes();
+    wait_settled(col, writes);
+    EXPECT_TRUE(run.d.contains("without loss: as its standby")) << run.d.all();
+    const auto gaps = col.gaps();
+    expect_no_gaps(gaps);
+    const auto received = col.received();
+    // What the cluster holds was notified; what it lost (acknowledged, never replicated)
+    // nobody could.
+    const auto u = unnotified_writes(c, writes, received);
+    EXPECT_EQ(u.held, 0u) << "e.g. " << u.example;
+    const auto rep = check_repeats(received, col.redelivered());
+    EXPECT_EQ(rep.mismatched, 0u) << rep.example;
+    std::cout << "kill -9 with redundancy: " << writes.size() << " writes, "
+              << writes.size() - u.held - u.lost_by_cluster << " notified, " << u.lost_by_cluster
+              << " lost by the cluster (acknowledged, not replicated), " << rep.repeats
+              << " repeats (all marked redelivered), " << gaps.size() << " gaps\n";
+}
+
+TEST(Redundancy, ExcludesSubscribingEveryReplica) {
+    cluster_options o;
+    o.redundancy = redundancy_mode::replica;
+    o.subscribe_replicas = true;
+    EXPECT_THROW(cluster_keyspace_notifications n(o), std::invalid_argument);
 }
 
 TEST(ClusterSeeds, EveryDeadSeedIsAClearError) {

@@ -74,6 +74,20 @@ TEST(ReplicationInfo, CaughtUpOnlyAsAReplicaOfTheSameHistoryThatAppliedTheOffset
     EXPECT_NE(not_caught_up(replication_info{}, old_replica(1234)), "");
 }
 
+TEST(ReplicationInfo, ASwitchBackNeedsThePrimaryStillOnTheReplicationIdItHad) {
+    // Redundancy: the replica followed its primary all along; no replid2 of its own.
+    auto n = parse_replication_info(new_info_text);
+    n.replid2 = std::string(40, '0');
+    const auto replica = old_replica(1234, std::string(40, '0'));
+    const std::string had(40, 'b');
+    EXPECT_EQ(not_caught_up(n, replica, had), "");
+    EXPECT_EQ(not_caught_up(n, old_replica(1000, std::string(40, '0')), had),
+              "it applied replication offset 1000 of 1234");
+    // Restarted: a new replication id, and the replica's writes came in a snapshot.
+    EXPECT_NE(not_caught_up(n, replica, std::string(40, 'f')).find("changed"), std::string::npos);
+    EXPECT_NE(not_caught_up(n, replica).find("in full"), std::string::npos);  // the handover's rule
+}
+
 TEST(Handover, SucceedsOnceTheOldNodeAppliedTheOffsetAndItsStreamWasRead) {
     handover h("127.0.0.1:7003", "127.0.0.1:7000", the_gap(), 5000ms);
     EXPECT_EQ(h.on_tick(t0, false, true, std::nullopt), A::wait);  // not covered yet

@@ -90,6 +90,19 @@ TEST(ReplicaWindow, FollowingDeliversTheReplicaAndMarksTheCopiesOfThePrimarysMes
     EXPECT_FALSE(w.from_primary(msg("ks:e", "set"), t0 + 9ms));
 }
 
+TEST(ReplicaWindow, ThePrimaryBackRepeatsOnlyWhatCameAfterItsNewSubscription) {
+    replica_window w({});
+    w.take_over(t0);
+    // While the primary is away, the replica delivers a write of k.
+    EXPECT_EQ(w.from_replica(msg("ks:k", "set"), t0 + 10ms), verdict::deliver);
+    // The primary's new connection is ready at 20 ms: k is written again after it.
+    w.primary_resumed(t0 + 20ms);
+    EXPECT_EQ(w.from_replica(msg("ks:j", "set"), t0 + 21ms), verdict::deliver);  // either
+    EXPECT_FALSE(w.from_primary(msg("ks:k", "set"), t0 + 30ms));  // the new write, first
+    EXPECT_EQ(w.from_replica(msg("ks:k", "set"), t0 + 31ms), verdict::redeliver);  // its copy
+    EXPECT_TRUE(w.from_primary(msg("ks:j", "set"), t0 + 32ms));  // may still repeat
+}
+
 TEST(ReplicaWindow, AReplayedMessageThePrimaryDeliversLaterIsItsRepeat) {
     replica_window w({});
     w.from_replica(msg("ks:a", "set"), t0 + 5ms);
