@@ -59,6 +59,9 @@ struct cluster_keyspace_notifications::controller
     // Former primaries whose stream their standby continued unbroken until it was
     // promoted (name: when): their own later gaps count only from then on.
     std::map<std::string, clock::time_point> covered;
+    // Former primaries whose quiet handover failed (name: the promoted standby): their
+    // repeat window stays until they retire.
+    std::map<std::string, std::string> marking;
 
     controller(detail::notifier_core& c, const cluster_options& o)
         : core(c),
@@ -178,7 +181,14 @@ struct cluster_keyspace_notifications::controller
         for (auto& [name, gap] : plan.gaps) {
             auto* node = core.find_node(name);
             if (node == nullptr) continue;
-            if (continued_without_loss(name, continued, plan)) continue;
+            if (continued_without_loss(name, continued, plan)) {
+                // The former primary may still publish (a demoted one replicates; a stalled
+                // one comes back as a replica): its repeats are marked until it retires,
+                // through a quiet handover while its connection is whole, else directly.
+                const auto& from = continued[name];
+                if (!handovers->start(name, from, gap, {}, true)) mark_repeats(from, name);
+                continue;
+            }
             if (start_handover(name, gap, plan)) continue;
             node->expect_gap(std::move(gap));
         }
@@ -274,6 +284,7 @@ struct cluster_keyspace_notifications::controller
 
     void handed_over(const std::string& from, const std::string& to, bool ok) {
         if (core.closed()) return;
+        if (!ok && covered.count(from)) marking[from] = to;
         if (ok) {
             // Its stream holds nothing more the new primary does not deliver.
             if (auto r = retiring.find(from); r != retiring.end()) {
@@ -303,9 +314,21 @@ struct cluster_keyspace_notifications::controller
             return false;
         }
         core.report(severity::info, "cluster: " + to + " took over from " + c->second +
-                                        " without loss: as its standby it had continued " +
-                                        c->second + "'s stream since it stopped (no gap)");
+                                        " without loss: as its standby its stream covers " +
+                                        c->second + "'s (no gap)");
         return true;
+    }
+
+    /// Marks what `from` (a former primary kept until it retires) publishes that `to`
+    /// delivered already as redelivered, until `from` retires.
+    void mark_repeats(const std::string& from, const std::string& to) {
+        auto* f = core.find_node(from);
+        auto* t = core.find_node(to);
+        if (f == nullptr || t == nullptr) return;
+        auto w = std::make_shared<detail::repeat_window>(core.options().handover_window);
+        t->set_repeats(w, 0);
+        f->set_repeats(w, 1);
+        marking[from] = to;
     }
 
     /// Redundancy: each subscribed primary gets a standby on its first replica (the one
@@ -353,14 +376,28 @@ struct cluster_keyspace_notifications::controller
     }
 
     /// Removes a retired node, with its open gap if its connection is down: what it
-    /// acknowledged until now may be lost (not when its standby covered it until it was
-    /// promoted: a node unreachable since acknowledged nothing more).
+    /// acknowledged until now may be lost (with redundancy, only after its standby's
+    /// promotion, and nothing when it refuses connections).
     void retire(const std::string& name, const std::string& why) {
         auto* node = core.find_node(name);
         if (node == nullptr) return;
         if (standbys) standbys->unpair(name);
+        if (const auto m = marking.find(name); m != marking.end()) {
+            if (auto* to = core.find_node(m->second)) to->set_repeats(nullptr, 0);
+            marking.erase(m);
+        }
         auto gap = node->gap_until_now(why);
-        if (covered.erase(name)) gap.reset();
+        if (const auto c = covered.find(name); c != covered.end()) {
+            // Its standby covered it until it was promoted; after that, a node refusing
+            // connections acknowledged nothing, a live one (stalled, then resumed) may have.
+            if (gap && why == cluster::retired_gone) {
+                gap.reset();
+            } else if (gap) {
+                gap->lost = std::max(gap->lost, c->second);
+                gap->detail += "; its standby delivered in its place until it was promoted";
+            }
+            covered.erase(c);
+        }
         core.report(severity::info, "cluster: " + name + " retired (" + why + "): closed");
         core.remove_node(name, std::move(gap));
         // It may be a replica now: a standby for the primary that replaced it.

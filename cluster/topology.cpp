@@ -296,7 +296,7 @@ std::optional<topology> parse_cluster_shards(const value& reply, const net::endp
 }
 
 std::string retire_reason(const std::error_code& ec, std::string_view reply) {
-    if (ec) return ec == net::errc::connect_failed ? "it is gone (connection refused)" : "";
+    if (ec) return ec == net::errc::connect_failed ? std::string(retired_gone) : "";
     const auto own = parse_myself(reply);
     if (!own) return {};
     if (!own->primary) return "it is a replica now";

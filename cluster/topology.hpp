@@ -113,5 +113,7 @@ struct own_view {
 /// slot", "it is gone (connection refused)"; empty while it must be kept (it says it is a
 /// primary with slots, it did not answer in time, the answer does not parse).
 [[nodiscard]] std::string retire_reason(const std::error_code& ec, std::string_view reply);
+/// retire_reason()'s answer for a node that refuses connections.
+inline constexpr std::string_view retired_gone = "it is gone (connection refused)";
 
 }  // namespace ksn::cluster

@@ -990,7 +990,18 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
         emit_seconds(now);
     }
     const auto write_end = clock::now();
-    asio::post(io, [&writers] { writers.stop(); });
+    // Stopped on the io thread before the replies are counted: a write sent after the
+    // count found none in flight would be acknowledged after the notifier closed, and be
+    // counted lost outside every gap.
+    {
+        auto stopped = std::make_shared<std::promise<void>>();
+        auto done = stopped->get_future();
+        asio::post(io, [&writers, stopped] {
+            writers.stop();
+            stopped->set_value();
+        });
+        done.wait_for(reply_wait);
+    }
     // The replies still due, then the notifications.
     const auto reply_deadline = clock::now() + reply_wait;
     while (writers.in_flight() > 0 && clock::now() < reply_deadline) {

@@ -28,7 +28,7 @@ handover_runner::handover_runner(notifier_core& core, std::string who,
       timer_(core.io()) {}
 
 bool handover_runner::start(const std::string& to, const std::string& from, const gap_event& gap,
-                            std::string continued_replid) {
+                            std::string continued_replid, bool quiet) {
     if (stopped_ || timeout_.count() <= 0 || to == from || running_.count(to) ||
         running_.count(from) || handing_over(from) || handing_over(to)) {
         return false;
@@ -39,8 +39,12 @@ bool handover_runner::start(const std::string& to, const std::string& from, cons
         old_node->gap_start()) {
         return false;
     }
-    entry e{handover(to, from, gap, timeout_, std::move(continued_replid)), old_node->serial(),
-            old_node->reconnects(), nullptr, nullptr};
+    entry e{handover(to, from, gap, timeout_, std::move(continued_replid)),
+            old_node->serial(),
+            old_node->reconnects(),
+            nullptr,
+            nullptr,
+            quiet};
     if (switch_back_) {
         core_.report(severity::info, who_ + ": " + to + " is subscribed again; its replica " +
                                          from + " goes on delivering until it has caught up");
@@ -174,7 +178,9 @@ void handover_runner::end(const std::string& to, bool ok) {
     if (e.conn) e.conn->close();
     const std::string from = e.h.from();
     auto* new_node = core_.find_node(to);
-    if (e.window) {
+    // A quiet one that failed keeps marking: the old node, kept until it retires, may
+    // come back and publish what it replicates from the new one (the caller clears it).
+    if (e.window && !(e.quiet && !ok)) {
         if (new_node != nullptr) new_node->set_repeats(nullptr, 0);
         if (auto* old_node = core_.find_node(from)) old_node->set_repeats(nullptr, 0);
     }
@@ -189,6 +195,10 @@ void handover_runner::end(const std::string& to, bool ok) {
                                          " without loss: " + from +
                                          " applied its writes up to replication offset " + offset +
                                          " over an unbroken subscription (no gap)");
+    } else if (e.quiet) {
+        core_.report(severity::info, who_ + ": no handover from " + from + " to " + to + " (" +
+                                         e.h.failure() + "); " + to +
+                                         "'s stream covered it already (no gap)");
     } else {
         gap_event gap = e.h.gap();
         gap.detail += (switch_back_ ? "; its replica " + from + " could not cover it: "

@@ -34,8 +34,12 @@ class handover_runner : public std::enable_shared_from_this<handover_runner> {
     /// Begins a handover from `from` to `to` in place of `gap` (to's gap if it fails);
     /// false, and nothing done, when one cannot begin: handovers off, either node unknown,
     /// `from` not covered or its stream interrupted, or one of them in a handover already.
+    /// `quiet`: the new node's stream covers the old one's already (redundancy's standby
+    /// promoted): the handover only marks the overlap's repeats, and a failure gives no gap
+    /// and leaves the two nodes' repeat window in place (the caller clears it with
+    /// node_link::set_repeats(nullptr, 0) when the old node retires).
     bool start(const std::string& to, const std::string& from, const gap_event& gap,
-               std::string continued_replid = {});
+               std::string continued_replid = {}, bool quiet = false);
     /// Whether `from` is the old node of a handover in progress.
     bool handing_over(const std::string& from) const;
     /// Called once each ends, after a failure's gap was given to the new node: the
@@ -56,6 +60,7 @@ class handover_runner : public std::enable_shared_from_this<handover_runner> {
         std::uint64_t from_reconnects = 0;  // and its connection
         std::shared_ptr<repeat_window> window;
         std::shared_ptr<net::command_connection> conn;  // the INFO replication in flight
+        bool quiet = false;
     };
     void arm();
     void step(const std::string& to);

@@ -43,6 +43,8 @@ class node_link final : public net::connection_observer {
     /// Unique among the node links of the process: tells a node removed and added again
     /// under the same name from the one it replaced.
     std::uint64_t serial() const noexcept { return serial_; }
+    /// When the current connection was covered (meaningful while covered()).
+    clock::time_point covered_at() const noexcept { return machine_.covered_at(); }
     /// When the current connection became ready (its subscriptions sent then).
     std::optional<clock::time_point> ready_at() const noexcept { return ready_at_; }
     /// Connections established after the first (a change means the stream broke).

@@ -186,6 +186,8 @@ class node_subscriber {
     std::optional<clock::time_point> gap_start() const noexcept {
         return gap_ ? std::optional<clock::time_point>(gap_->lost) : std::nullopt;
     }
+    /// When the current connection was covered (meaningful while covered()).
+    clock::time_point covered_at() const noexcept { return covered_at_; }
     /// The gap not yet reported, if any.
     const std::optional<gap_event>& open_gap() const noexcept { return gap_; }
     /// Operations (op != 0) waiting on this node.

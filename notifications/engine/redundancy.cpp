@@ -108,8 +108,39 @@ std::optional<std::string> redundancy::promoted(const std::string& replica) {
     if (auto* p = core_.find_node(primary)) p->set_window(nullptr, false);
     auto* r = core_.find_node(replica);
     if (r == nullptr) return std::nullopt;
+    if (s.st == state::holding) {
+        // Promoted while its primary seemed whole: a stalled primary is found out by the
+        // health check only later, a demoted one goes on publishing what it replicates. The
+        // window is replayed from where the primary's stream was last known whole; what the
+        // primary delivers later is marked by the handover (cluster controller).
+        const auto* p = core_.find_node(primary);
+        auto whole = clock::now();
+        if (p != nullptr) {
+            whole = p->covered() ? p->covered_at() : p->gap_start().value_or(whole);
+            if (const auto m = p->last_message(); m && *m > whole) whole = *m;
+            if (const auto ping = p->ping_answered(); ping && *ping > whole) whole = *ping;
+        }
+        const auto since = s.window->complete_since();
+        const bool whole_window = r->covered() && !r->gap_start() && r->covered_at() <= whole &&
+                                  (!since || *since <= whole);
+        std::size_t replayed = 0;
+        if (whole_window) {
+            const auto replay = s.window->take_over(whole);
+            for (const auto& m : replay)
+                (void)core_.dispatch(m.frame, m.received, r->counters(), true);
+            replayed = replay.size();
+        }
+        r->set_window(nullptr, false);
+        if (!whole_window) return std::nullopt;
+        core_.report(severity::info, who_ + ": " + replica + ", standby of " + primary +
+                                         ", is a primary now; its stream continues " + primary +
+                                         "'s from where that was last known whole (" +
+                                         ms_ago(whole) + "), " + std::to_string(replayed) +
+                                         " notifications replayed as redelivered");
+        return primary;
+    }
     r->set_window(nullptr, false);
-    const bool unbroken = s.st == state::following && !s.replica_lost && r->serial() == s.serial &&
+    const bool unbroken = !s.replica_lost && r->serial() == s.serial &&
                           r->reconnects() == s.reconnects && r->covered() && !r->gap_start();
     if (!unbroken) return std::nullopt;
     return primary;
@@ -171,6 +202,8 @@ void redundancy::take_over(const std::string& primary, pair_state& s) {
         why_not = "it is not subscribed";
     } else if (r->open_gap()) {
         why_not = "its own stream is interrupted (" + r->open_gap()->detail + ")";
+    } else if (r->covered_at() > whole_until) {
+        why_not = "its own stream is whole only since " + ms_ago(r->covered_at());
     } else if (const auto since = s.window->complete_since(); since && *since > whole_until) {
         why_not = "its window lost messages since the stop (redundancy_window_bytes)";
     }

@@ -64,8 +64,11 @@ class redundancy : public std::enable_shared_from_this<redundancy> {
     std::vector<std::string> primaries() const;
 
     /// The standby `replica` is a primary now: it becomes an ordinary node and its pair
-    /// ends. Answers the primary it stood by when it had continued that primary's stream
-    /// unbroken since it stopped (nothing was lost between the two), else nullopt.
+    /// ends. Answers the primary it stood by when its stream covers that primary's
+    /// without a break (nothing was lost between the two), else nullopt: it had continued
+    /// it unbroken since it stopped, or (promoted while the primary's stream still seemed
+    /// whole: a stalled primary, a manual failover) its window, replayed from where the
+    /// primary's stream was last known whole, holds everything since.
     std::optional<std::string> promoted(const std::string& replica);
 
     /// Hook: `node`'s connection was lost.

@@ -619,6 +619,9 @@ TEST(BenchCli, ClusterRedundancyCoversACutSubscriberAndCountsItsRepeatsApart) {
     auto& node = cluster.node(victim.port);
     ASSERT_TRUE(bench_writing(node, 15s));
     ASSERT_TRUE(bench_wrote(node, 1000));
+    // Its standby on the replica is subscribed.
+    auto& standby = cluster.node(before.shards()[0].replicas.at(0).address.port);
+    ASSERT_TRUE(wait_until([&] { return standby.command({"PUBSUB", "NUMPAT"}).integer >= 1; }));
     // Cuts ksn bench's subscriber on the primary (its writers are not pub/sub clients);
     // the standby on its replica delivers until the primary's new subscription is
     // confirmed and the replica has caught up with it.
