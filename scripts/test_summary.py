@@ -10,6 +10,10 @@ Extra result files (lines "PASS name", "FAIL name" or "SKIP name", e.g. fuzz run
 build directory's options turned off (-Dtests=false, -Dintegration=false) count as one
 skipped case each, so that a run which left them out says so in its closing line.
 
+Before the closing line, each failure gets a few lines of why (GoogleTest's failure
+message, or the lines of a test's output that say FAIL, else its last lines), so that the
+tail of a CI log names the cause and not only the test.
+
 usage: test_summary.py [--results FILE]... BUILDDIR...
 """
 import json
@@ -18,14 +22,31 @@ import sys
 import xml.etree.ElementTree as ET
 
 
+# At most this many lines of why per failure, and failures explained so.
+DETAIL_LINES = 16
+DETAILED_FAILURES = 5
+
+
+def excerpt(text):
+    """The lines of `text` that say why a test failed: those naming a failure (a soak's
+    "CHECK ... FAIL", GoogleTest's "Failure"), else the last ones; bounded."""
+    lines = [line.rstrip()[:300] for line in (text or '').splitlines() if line.strip()]
+    telling = [line for line in lines if 'FAIL' in line or 'Failure' in line or
+               'ThreadSanitizer' in line or 'AddressSanitizer' in line or
+               'runtime error' in line]
+    return (telling or lines)[-DETAIL_LINES:]
+
+
 def count_gtest_xml(path):
     passed = failed = skipped = 0
     failures = []
     for case in ET.parse(path).getroot().iter('testcase'):
         name = f"{case.get('classname')}.{case.get('name')}"
-        if case.find('failure') is not None:
+        failure = case.find('failure')
+        if failure is not None:
             failed += 1
-            failures.append(name)
+            text = failure.get('message') or failure.text or ''
+            failures.append((name, text.splitlines()[:DETAIL_LINES]))
         elif case.get('status') == 'notrun' or case.get('result') == 'skipped' or \
                 case.find('skipped') is not None:
             skipped += 1
@@ -66,7 +87,7 @@ def main(argv):
         log = os.path.join(bd, 'meson-logs', 'testlog.json')
         if not os.path.exists(log):
             failed += 1
-            failures.append(f'{bd}: no test log (build or setup failed)')
+            failures.append((f'{bd}: no test log (build or setup failed)', []))
             continue
         with open(log) as f:
             entries = [json.loads(line) for line in f if line.strip()]
@@ -80,17 +101,18 @@ def main(argv):
                 except ET.ParseError:
                     p, fl, s, names = 0, 0, 0, []
                 passed, failed, skipped = passed + p, failed + fl, skipped + s
-                failures += [f'{bd}: {n}' for n in names]
+                failures += [(f'{bd}: {n}', why) for n, why in names]
                 if result not in ('OK', 'SKIP', 'EXPECTEDFAIL') and fl == 0:
                     failed += 1
-                    failures.append(f'{bd}: {name} ({result}; crashed or timed out)')
+                    failures.append((f'{bd}: {name} ({result}; crashed or timed out)',
+                                     excerpt(e.get('stdout'))))
             elif result == 'OK':
                 passed += 1
             elif result == 'SKIP':
                 skipped += 1
             else:
                 failed += 1
-                failures.append(f'{bd}: {name} ({result})')
+                failures.append((f'{bd}: {name} ({result})', excerpt(e.get('stdout'))))
     for rf in result_files:
         if not os.path.exists(rf):
             continue
@@ -104,10 +126,15 @@ def main(argv):
                     skips.append(name)
                 elif word == 'FAIL':
                     failed += 1
-                    failures.append(name)
+                    failures.append((name, []))
     for s in skips:
         print(f'SKIPPED: {s}')
-    for f in failures:
+    for f, why in failures[:DETAILED_FAILURES]:
+        if why:
+            print(f'WHY {f}:')
+            for line in why:
+                print(f'    {line}')
+    for f, _ in failures:
         print(f'FAILED: {f}')
     print(f'{passed} passed, {failed} failed, {skipped} skipped')
     return 1 if failed else 0

@@ -6,6 +6,7 @@
 // check ("nothing more arrives").
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -28,14 +29,23 @@ cluster_options cluster_options_for(redis_cluster& c) {
     return test_cluster_options(c, refresh);
 }
 
-/// Every write outside a gap was received (at least once).
+/// Every write outside a gap was received (at least once). Prints the figures (the fault
+/// table of docs/benchmarks.md is made of these lines).
 void expect_all_outside_gaps_received(const std::vector<write_load::write>& writes,
                                       collector& col) {
     const auto gaps = col.gaps();
-    const auto r = check_delivery(writes, col.received(), gaps);
+    const auto r = check_delivery(writes, col.received(), gaps, col.received_at());
     EXPECT_EQ(r.missing, 0u) << "e.g. " << r.example << "; " << r.excused << " inside gaps, "
                              << gaps.size() << " gaps, " << r.covered_but_notified
                              << " notified inside gaps";
+    std::string reasons;
+    for (const auto& [reason, count] : r.gaps_by_reason)
+        reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(count);
+    std::cout << "delivery (" << ::testing::UnitTest::GetInstance()->current_test_info()->name()
+              << "): " << r.writes << " writes, " << r.received << " notified ("
+              << r.covered_but_notified << " of them inside gaps), " << r.excused
+              << " not notified inside gaps, " << r.missing << " outside every gap; " << gaps.size()
+              << " gaps (" << (reasons.empty() ? "none" : reasons) << ")\n";
 }
 
 /// Fails the test for each gap, naming it.
@@ -167,6 +177,46 @@ TEST(CheckDelivery, AnOpenGapExcusesNothingOnceItsSlotsAreServedAgain) {
     EXPECT_EQ(r.covered_but_notified, 1u);
 }
 
+// A queue-overflow gap starts at the read time of the first notification it dropped,
+// which can lag its write's acknowledgment by far more than gap_slack (a burst ahead of
+// it in the socket): given the receive times, the gap reaches back by its node's read lag.
+TEST(CheckDelivery, AQueueOverflowGapReachesBackByItsNodesReadLag) {
+    const auto t0 = clock::now();
+    const auto at = [&](std::string key, std::uint16_t port, std::chrono::milliseconds when) {
+        write_load::write w;
+        w.key = std::move(key);
+        w.port = port;
+        w.sent = t0 + when;
+        w.acked = w.sent + 1ms;
+        return w;
+    };
+    // On 7000, "a" was read 400 ms after its acknowledgment; "b", acknowledged at 101 ms,
+    // was dropped by a gap that starts at the read time of what it dropped, 500 ms.
+    const std::vector<write_load::write> writes = {at("a", 7000, 0ms), at("b", 7000, 100ms),
+                                                   at("c", 7001, 100ms)};
+    gap_event g;
+    g.node = "127.0.0.1:7000";
+    g.reason = gap_reason::queue_overflow;
+    g.lost = t0 + 500ms;
+    g.restored = t0 + 600ms;
+    gap_event other = g;
+    other.node = "127.0.0.1:7001";  // 7001 shows no lag: its gap reaches back gap_slack only
+    const std::vector<std::pair<std::string, std::string>> received = {{"a", "127.0.0.1:7000"}};
+    const std::vector<clock::time_point> read = {t0 + 401ms};
+    auto r = check_delivery(writes, received, {g, other}, read);
+    EXPECT_EQ(r.read_lag, 400ms);
+    EXPECT_EQ(r.excused, 1u);  // b
+    EXPECT_EQ(r.missing, 1u);  // c: 7001's gap began 399 ms after it was acknowledged
+    EXPECT_EQ(r.example, "c on port 7001");
+    // Without the receive times, b's acknowledgment lies 399 ms before its gap: missing.
+    r = check_delivery(writes, received, {g, other});
+    EXPECT_EQ(r.missing, 2u);
+    // Only queue-overflow gaps reach back: a connection's gap begins where it broke.
+    g.reason = gap_reason::connection_lost;
+    r = check_delivery(writes, received, {g, other}, read);
+    EXPECT_EQ(r.missing, 2u);
+}
+
 TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
@@ -274,6 +324,106 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
     ASSERT_TRUE(notifier_caught_up(n, c));
     EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
     EXPECT_EQ(subscribed_nodes(n).count(victim.to_string()), 0u);
+}
+
+// Faults without redundancy: every acknowledged write not notified lies inside a gap that
+// names its node or slots and overlaps it (a graceful failover misses nothing: above).
+
+/// A steady load on a cluster, a fault on the primary of slot 0, more load, the check.
+/// `fault` gets the cluster and that primary's node; `expect` the gaps afterwards.
+void fault_under_load(
+    const std::function<void(redis_cluster&, const cluster::shard&)>& fault,
+    const std::function<void(const std::vector<gap_event>&, const net::endpoint&)>& expect) {
+    redis_cluster c;
+    cluster_keyspace_notifications n(cluster_options_for(c));
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyspace("f:*");
+    collector col(n);
+    write_load load(c, "f:");
+    ASSERT_TRUE(wrote_more(load, 100)) << "writes before the fault";
+    const auto before = c.topology();
+    const auto* shard0 = before.owner(0);
+    ASSERT_NE(shard0, nullptr);
+    ASSERT_FALSE(shard0->replicas.empty());
+    fault(c, *shard0);
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_TRUE(wrote_more(load, 300)) << "writes after the fault";
+    // Served again: every primary subscribed (and the topology the notifier's).
+    ASSERT_TRUE(wait_until(
+        [&] {
+            try {
+                return subscribed_nodes(n) == primary_names(c.topology());
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        10s))
+        << "not every primary is subscribed after the fault";
+    ASSERT_TRUE(wrote_more(load, 100)) << "writes once served again";
+    load.stop();
+    const auto writes = load.writes();
+    wait_settled(col, writes);
+    expect_all_outside_gaps_received(writes, col);
+    expect(col.gaps(), shard0->primary.address);
+}
+
+/// At least one gap names `node` and ends.
+void expect_a_closed_gap_on(const std::vector<gap_event>& gaps, const net::endpoint& node,
+                            gap_reason reason) {
+    std::size_t found = 0;
+    for (const auto& g : gaps) {
+        if (g.node != node.to_string() || g.reason != reason) continue;
+        ++found;
+        EXPECT_TRUE(g.restored) << g.detail;
+    }
+    EXPECT_GT(found, 0u) << "no " << to_string(reason) << " gap on " << node.to_string();
+}
+
+TEST(ClusterFaults, TakeoverFailoverLosesNothingOutsideItsGaps) {
+    net::endpoint replica;
+    fault_under_load(
+        [&](redis_cluster& c, const cluster::shard& sh) {
+            replica = sh.replicas.front().address;
+            // No agreement with the primary: it may acknowledge writes after the takeover.
+            c.node(replica.port).command({"CLUSTER", "FAILOVER", "TAKEOVER"});
+            ASSERT_TRUE(promoted(c, replica));
+        },
+        [&](const std::vector<gap_event>& gaps, const net::endpoint&) {
+            // The new primary's slots are a gap unless a handover showed nothing was lost.
+            for (const auto& g : gaps) {
+                if (g.node == replica.to_string()) {
+                    EXPECT_EQ(g.reason, gap_reason::topology_change) << g.detail;
+                }
+            }
+        });
+}
+
+TEST(ClusterFaults, ClientKillOfTheSubscriberIsAGapOnItsNode) {
+    fault_under_load(
+        [](redis_cluster& c, const cluster::shard& sh) {
+            c.node(sh.primary.address.port).command({"CLIENT", "KILL", "TYPE", "pubsub"});
+        },
+        [](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
+            expect_a_closed_gap_on(gaps, primary, gap_reason::server_closed_connection);
+        });
+}
+
+TEST(ClusterFaults, AnOutputBufferDisconnectIsAGapOnItsNode) {
+    fault_under_load(
+        [](redis_cluster& c, const cluster::shard& sh) {
+            auto& node = c.node(sh.primary.address.port);
+            // A hard limit of 1 KiB past the 16 KiB reply buffer: one read of a pipeline
+            // publishes more than that before the socket is written.
+            node.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 1kb 0 0"});
+            std::vector<std::string> keys;
+            for (int i = 0; i < 30000; ++i)
+                keys.push_back("f:burst" + std::to_string(i));
+            cluster_writer(c).set_many(keys);
+            node.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60"});
+        },
+        [](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
+            expect_a_closed_gap_on(gaps, primary, gap_reason::server_closed_connection);
+        });
 }
 
 TEST(Cluster, APrimaryFailedOverWhileStalledKeepsItsConnectionAndReportsItsOwnGap) {

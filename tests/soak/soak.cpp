@@ -12,7 +12,9 @@
 //    85%  a server restart (a replica stopped with SIGTERM and started again)
 // and at the end checks, one line each:
 //    delivery  every write outside a reported gap was notified (gaps widened by
-//              gap_slack, tests/support/cluster_checks.hpp)
+//              gap_slack, a queue overflow's by its node's read lag too:
+//              tests/support/cluster_checks.hpp); a failure prints the gaps and the
+//              first missing writes on lines that say FAIL (CI's summary shows them)
 //    coverage  the notifier is subscribed to exactly the cluster's primaries
 //    rss       RSS at the end at most rss_tolerance above RSS after warm-up (sampled
 //              every second; skipped under sanitizers, whose allocators hold freed memory)
@@ -499,7 +501,7 @@ int soak::run() {
     const auto stats = notifier_->stats();
     const auto gaps = collector_->gaps();
     const auto received = collector_->received();
-    const auto report = check_delivery(writes, received, gaps);
+    const auto report = check_delivery(writes, received, gaps, collector_->received_at());
 
     // Teardown in order: the writer, the puller, then the notifier.
     load_.reset();
@@ -550,7 +552,33 @@ int soak::run() {
               " notified (" + std::to_string(report.covered_but_notified) +
               " of them inside gaps), " + std::to_string(report.excused) +
               " not notified inside gaps, " + std::to_string(report.missing) + " missing" +
-              (report.missing ? " (e.g. " + report.example + ")" : ""));
+              (report.missing ? " (e.g. " + report.example + ")" : "") + "; read lag up to " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(report.read_lag).count()) +
+              " ms");
+    if (report.missing) {
+        // Where the losses lie, on lines a CI log's summary picks up (they say FAIL): the
+        // gaps, then the first missing writes.
+        const auto at = [](clock::time_point t) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.3fs",
+                          std::chrono::duration<double>(t - started).count());
+            return std::string(buf);
+        };
+        for (const auto& g : gaps) {
+            if (g.reason == gap_reason::queue_overflow) continue;
+            std::printf("FAIL detail: gap %s %s from %s to %s, %zu slots: %s\n", g.node.c_str(),
+                        std::string(to_string(g.reason)).c_str(), at(g.lost).c_str(),
+                        g.restored ? at(*g.restored).c_str() : "open", g.slots.size(),
+                        g.detail.substr(0, 160).c_str());
+        }
+        for (std::size_t i = 0; i < report.missing_writes.size() && i < 4; ++i) {
+            const auto& w = report.missing_writes[i];
+            std::printf("FAIL detail: missing %s on port %u, sent %s, acknowledged %s\n",
+                        w.key.c_str(), static_cast<unsigned>(w.port), at(w.sent).c_str(),
+                        at(w.acked).c_str());
+        }
+    }
     check("coverage", !primaries_end.empty() && subscribed_end == primaries_end,
           "subscribed to " + std::to_string(subscribed_end.size()) + " of " +
               std::to_string(primaries_end.size()) + " primaries at the end");

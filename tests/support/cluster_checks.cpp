@@ -1,5 +1,6 @@
 #include "tests/support/cluster_checks.hpp"
 
+#include <unordered_map>
 #include <unordered_set>
 
 #include "cluster/slot.hpp"
@@ -29,6 +30,7 @@ cluster_options test_cluster_options(redis_cluster& c, std::chrono::milliseconds
 
 collector::collector(notifier_base& n, std::size_t reserve) : n_(n) {
     received_.resize(reserve);
+    received_at_.resize(reserve);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -45,6 +47,11 @@ std::size_t collector::count() {
 std::vector<std::pair<std::string, std::string>> collector::received() {
     std::lock_guard lock(m_);
     return {received_.begin(), received_.begin() + static_cast<std::ptrdiff_t>(count_)};
+}
+
+std::vector<clock::time_point> collector::received_at() {
+    std::lock_guard lock(m_);
+    return {received_at_.begin(), received_at_.begin() + static_cast<std::ptrdiff_t>(count_)};
 }
 
 std::vector<gap_event> collector::gaps() {
@@ -73,8 +80,10 @@ void collector::run() {
             if (count_ < received_.size()) {
                 received_[count_].first.assign(key);
                 received_[count_].second.assign(node);
+                received_at_[count_] = d.notification().received();
             } else {
                 received_.emplace_back(std::string(key), std::string(node));
+                received_at_.push_back(d.notification().received());
             }
             ++count_;
             if (d.notification().redelivered()) redelivered_.emplace_back(key);
@@ -194,6 +203,13 @@ repeat_report check_repeats(const std::vector<std::pair<std::string, std::string
 delivery_report check_delivery(const std::vector<write_load::write>& writes,
                                const std::vector<std::pair<std::string, std::string>>& received,
                                const std::vector<gap_event>& gaps) {
+    return check_delivery(writes, received, gaps, {});
+}
+
+delivery_report check_delivery(const std::vector<write_load::write>& writes,
+                               const std::vector<std::pair<std::string, std::string>>& received,
+                               const std::vector<gap_event>& gaps,
+                               const std::vector<clock::time_point>& received_at) {
     delivery_report r;
     r.writes = writes.size();
     std::unordered_set<std::string> got;
@@ -205,6 +221,25 @@ delivery_report check_delivery(const std::vector<write_load::write>& writes,
     // An open gap (its node given up) excuses nothing once its slots are served again:
     // it ends where the first write in them sent after it began was notified.
     std::vector<gap_event> bounded = gaps;
+    if (!received_at.empty()) {
+        // Each node's read lag: first read of a key against its write's acknowledgment.
+        std::unordered_map<std::string, clock::time_point> first_read;
+        first_read.reserve(received.size());
+        for (std::size_t i = 0; i < received.size() && i < received_at.size(); ++i)
+            first_read.emplace(received[i].first, received_at[i]);
+        std::unordered_map<std::string, clock::duration> lag;  // by node name
+        for (const auto& w : writes) {
+            const auto f = first_read.find(w.key);
+            if (f == first_read.end() || f->second <= w.acked) continue;
+            auto& l = lag["127.0.0.1:" + std::to_string(w.port)];
+            l = std::max(l, f->second - w.acked);
+            r.read_lag = std::max(r.read_lag, f->second - w.acked);
+        }
+        for (auto& g : bounded) {
+            if (g.reason != gap_reason::queue_overflow) continue;
+            if (const auto l = lag.find(g.node); l != lag.end()) g.lost -= l->second;
+        }
+    }
     for (auto& g : bounded) {
         if (g.restored) continue;
         for (const auto& w : writes) {
@@ -219,8 +254,10 @@ delivery_report check_delivery(const std::vector<write_load::write>& writes,
             if (covered_by_gap(w, bounded)) ++r.covered_but_notified;
         } else if (covered_by_gap(w, bounded)) {
             ++r.excused;
-        } else if (r.missing++ == 0) {
-            r.example = w.key + " on port " + std::to_string(w.port);
+        } else {
+            if (r.missing++ == 0) r.example = w.key + " on port " + std::to_string(w.port);
+            if (r.missing_writes.size() < delivery_report::missing_kept)
+                r.missing_writes.push_back(w);
         }
     }
     return r;

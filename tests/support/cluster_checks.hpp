@@ -40,6 +40,8 @@ class collector {
     std::size_t count();
     /// (key, node) of each notification, in arrival order.
     std::vector<std::pair<std::string, std::string>> received();
+    /// When each of them was read from its node (delivery's received()), in the same order.
+    std::vector<clock::time_point> received_at();
     std::vector<gap_event> gaps();
     /// Keys of the notifications delivered as redelivered (a handover's repeats), in order.
     std::vector<std::string> redelivered();
@@ -52,7 +54,8 @@ class collector {
     notifier_base& n_;
     std::mutex m_;
     std::vector<std::pair<std::string, std::string>> received_;
-    std::size_t count_ = 0;  ///< used entries of received_
+    std::vector<clock::time_point> received_at_;
+    std::size_t count_ = 0;  ///< used entries of received_ and received_at_
     std::vector<gap_event> gaps_;
     std::vector<std::string> redelivered_;
     std::atomic<bool> paused_{false};
@@ -133,7 +136,13 @@ struct delivery_report {
     /// slots were served again (a later write in them was notified).
     std::size_t open_gaps_bounded = 0;
     std::string example;  ///< the first missing write, "key on port P"
+    /// The first missing writes (at most missing_kept), for a report of where they lie.
+    std::vector<write_load::write> missing_writes;
+    static constexpr std::size_t missing_kept = 8;
     std::map<std::string, std::size_t> gaps_by_reason;
+    /// The longest time from a write's acknowledgment to the read of its notification
+    /// (known when the receive times are given).
+    clock::duration read_lag{};
 };
 
 /// Checks that every write outside a gap was notified (at least once). An open gap counts
@@ -141,6 +150,16 @@ struct delivery_report {
 delivery_report check_delivery(const std::vector<write_load::write>& writes,
                                const std::vector<std::pair<std::string, std::string>>& received,
                                const std::vector<gap_event>& gaps);
+/// The same, with each notification's receive time (collector::received_at(), in the
+/// order of `received`). A queue_overflow gap starts at the read time of the first
+/// notification it dropped, which was written and acknowledged before it was read: such
+/// a gap then also covers the writes acknowledged up to its node's read lag before it
+/// (the longest time from an acknowledgment to the read of its notification seen on that
+/// node in the run).
+delivery_report check_delivery(const std::vector<write_load::write>& writes,
+                               const std::vector<std::pair<std::string, std::string>>& received,
+                               const std::vector<gap_event>& gaps,
+                               const std::vector<clock::time_point>& received_at);
 
 /// Where each key is written once, every notification of a key after its first is a
 /// repeat, and each must be marked redelivered (and no first copy).
