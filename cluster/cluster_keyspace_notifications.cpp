@@ -56,9 +56,6 @@ struct cluster_keyspace_notifications::controller
     std::map<std::string, std::string> deferred;
     // Redundancy (notifications/engine/redundancy.hpp); null without it.
     std::shared_ptr<detail::redundancy> standbys;
-    // Former primaries whose stream their standby continued unbroken until it was
-    // promoted (name: when): their own later gaps count only from then on.
-    std::map<std::string, clock::time_point> covered;
     // Former primaries whose quiet handover failed (name: the promoted standby): their
     // repeat window stays until they retire.
     std::map<std::string, std::string> marking;
@@ -102,14 +99,7 @@ struct cluster_keyspace_notifications::controller
                 self->tracker->refresh_now();
             }
         };
-        if (standbys) {
-            core.gap_filter = [weak](detail::node_link& node,
-                                     gap_event gap) -> std::optional<gap_event> {
-                auto self = weak.lock();
-                if (!self) return gap;
-                return self->filter_gap(node, std::move(gap));
-            };
-        }
+        if (standbys) standbys->filter_gaps();
         core.on_shutdown = [weak] {
             if (auto self = weak.lock()) {
                 self->tracker->stop();
@@ -168,9 +158,11 @@ struct cluster_keyspace_notifications::controller
             if (!standbys) break;
             auto* node = core.find_node(name);
             if (node == nullptr || !node->standby()) continue;
-            if (auto from = standbys->promoted(name)) {
-                continued[name] = *from;
-                covered[*from] = clock::now();
+            // Continued without a break only: a cluster does not cut a promoted
+            // replica's subscribers, so a cut standby stream reports its gap as usual.
+            if (auto p = standbys->promoted(name); p && p->continued && !p->cut) {
+                continued[name] = p->primary;
+                standbys->cover(p->primary, clock::now());
             }
         }
         for (auto& [name, entry] : plan.wanted) {
@@ -284,7 +276,7 @@ struct cluster_keyspace_notifications::controller
 
     void handed_over(const std::string& from, const std::string& to, bool ok) {
         if (core.closed()) return;
-        if (!ok && covered.count(from)) marking[from] = to;
+        if (!ok && standbys && standbys->covers(from)) marking[from] = to;
         if (ok) {
             // Its stream holds nothing more the new primary does not deliver.
             if (auto r = retiring.find(from); r != retiring.end()) {
@@ -363,18 +355,6 @@ struct cluster_keyspace_notifications::controller
         }
     }
 
-    /// A node's own gap (core.gap_filter): a former primary covered until its standby's
-    /// promotion counts only what came after; the rest is the pairs' business.
-    std::optional<gap_event> filter_gap(detail::node_link& node, gap_event gap) {
-        if (const auto c = covered.find(node.name()); c != covered.end()) {
-            if (gap.restored && *gap.restored <= c->second) return std::nullopt;
-            gap.lost = std::max(gap.lost, c->second);
-            gap.detail += "; its standby delivered in its place until it was promoted";
-            return gap;
-        }
-        return standbys->filter(node, std::move(gap));
-    }
-
     /// Removes a retired node, with its open gap if its connection is down: what it
     /// acknowledged until now may be lost (with redundancy, only after its standby's
     /// promotion, and nothing when it refuses connections).
@@ -387,17 +367,9 @@ struct cluster_keyspace_notifications::controller
             marking.erase(m);
         }
         auto gap = node->gap_until_now(why);
-        if (const auto c = covered.find(name); c != covered.end()) {
-            // Its standby covered it until it was promoted; after that, a node refusing
-            // connections acknowledged nothing, a live one (stalled, then resumed) may have.
-            if (gap && why == cluster::retired_gone) {
-                gap.reset();
-            } else if (gap) {
-                gap->lost = std::max(gap->lost, c->second);
-                gap->detail += "; its standby delivered in its place until it was promoted";
-            }
-            covered.erase(c);
-        }
+        // Its standby covered it until it was promoted; after that, a node refusing
+        // connections acknowledged nothing, a live one (stalled, then resumed) may have.
+        if (standbys) gap = standbys->retired(name, std::move(gap), why == cluster::retired_gone);
         core.report(severity::info, "cluster: " + name + " retired (" + why + "): closed");
         core.remove_node(name, std::move(gap));
         // It may be a replica now: a standby for the primary that replaced it.

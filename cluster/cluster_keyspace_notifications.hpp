@@ -35,12 +35,6 @@
 
 namespace ksn {
 
-/// What ksn subscribes besides each primary (cluster_options::redundancy).
-enum class redundancy_mode : std::uint8_t {
-    none,     ///< the primaries only
-    replica,  ///< one replica of each primary too, as a standby stream
-};
-
 struct cluster_options : notifier_options {
     /// Seed nodes; empty means connection.address. Any reachable one will do.
     std::vector<net::endpoint> seeds;

@@ -45,6 +45,13 @@ enum class when_disconnected : std::uint8_t {
 /// inline on the I/O thread with zero-copy views.
 enum class dispatch_mode : std::uint8_t { queued, io_thread };
 
+/// What ksn subscribes besides each primary (cluster_options::redundancy,
+/// sentinel_options::redundancy).
+enum class redundancy_mode : std::uint8_t {
+    none,     ///< the primaries only
+    replica,  ///< one replica of each primary too, as a standby stream
+};
+
 enum class severity : std::uint8_t { info, warning, error };
 std::string_view to_string(severity s) noexcept;
 /// Receives diagnostics (notifications disabled, handler exceptions with no exception
@@ -125,7 +132,8 @@ struct node_stats {
     int resp = 0;                     ///< protocol in use (2 or 3), 0 before the first connect
     std::uint64_t notifications = 0;  ///< delivered to a handler or queued
     std::uint64_t redelivered = 0;    ///< of those, repeats marked redelivered
-    /// A standby replica of redundancy (cluster_options::redundancy): its messages are
+    /// A standby replica of redundancy (cluster_options::redundancy and
+    /// sentinel_options::redundancy): its messages are
     /// held, not delivered, while its primary's stream is whole.
     bool standby = false;
     std::uint64_t held = 0;   ///< messages a standby held (not delivered, not counted above)

@@ -71,6 +71,23 @@ std::string parse_role(const protocol::value& reply, std::optional<net::endpoint
     return role;
 }
 
+std::vector<net::endpoint> parse_role_replicas(const protocol::value& reply) {
+    std::vector<net::endpoint> out;
+    if (!reply.is_aggregate() || reply.elements.size() < 3 || !reply.elements[0].is_string() ||
+        reply.elements[0].data != "master" || !reply.elements[2].is_aggregate()) {
+        return out;
+    }
+    for (const auto& r : reply.elements[2].elements) {
+        if (!r.is_aggregate() || r.elements.size() < 2 || !r.elements[0].is_string() ||
+            r.elements[0].data.empty() || !r.elements[1].is_string()) {
+            continue;
+        }
+        if (const auto port = parse_port(r.elements[1].data))
+            out.emplace_back(r.elements[0].data, *port);
+    }
+    return out;
+}
+
 primary_resolver::primary_resolver(resolver_options options) : options_(std::move(options)) {
     for (const auto& s : options_.sentinels) {
         if (std::find(sentinels_.begin(), sentinels_.end(), s) == sentinels_.end())

@@ -216,4 +216,9 @@ std::optional<net::endpoint> parse_primary_address(const protocol::value& reply,
 /// for "slave", `primary` is set to the node it replicates from, when the reply names it.
 std::string parse_role(const protocol::value& reply, std::optional<net::endpoint>& primary);
 
+/// The replicas a primary's ROLE reply lists (["master", offset, [[host, port, offset],
+/// ...]]), in its order; entries that do not name a host and a port are skipped. Empty for
+/// any other reply.
+std::vector<net::endpoint> parse_role_replicas(const protocol::value& reply);
+
 }  // namespace ksn::sentinel

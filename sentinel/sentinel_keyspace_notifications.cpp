@@ -1,11 +1,14 @@
 #include "sentinel/sentinel_keyspace_notifications.hpp"
 
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <map>
 #include <stdexcept>
 
+#include "net/command_connection.hpp"
 #include "notifications/engine/handover_runner.hpp"
 #include "notifications/engine/notifier_core.hpp"
+#include "notifications/engine/redundancy.hpp"
 #include "sentinel/primary_watcher.hpp"
 
 namespace ksn {
@@ -39,12 +42,28 @@ struct sentinel_keyspace_notifications::controller
     // up (SENTINEL FAILOVER) is kept until it has caught up with the new one.
     std::shared_ptr<detail::handover_runner> handovers;
     std::map<std::string, std::string> deferred;  // retired while handing over: why
+    // Redundancy (notifications/engine/redundancy.hpp); null without it. The standby is
+    // the first replica the primary's ROLE lists, asked every check_interval.
+    std::shared_ptr<detail::redundancy> standbys;
+    std::shared_ptr<net::command_connection> role_conn;  // that question, in flight
+    clock::time_point role_asked{};
+    asio::steady_timer role_timer;
+    std::chrono::milliseconds role_interval, role_timeout;
 
-    controller(detail::notifier_core& c, std::string n)
+    controller(detail::notifier_core& c, const sentinel_options& o)
         : core(c),
-          name(std::move(n)),
+          name(o.primary_name),
           handovers(detail::handover_runner::create(c, "sentinel", c.options().handover_timeout,
-                                                    c.options().handover_window)) {}
+                                                    c.options().handover_window)),
+          role_timer(c.io()),
+          role_interval(o.check_interval),
+          role_timeout(o.reply_timeout) {
+        if (o.redundancy == redundancy_mode::replica) {
+            standbys = detail::redundancy::create(c, "sentinel",
+                                                  {o.redundancy_window, o.redundancy_window_bytes},
+                                                  c.options().handover_timeout);
+        }
+    }
 
     void start(sentinel::watcher_options opts) {
         core.await_nodes();
@@ -76,13 +95,21 @@ struct sentinel_keyspace_notifications::controller
                                                           std::string(payload));
                 }
             });
-        core.on_node_lost = [weak](const std::string&) {
-            if (auto self = weak.lock()) self->watcher->refresh_now(true);
+        core.on_node_lost = [weak](const std::string& node) {
+            if (auto self = weak.lock()) {
+                if (self->standbys) self->standbys->lost(node);
+                self->watcher->refresh_now(true);
+            }
         };
+        if (standbys) standbys->filter_gaps();
         core.on_shutdown = [weak] {
             if (auto self = weak.lock()) {
                 self->watcher->stop();
                 self->handovers->stop();
+                self->role_timer.cancel();
+                if (self->role_conn) self->role_conn->close();
+                self->role_conn.reset();
+                if (self->standbys) self->standbys->stop();
             }
         };
         handovers->on_end = [weak](const std::string& from, const std::string&, bool ok) {
@@ -96,6 +123,73 @@ struct sentinel_keyspace_notifications::controller
             if (!why.empty()) self->remove(from, why);
         };
         watcher->start();
+        if (standbys) arm_standby_check();
+    }
+
+    /// Redundancy: asks the primary ROLE every check_interval for its replicas.
+    void arm_standby_check() {
+        if (core.closed()) return;
+        role_timer.expires_after(role_interval);
+        std::weak_ptr<controller> weak = shared_from_this();
+        role_timer.async_wait([weak](const std::error_code& ec) {
+            auto self = weak.lock();
+            if (ec || !self) return;
+            self->core.events().guarded("the sentinel controller", [&] { self->ask_replicas(); });
+            self->arm_standby_check();
+        });
+    }
+
+    void ask_replicas() {
+        if (!standbys || core.closed() || !watcher || !watcher->primary()) return;
+        if (role_conn) {
+            if (clock::now() - role_asked < role_timeout) return;
+            role_conn->close();  // unanswered (a stalled primary): asked again
+            role_conn.reset();
+        }
+        role_asked = clock::now();
+        const auto primary = *watcher->primary();
+        auto opts = core.options().connection;
+        opts.address = primary;
+        role_conn = net::command_connection::create(core.io(), opts, nullptr, nullptr);
+        std::weak_ptr<controller> weak = shared_from_this();
+        role_conn->command({"ROLE"}, [weak, primary, c = role_conn.get()](
+                                         const std::error_code& ec, const protocol::value& v) {
+            auto self = weak.lock();
+            if (!self) return;
+            self->core.events().guarded("the sentinel controller", [&] {
+                if (self->role_conn.get() != c) return;
+                // Drop the one-shot connection outside its own handler.
+                asio::post(self->core.io(), [conn = std::move(self->role_conn)] {
+                    if (conn) conn->close();
+                });
+                if (!ec) self->stand_by(primary, sentinel::parse_role_replicas(v));
+            });
+        });
+        role_conn->start();
+    }
+
+    /// The standby of `primary` (still the one confirmed): the one it has while ROLE lists
+    /// it, else the first listed; none when it lists none (unless the standby delivers).
+    void stand_by(const net::endpoint& primary, const std::vector<net::endpoint>& replicas) {
+        const auto current = watcher->primary();
+        if (core.closed() || !current || *current != primary) return;  // switched meanwhile
+        const std::string p = primary.to_string();
+        auto* node = core.find_node(p);
+        if (node == nullptr || node->standby()) return;
+        const std::string* now = standbys->standby_of(p);
+        const net::endpoint* pick = nullptr;
+        for (const auto& r : replicas) {
+            if (now != nullptr && *now == r.to_string()) {
+                pick = &r;
+                break;
+            }
+            if (pick == nullptr && core.find_node(r.to_string()) == nullptr) pick = &r;
+        }
+        if (pick != nullptr) {
+            standbys->pair(p, *pick);
+        } else if (now != nullptr && !standbys->following(p)) {
+            standbys->unpair(p);
+        }
     }
 
     void switched(const sentinel::primary_resolver::report_primary& r) {
@@ -103,6 +197,10 @@ struct sentinel_keyspace_notifications::controller
         const auto now = clock::now();
         const std::string to = r.address.to_string();
         detail::node_link* node = core.find_node(to);
+        // A promoted standby: whether its stream continued the old primary's, and where
+        // it was cut if the sentinels cut it.
+        std::optional<detail::redundancy::promotion> promoted;
+        if (standbys && node != nullptr && node->standby()) promoted = standbys->promoted(to);
         if (node == nullptr) node = &core.add_node(r.address);
         confirmed_at[to] = now;
         if (first) {
@@ -110,9 +208,52 @@ struct sentinel_keyspace_notifications::controller
             core.report(severity::info, "sentinel: primary '" + name + "' is " + to +
                                             " (named by " + r.named_by.to_string() + ")");
             core.nodes_ready();
+            if (standbys) ask_replicas();
             return;
         }
         const std::string from = r.previous ? r.previous->to_string() : std::string("?");
+        if (standbys) {
+            // Pairs of a primary that is no longer one end (the promoted one's ended above).
+            for (const auto& p : standbys->primaries()) {
+                if (p != to) standbys->unpair(p);
+            }
+            ask_replicas();
+        }
+        const bool continued = promoted && promoted->continued && promoted->primary == from;
+        if (continued && !promoted->cut) {
+            standbys->cover(from, now);
+            core.report(severity::info, "sentinel: primary '" + name + "' moved from " + from +
+                                            " to " + to + ", its standby, whose stream covers " +
+                                            from + "'s without a break (no gap)");
+            return;
+        }
+        if (continued) {
+            // Its stream continued the old primary's until the sentinels cut it (they cut a
+            // replica's subscribers when they promote it): only what it acknowledged from
+            // then until it was subscribed again may be lost.
+            const auto broke = *promoted->cut;
+            standbys->cover(from, broke);
+            gap_event g;
+            g.node = to;
+            g.reason = gap_reason::topology_change;
+            g.lost = broke;
+            g.detail = "sentinel: primary '" + name + "' moved from " + from + " to " + to +
+                       ", its standby, whose stream continued " + from +
+                       "'s until its own subscription was cut (the sentinels cut a replica's "
+                       "subscribers when they promote it): what " +
+                       to + " acknowledged before it was subscribed again is lost";
+            if (node->covered() && node->covered_at() >= broke) {
+                // Subscribed again already (at once, before the sentinels named it).
+                g.restored = node->covered_at();
+                core.emit_node_gap(*node, std::move(g));
+            } else {
+                node->expect_gap(std::move(g));
+            }
+            core.report(severity::warning, "sentinel: primary '" + name + "' moved from " + from +
+                                               " to " + to + " (named by " +
+                                               r.named_by.to_string() + "), its standby");
+            return;
+        }
         // From the last notification read from the old primary: anything the new one
         // acknowledged after that, before it was subscribed, is lost.
         clock::time_point lost = now;
@@ -147,8 +288,13 @@ struct sentinel_keyspace_notifications::controller
     void remove(const std::string& old, const std::string& why) {
         auto* node = core.find_node(old);
         if (node == nullptr) return;
-        // Its connection is down: what it acknowledged until now may be lost.
+        // Its connection is down: what it acknowledged until now may be lost (with
+        // redundancy, only after its standby stopped covering it, and nothing when gone).
         auto gap = node->gap_until_now(why);
+        if (standbys) {
+            standbys->unpair(old);
+            gap = standbys->retired(old, std::move(gap), why.rfind("it is gone", 0) == 0);
+        }
         core.report(severity::info, "sentinel: " + old + " is no longer the primary of '" + name +
                                         "' (" + why + "): closed");
         confirmed_at.erase(old);
@@ -169,7 +315,7 @@ sentinel_keyspace_notifications::sentinel_keyspace_notifications(asio::io_contex
 }
 
 void sentinel_keyspace_notifications::init(sentinel_options options) {
-    controller_ = std::make_shared<controller>(*core_, options.primary_name);
+    controller_ = std::make_shared<controller>(*core_, options);
     // A subscribe succeeds on the primary while a former one, kept until it is a
     // replica, cannot confirm it (that one then reports node_unreachable once it can).
     core_->set_partial(true);

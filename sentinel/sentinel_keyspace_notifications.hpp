@@ -15,7 +15,8 @@
 //     a replica, and ksn still delivers what it publishes. It is closed once it answers
 //     ROLE as a replica or once connecting to it is refused (gone); if its connection was
 //     down then, its open gap is reported, ending then;
-//   - each notification says which node it came from (received_notification::node()).
+//   - each notification says which node it came from (received_notification::node());
+//   - with sentinel_options::redundancy, a replica of the primary stands by (below).
 // Limits (left to the zero-loss work): writes the new primary acknowledged before the
 // old primary's last notification (both primaries at once, during a manual failover)
 // lie outside that gap; a notification still in the old primary's socket when it is
@@ -23,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +49,21 @@ struct sentinel_options : notifier_options {
     /// How long a sentinel (or a node asked ROLE) may take to answer before the next is
     /// asked.
     std::chrono::milliseconds reply_timeout{2000};
+    /// redundancy_mode::replica: the first replica the primary's ROLE lists (asked every
+    /// check_interval) is subscribed too as a standby, its stream held in a window, as
+    /// cluster_options::redundancy does for each shard. When the primary's stream stops
+    /// (CLIENT KILL, output-buffer limit, a crash, a stall) the standby continues it, and
+    /// hands back to the primary once that one is subscribed again and the replica has
+    /// caught up with it. The sentinels cut every subscriber of a replica they promote
+    /// (CLIENT KILL TYPE pubsub, with the promotion): a promoted standby that had continued
+    /// its primary reports a gap only from that cut until it is subscribed again (a few
+    /// milliseconds, before the sentinels name it to any client), not from the primary's
+    /// last notification.
+    redundancy_mode redundancy = redundancy_mode::none;
+    /// As cluster_options::redundancy_window.
+    std::chrono::milliseconds redundancy_window{10000};
+    /// As cluster_options::redundancy_window_bytes.
+    std::size_t redundancy_window_bytes = 32u << 20;
 };
 
 class sentinel_keyspace_notifications : public notifier_base {

@@ -906,6 +906,7 @@ std::optional<bench_report> run(bench_config cfg, run_error& failure) {
         static_cast<notifier_options&>(so) = static_cast<const notifier_options&>(nopts);
         so.sentinels = cfg.sentinels;
         so.primary_name = cfg.primary_name;
+        so.redundancy = cfg.redundancy;
         so.sentinel_connection = cfg.sentinel_connection;
         so.sentinel_connection.client_name = "ksn-bench";
         auto n = std::make_unique<sentinel_keyspace_notifications>(std::move(so));

@@ -40,7 +40,7 @@ struct bench_config {
     /// the run goes on with the primaries it reaches; the keys of an unreachable one are
     /// not written while it stays so, and its slots lie in a node_unreachable gap.
     bool require_every_primary = false;
-    /// --redundancy (cluster): a standby replica per primary.
+    /// --redundancy (cluster or sentinel): a standby replica per primary.
     ksn::redundancy_mode redundancy = ksn::redundancy_mode::none;
     /// Redis Sentinel (not with `cluster`): the sentinels that name the primary
     /// `primary_name`; `connection` is then the data nodes' credentials and TLS, and its

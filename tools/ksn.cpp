@@ -290,6 +290,7 @@ int run_watch(const watch_options& o) {
             return exit_usage;
         }
         so.primary_name = o.server.primary_name;
+        so.redundancy = opts.redundancy;
         so.sentinel_connection = o.server.sentinel_connection("ksn-watch");
         so.sentinel_connection.connect_timeout = opts.connection.connect_timeout;
         if (bounded) so.reply_timeout = std::min(so.reply_timeout, opts.subscribe_timeout);

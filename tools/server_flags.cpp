@@ -51,14 +51,14 @@ void server_flags::add_to(CLI::App& app) {
                  "--cluster: fail unless every primary can be reached (default: go on with "
                  "the ones reachable, a node_unreachable gap for each other)")
         ->needs(cluster_opt);
-    app.add_option("--redundancy", redundancy,
-                   "--cluster: none (default), or replica: also subscribe one replica of each "
-                   "primary and hold its stream, so that it continues the primary's when that "
-                   "stops (crash, CLIENT KILL, disconnect); replays are marked redelivered and "
-                   "a gap is reported only where neither delivered")
-        ->type_name("MODE")
-        ->check(CLI::IsMember({"none", "replica"}))
-        ->needs(cluster_opt);
+    auto* redundancy_opt =
+        app.add_option("--redundancy", redundancy,
+                       "--cluster or --sentinel: none (default), or replica: also subscribe one "
+                       "replica of each primary and hold its stream, so that it continues the "
+                       "primary's when that stops (crash, CLIENT KILL, disconnect); replays are "
+                       "marked redelivered and a gap is reported only where neither delivered")
+            ->type_name("MODE")
+            ->check(CLI::IsMember({"none", "replica"}));
     app.add_flag("--tls", tls, "Connect with TLS (verifying the server's certificate)")
         ->excludes(socket_opt);
     app.add_option("--cacert", cacert, "Trusted CA certificates (PEM; default: the system's)")
@@ -94,6 +94,12 @@ void server_flags::add_to(CLI::App& app) {
                        "With --sentinel: the primary's name (as in `sentinel monitor NAME ...`)")
             ->type_name("NAME");
     sentinel_opt->needs(primary_opt);
+    // --redundancy needs one of two modes (CLI11's needs() would ask for both).
+    app.parse_complete_callback([this, redundancy_opt] {
+        if (redundancy_opt->count() > 0 && !cluster && sentinels.empty()) {
+            throw CLI::ValidationError("--redundancy", "needs --cluster or --sentinel");
+        }
+    });
     primary_opt->needs(sentinel_opt);
     sentinel_opt->excludes(cluster_opt)
         ->excludes(seed_opt)

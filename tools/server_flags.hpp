@@ -32,7 +32,7 @@ struct server_flags {
     std::string sni;
     bool insecure = false;
     bool require_every_primary = false;  // --cluster: all primaries or nothing
-    std::string redundancy = "none";     // --cluster: none, or replica (a standby each)
+    std::string redundancy = "none";     // --cluster/--sentinel: none, or replica (a standby each)
     // Redis Sentinel: the data nodes' credentials and TLS stay --user, --pass, --tls...
     std::vector<std::string> sentinels;  // HOST:PORT each (validated by the parser)
     std::string primary_name;            // the name the sentinels monitor it by
@@ -47,7 +47,7 @@ struct server_flags {
     /// --sentinel-tls to `app`. The parser refuses --sentinel without --primary (and the
     /// reverse), --sentinel with --cluster, --seed, --socket, --host or --port,
     /// --sentinel-user or --sentinel-tls without --sentinel, and --require-every-primary
-    /// and --redundancy without --cluster.
+    /// without --cluster, and --redundancy without --cluster or --sentinel.
     void add_to(CLI::App& app);
 
     /// True with --sentinel: the sentinels name the primary.

@@ -93,6 +93,11 @@ class node_link final : public net::connection_observer {
     std::optional<clock::time_point> gap_start() const noexcept { return machine_.gap_start(); }
     /// The interruption not yet reported, if any (node_subscriber::open_gap()).
     const std::optional<gap_event>& open_gap() const noexcept { return machine_.open_gap(); }
+    /// See node_subscriber::lost_by_eof().
+    bool lost_by_eof() const noexcept { return machine_.lost_by_eof(); }
+    std::optional<clock::time_point> lost_covered_at() const noexcept {
+        return machine_.lost_covered_at();
+    }
     /// For a node removed while its connection is down (a former primary retired): its
     /// open gap ended now, with its slots and `why` in the detail; nullopt when it has none.
     std::optional<gap_event> gap_until_now(const std::string& why) const;

@@ -239,6 +239,7 @@ node_subscriber::actions node_subscriber::on_disconnected(
     covered_ = false;
     flags_asked_ = false;
     lost_by_eof_ = ec == net::errc::closed_by_peer;
+    if (!again) lost_covered_at_ = was_covered ? std::optional(covered_at_) : std::nullopt;
     if (!gap_ && !registry_.empty()) {
         gap_event g;
         g.node = name_;

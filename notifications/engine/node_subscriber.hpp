@@ -190,6 +190,11 @@ class node_subscriber {
     clock::time_point covered_at() const noexcept { return covered_at_; }
     /// The gap not yet reported, if any.
     const std::optional<gap_event>& open_gap() const noexcept { return gap_; }
+    /// Whether the last connection ended with the server closing it (end of stream): all
+    /// it sent before the close was read.
+    bool lost_by_eof() const noexcept { return lost_by_eof_; }
+    /// When the connection lost last had been covered, if it had been.
+    std::optional<clock::time_point> lost_covered_at() const noexcept { return lost_covered_at_; }
     /// Operations (op != 0) waiting on this node.
     std::size_t waiting() const noexcept;
     /// Cluster: the slot ranges this node serves, named in its gap events.
@@ -225,6 +230,7 @@ class node_subscriber {
     bool ever_ready_ = false;
     bool covered_ = false;
     bool lost_by_eof_ = false;
+    std::optional<clock::time_point> lost_covered_at_;
     std::optional<gap_event> gap_;  // an interruption not yet reported
     slot_ranges slots_;
     std::string last_error_;  // why the connection last went down, for later errors

@@ -97,15 +97,16 @@ redundancy::iterator redundancy::pair_of_standby(const std::string& replica) {
     return pairs_.end();
 }
 
-std::optional<std::string> redundancy::promoted(const std::string& replica) {
+std::optional<redundancy::promotion> redundancy::promoted(const std::string& replica) {
     auto it = pair_of_standby(replica);
     if (it == pairs_.end()) return std::nullopt;
-    const std::string primary = it->first;
+    promotion out;
+    out.primary = it->first;
     auto s = std::move(it->second);
     pairs_.erase(it);
     if (s.conn) s.conn->close();
-    switch_back_->cancel(primary);
-    if (auto* p = core_.find_node(primary)) p->set_window(nullptr, false);
+    switch_back_->cancel(out.primary);
+    if (auto* p = core_.find_node(out.primary)) p->set_window(nullptr, false);
     auto* r = core_.find_node(replica);
     if (r == nullptr) return std::nullopt;
     if (s.st == state::holding) {
@@ -113,7 +114,7 @@ std::optional<std::string> redundancy::promoted(const std::string& replica) {
         // health check only later, a demoted one goes on publishing what it replicates. The
         // window is replayed from where the primary's stream was last known whole; what the
         // primary delivers later is marked by the handover (cluster controller).
-        const auto* p = core_.find_node(primary);
+        const auto* p = core_.find_node(out.primary);
         auto whole = clock::now();
         if (p != nullptr) {
             whole = p->covered() ? p->covered_at() : p->gap_start().value_or(whole);
@@ -121,29 +122,38 @@ std::optional<std::string> redundancy::promoted(const std::string& replica) {
             if (const auto ping = p->ping_answered(); ping && *ping > whole) whole = *ping;
         }
         const auto since = s.window->complete_since();
-        const bool whole_window = r->covered() && !r->gap_start() && r->covered_at() <= whole &&
-                                  (!since || *since <= whole);
+        const bool window_whole = !since || *since <= whole;
+        // Its own stream whole since before that: unbroken, or until the server cut it.
+        const bool unbroken = r->covered() && !r->gap_start() && r->covered_at() <= whole;
+        const bool until_cut = !unbroken && s.cut && s.cut_whole_since &&
+                               *s.cut_whole_since <= whole && whole <= *s.cut;
+        out.continued = window_whole && (unbroken || until_cut);
+        if (until_cut) out.cut = s.cut;
         std::size_t replayed = 0;
-        if (whole_window) {
+        if (out.continued) {
             const auto replay = s.window->take_over(whole);
             for (const auto& m : replay)
                 (void)core_.dispatch(m.frame, m.received, r->counters(), true);
             replayed = replay.size();
         }
         r->set_window(nullptr, false);
-        if (!whole_window) return std::nullopt;
-        core_.report(severity::info, who_ + ": " + replica + ", standby of " + primary +
-                                         ", is a primary now; its stream continues " + primary +
-                                         "'s from where that was last known whole (" +
-                                         ms_ago(whole) + "), " + std::to_string(replayed) +
-                                         " notifications replayed as redelivered");
-        return primary;
+        if (out.continued) {
+            core_.report(severity::info,
+                         who_ + ": " + replica + ", standby of " + out.primary +
+                             ", is a primary now; its stream continues " + out.primary +
+                             "'s from where that was last known whole (" + ms_ago(whole) +
+                             (out.cut ? ") until its own was cut (" + ms_ago(*out.cut) : "") +
+                             "), " + std::to_string(replayed) +
+                             " notifications replayed as redelivered");
+        }
+        return out;
     }
     r->set_window(nullptr, false);
     const bool unbroken = !s.replica_lost && r->serial() == s.serial &&
                           r->reconnects() == s.reconnects && r->covered() && !r->gap_start();
-    if (!unbroken) return std::nullopt;
-    return primary;
+    out.continued = unbroken || s.replica_lost.has_value();
+    out.cut = s.replica_lost;
+    return out;
 }
 
 void redundancy::ask_replid(const std::string& primary) {
@@ -182,9 +192,26 @@ void redundancy::lost(const std::string& node) {
         return;
     }
     auto it = pair_of_standby(node);
-    if (it == pairs_.end() || it->second.st == state::holding) return;
+    if (it == pairs_.end()) return;
     auto* r = core_.find_node(node);
-    const auto at = r && r->open_gap() ? r->open_gap()->lost : clock::now();
+    if (it->second.st == state::holding) {
+        // Cut by the server (as the sentinels do when they promote it): its stream was
+        // whole until now, from when that connection was covered.
+        if (r && r->lost_by_eof() && r->lost_covered_at()) {
+            it->second.cut = clock::now();
+            it->second.cut_whole_since = r->lost_covered_at();
+        } else {
+            it->second.cut.reset();
+            it->second.cut_whole_since.reset();
+        }
+        return;
+    }
+    // A connection the server closed (CLIENT KILL: the sentinels cut a replica's
+    // subscribers when they promote it; or its process ended) delivered everything sent
+    // before the close, so the stream was whole until the close was read: now. Any other
+    // loss counts from where the stream was last known whole.
+    auto at = clock::now();
+    if (r && r->open_gap() && !r->lost_by_eof()) at = r->open_gap()->lost;
     if (!it->second.replica_lost) it->second.replica_lost = at;
     core_.report(severity::warning, who_ + ": " + node + ", delivering for " + it->first +
                                         ", lost its connection too: what neither delivers "
@@ -226,8 +253,37 @@ void redundancy::take_over(const std::string& primary, pair_state& s) {
                                      " notifications replayed as redelivered");
 }
 
+void redundancy::cover(const std::string& former, clock::time_point until) {
+    covered_[former] = until;
+}
+
+bool redundancy::covers(const std::string& former) const {
+    return covered_.count(former) != 0;
+}
+
+std::optional<gap_event> redundancy::retired(const std::string& former,
+                                             std::optional<gap_event> gap, bool gone) {
+    const auto c = covered_.find(former);
+    if (c == covered_.end()) return gap;
+    if (gap && gone) {
+        gap.reset();
+    } else if (gap) {
+        gap->lost = std::max(gap->lost, c->second);
+        gap->detail += "; its standby delivered in its place until it was promoted";
+    }
+    covered_.erase(c);
+    return gap;
+}
+
 std::optional<gap_event> redundancy::filter(node_link& node, gap_event gap) {
     if (node.standby()) return std::nullopt;  // only a stream that delivers can lose
+    if (const auto c = covered_.find(node.name()); c != covered_.end()) {
+        // A former primary covered until its standby's promotion: only what came after.
+        if (gap.restored && *gap.restored <= c->second) return std::nullopt;
+        gap.lost = std::max(gap.lost, c->second);
+        gap.detail += "; its standby delivered in its place until it was promoted";
+        return gap;
+    }
     auto it = pairs_.find(node.name());
     if (it == pairs_.end()) return gap;
     auto& s = it->second;
@@ -254,6 +310,15 @@ std::optional<gap_event> redundancy::filter(node_link& node, gap_event gap) {
     return std::nullopt;
 }
 
+void redundancy::filter_gaps() {
+    std::weak_ptr<redundancy> weak = shared_from_this();
+    core_.gap_filter = [weak](node_link& node, gap_event gap) -> std::optional<gap_event> {
+        auto self = weak.lock();
+        if (!self) return gap;
+        return self->filter(node, std::move(gap));
+    };
+}
+
 void redundancy::handed_back(const std::string& primary, bool) {
     auto it = pairs_.find(primary);
     if (it == pairs_.end()) return;
@@ -265,6 +330,7 @@ void redundancy::handed_back(const std::string& primary, bool) {
 void redundancy::stop() {
     stopped_ = true;
     switch_back_->stop();
+    covered_.clear();
     for (auto& [name, s] : pairs_) {
         if (s.conn) s.conn->close();
     }

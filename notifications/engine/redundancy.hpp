@@ -1,5 +1,5 @@
-// Redundancy (cluster_options::redundancy): a standby replica beside a primary, so that
-// when the primary's stream stops the replica's continues it.
+// Redundancy (cluster_options::redundancy, sentinel_options::redundancy): a standby replica
+// beside a primary, so that when the primary's stream stops the replica's continues it.
 //
 // A pair is a primary's node_link and a standby node_link on one of its replicas, sharing
 // a replica_window (replica_window.hpp). Its states:
@@ -69,12 +69,34 @@ class redundancy : public std::enable_shared_from_this<redundancy> {
     /// it unbroken since it stopped, or (promoted while the primary's stream still seemed
     /// whole: a stalled primary, a manual failover) its window, replayed from where the
     /// primary's stream was last known whole, holds everything since.
-    std::optional<std::string> promoted(const std::string& replica);
+    /// What a promoted standby's stream covers of its primary's.
+    struct promotion {
+        std::string primary;  ///< the primary it stood by
+        /// Its stream continues the primary's without a break (cut unset), or until its
+        /// own stream was cut by the server (the sentinels cut a replica's subscribers
+        /// when they promote it): only what came after the cut may be lost.
+        bool continued = false;
+        std::optional<clock::time_point> cut;
+    };
+    std::optional<promotion> promoted(const std::string& replica);
+
+    /// `former`, a primary whose promoted standby continued its stream, is covered until
+    /// `until`: its own later gaps count only from then on (filter(), retired()).
+    void cover(const std::string& former, clock::time_point until);
+    [[nodiscard]] bool covers(const std::string& former) const;
+    /// The last gap of `former`, now retired (its connection is closed), as its coverage
+    /// leaves it: none when `gone` (it refuses connections, so it acknowledged nothing
+    /// after its standby took over), else counted from the end of its coverage. Forgets
+    /// the coverage; a node not covered keeps its gap.
+    std::optional<gap_event> retired(const std::string& former, std::optional<gap_event> gap,
+                                     bool gone);
 
     /// Hook: `node`'s connection was lost.
     void lost(const std::string& node);
     /// Hook (notifier_core::gap_filter): a node's own gap; nullopt drops it.
     std::optional<gap_event> filter(node_link& node, gap_event gap);
+    /// Sets the core's gap_filter to filter().
+    void filter_gaps();
     /// Shutdown.
     void stop();
 
@@ -90,6 +112,9 @@ class redundancy : public std::enable_shared_from_this<redundancy> {
         std::uint64_t serial = 0, reconnects = 0;
         std::optional<clock::time_point> replica_lost;
         clock::time_point since{};  // where the standby took over
+        // Holding: the server closed the standby's connection (cut), which had been whole
+        // since cut_whole_since; the window holds its stream until then.
+        std::optional<clock::time_point> cut, cut_whole_since;
     };
     using iterator = std::map<std::string, pair_state>::iterator;
     iterator pair_of_standby(const std::string& replica);
@@ -100,7 +125,8 @@ class redundancy : public std::enable_shared_from_this<redundancy> {
     notifier_core& core_;
     std::string who_;
     replica_window::limits limits_;
-    std::map<std::string, pair_state> pairs_;  // by primary
+    std::map<std::string, pair_state> pairs_;           // by primary
+    std::map<std::string, clock::time_point> covered_;  // former primary: covered until
     std::shared_ptr<handover_runner> switch_back_;
     bool stopped_ = false;
 };

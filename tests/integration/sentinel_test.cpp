@@ -17,6 +17,8 @@
 #include <atomic>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -510,6 +512,205 @@ TEST(SentinelNotifier, AManualFailoverIsAGapBecauseTheSentinelsCutTheOldPrimarys
     std::cout << "sentinel manual failover: " << writes.size() << " writes, " << r.received
               << " notified, " << repeats << " repeats (marked redelivered), " << gaps.size()
               << " gaps; " << g->detail << "\n";
+}
+
+// --- redundancy (sentinel_options::redundancy = replica) ----------------------------------
+
+ksn::sentinel_options redundant_options(redis_sentinel_set& s) {
+    auto o = notifier_options_for(s);
+    o.redundancy = redundancy_mode::replica;
+    o.connection.client_name = "ksn-test";
+    return o;
+}
+
+/// Waits until `n` has a standby on `replica` and its patterns are subscribed there (the
+/// sentinels subscribe channels only, so PUBSUB NUMPAT counts ksn's).
+bool standby_subscribed(notifier_base& n, redis_server& replica) {
+    const std::string name = "127.0.0.1:" + std::to_string(replica.port());
+    return wait_until([&] {
+        bool standby = false;
+        for (const auto& st : n.stats().nodes)
+            standby = standby || (st.standby && st.node == name);
+        return standby && replica.command({"PUBSUB", "NUMPAT"}).integer >= 1;
+    });
+}
+
+/// Cuts ksn's pattern subscriber connections on `server` (client name "ksn-test"; the
+/// sentinels' own connections stay); how many.
+std::size_t kill_ksn_subscribers(redis_server& server) {
+    std::istringstream lines(server.command({"CLIENT", "LIST", "TYPE", "pubsub"}).data);
+    std::size_t killed = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find(" name=ksn-test ") == std::string::npos) continue;
+        if (line.find(" psub=0 ") != std::string::npos) continue;
+        const auto id = line.substr(3, line.find(' ') - 3);  // "id=N ..."
+        killed += static_cast<std::size_t>(server.command({"CLIENT", "KILL", "ID", id}).integer);
+    }
+    return killed;
+}
+
+/// A Sentinel set watched with redundancy ("<prefix>*"), its standby subscribed on the
+/// replica, and a writer on it whose first 100 writes were notified.
+struct redundant_run {
+    redis_sentinel_set s;
+    const std::uint16_t old_primary = s.primary_at_start().port();
+    const std::uint16_t replica = s.replica_at_start().port();
+    sentinel_keyspace_notifications n{redundant_options(s)};
+    std::optional<collector> col;
+    std::optional<primary_writer> w;
+    std::mutex m;
+    std::vector<std::string> said;  // the diagnostics
+
+    explicit redundant_run(const std::string& prefix) {
+        n.on_diagnostic([this](severity, const std::string& line) {
+            std::lock_guard lock(m);
+            said.push_back(line);
+        });
+        n.subscribe_keyspace(prefix + "*");
+        EXPECT_TRUE(standby_subscribed(n, s.replica_at_start()));
+        col.emplace(n);
+        w.emplace(s, prefix);
+        EXPECT_TRUE(wait_until([&] { return received_from(*col, old_primary) >= 100; }));
+    }
+    bool has_said(const std::string& needle) {
+        std::lock_guard lock(m);
+        for (const auto& l : said) {
+            if (l.find(needle) != std::string::npos) return true;
+        }
+        return false;
+    }
+};
+
+TEST(SentinelRedundancy, ClientKillOfThePrimarysSubscriberIsCoveredByTheStandbyWithoutAGap) {
+    redundant_run run("rk:");
+    auto& s = run.s;
+    auto& col = *run.col;
+    auto& w = *run.w;
+    const auto replica = run.replica;
+    // Held, not delivered, while the primary delivers.
+    EXPECT_EQ(received_from(col, replica), 0u);
+    ASSERT_EQ(kill_ksn_subscribers(s.primary_at_start()), 1u);
+    ASSERT_TRUE(
+        wait_until([&] { return run.has_said("covered its interruption without loss"); }, 10s))
+        << "the switch back did not complete";
+    ASSERT_TRUE(wait_until([&] { return w.count() >= 600; }, 20s));
+    const auto gaps = expect_nothing_lost_outside_gaps(w, col);
+    for (const auto& g : gaps)
+        ADD_FAILURE() << "gap on " << g.node << " (" << to_string(g.reason) << "): " << g.detail;
+    const auto writes = w.writes();
+    const auto report = check_delivery(writes, col.received(), gaps);
+    EXPECT_EQ(report.received, report.writes);
+    EXPECT_GT(received_from(col, replica), 0u) << "the standby delivered nothing";
+    std::cout << "sentinel, CLIENT KILL with redundancy: " << report.writes << " writes, "
+              << report.received << " notified, " << received_from(col, replica)
+              << " from the standby, " << col.redelivered().size() << " redelivered, "
+              << gaps.size() << " gaps\n";
+}
+
+TEST(SentinelRedundancy, ACrashedPrimarysStandbyContinuesItAndIsPromotedWithAGapOnlyFromItsCut) {
+    redundant_run run("rc:");
+    auto& s = run.s;
+    auto& n = run.n;
+    auto& col = *run.col;
+    auto& w = *run.w;
+    const auto old_primary = run.old_primary;
+    const auto replica = run.replica;
+
+    const auto killed = clock::now();
+    s.primary_at_start().kill9();
+    EXPECT_EQ(s.wait_primary_changed(old_primary), replica);
+    ASSERT_TRUE(wait_until([&] { return w.count_on(replica) >= 100; }, 20s));
+    ASSERT_TRUE(wait_until([&] { return received_from(col, replica) >= 50; }, 10s));
+    EXPECT_EQ(n.primary()->port, replica);
+
+    const auto gaps = expect_nothing_lost_outside_gaps(w, col);
+    // The standby delivered in the dead primary's place from the kill until the sentinels
+    // cut its subscription with the promotion, down-after (1 s, scaled) later at least:
+    // the new primary's gap begins there, and the dead one reports none.
+    const auto* g = switch_gap(gaps, replica);
+    ASSERT_NE(g, nullptr) << "no topology_change gap on the new primary";
+    ASSERT_TRUE(g->restored);
+    EXPECT_GT(g->lost, killed + scaled(1s)) << g->detail;
+    EXPECT_NE(g->detail.find("its standby"), std::string::npos) << g->detail;
+    for (const auto& other : gaps) {
+        EXPECT_NE(other.node, "127.0.0.1:" + std::to_string(old_primary))
+            << to_string(other.reason) << ": " << other.detail;
+    }
+    const auto writes = w.writes();
+    const auto report = check_delivery(writes, col.received(), gaps);
+    std::cout
+        << "sentinel, kill -9 with redundancy: " << report.writes << " writes, " << report.received
+        << " notified, " << report.excused << " not notified (inside the gap), gap of "
+        << std::chrono::duration_cast<std::chrono::microseconds>(*g->restored - g->lost).count()
+        << " us beginning "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(g->lost - killed).count()
+        << " ms after the kill\n";
+}
+
+/// The nodes `n` delivers from (its standby left out).
+std::vector<std::string> serving_nodes(notifier_base& n) {
+    std::vector<std::string> names;
+    for (const auto& node : n.stats().nodes) {
+        if (!node.standby) names.push_back(node.node);
+    }
+    return names;
+}
+
+TEST(SentinelRedundancy, AStalledPrimarysStandbyIsPromotedAndTheStalledNodeGapsOnlyAfterItsCut) {
+    redundant_run run("rp:");
+    auto& s = run.s;
+    auto& n = run.n;
+    auto& col = *run.col;
+    auto& w = *run.w;
+    const auto old_primary = run.old_primary;
+    const auto replica = run.replica;
+    const std::string old_name = "127.0.0.1:" + std::to_string(old_primary);
+
+    const auto stopped = clock::now();
+    s.primary_at_start().pause();
+    EXPECT_EQ(s.wait_primary_changed(old_primary), replica);
+    ASSERT_TRUE(wait_until([&] { return received_from(col, replica) >= 50; }, 20s));
+    // Resumed, it is a primary until the sentinels make it a replica; then it is closed
+    // (and may become the new primary's standby).
+    s.primary_at_start().resume();
+    s.wait_replica_of(old_primary, replica);
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return serving_nodes(n) ==
+                   std::vector<std::string>{"127.0.0.1:" + std::to_string(replica)};
+        },
+        10s));
+
+    const auto gaps = expect_nothing_lost_outside_gaps(w, col);
+    // Whichever came first, the health check finding the stall or the promotion, the
+    // standby's stream covers the stalled primary's until the sentinels cut it: the new
+    // primary's gap begins at that cut, and the stalled node's own gap no earlier.
+    const auto* g = switch_gap(gaps, replica);
+    ASSERT_NE(g, nullptr) << "no topology_change gap on the new primary";
+    EXPECT_GT(g->lost, stopped + scaled(1s)) << g->detail;
+    EXPECT_NE(g->detail.find("its standby"), std::string::npos) << g->detail;
+    for (const auto& other : gaps) {
+        if (other.node == old_name) {
+            EXPECT_GE(other.lost, g->lost) << other.detail;
+        }
+    }
+    const auto report = check_delivery(w.writes(), col.received(), gaps);
+    std::cout << "sentinel, SIGSTOP with redundancy: " << report.writes << " writes, "
+              << report.received << " notified, " << report.excused << " not notified (in "
+              << gaps.size() << " gaps), the new primary's gap "
+              << std::chrono::duration_cast<std::chrono::microseconds>(
+                     g->restored.value_or(g->lost) - g->lost)
+                     .count()
+              << " us, beginning "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(g->lost - stopped).count()
+              << " ms after the stop\n";
+    for (const auto& other : gaps) {
+        std::cout
+            << "  gap on " << other.node << " (" << to_string(other.reason) << ") from "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(other.lost - stopped).count()
+            << " ms after the stop" << (other.restored ? "" : ", open") << ": " << other.detail
+            << "\n";
+    }
 }
 
 TEST(SentinelNotifier, SubscribeFailsNamingEverySentinelWhenNoneAnswers) {

@@ -471,5 +471,21 @@ TEST(ParseRole, NamesTheRoleAndAReplicasPrimary) {
     EXPECT_EQ(parse_role(error("ERR unknown command"), of), "");
 }
 
+TEST(ParseRole, ListsAPrimarysReplicasInItsOrder) {
+    const auto replica = [](std::string host, std::string port) {
+        return array({bulk(std::move(host)), bulk(std::move(port)), bulk("100")});
+    };
+    // As Redis 7.0 answers: host, port and offset as bulk strings.
+    const auto reply =
+        array({bulk("master"), integer(100),
+               array({replica("127.0.0.1", "7002"), replica("127.0.0.1", "7x"),
+                      array({bulk("127.0.0.1")}), replica("", "7004"), replica("::1", "7003")})});
+    EXPECT_EQ(parse_role_replicas(reply),
+              (std::vector<net::endpoint>{ep(7002), net::endpoint("::1", 7003)}));
+    EXPECT_TRUE(parse_role_replicas(role_master()).empty());
+    EXPECT_TRUE(parse_role_replicas(role_replica_of(7001)).empty());
+    EXPECT_TRUE(parse_role_replicas(error("ERR unknown command")).empty());
+}
+
 }  // namespace
 }  // namespace ksn::sentinel
