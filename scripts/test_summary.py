@@ -37,6 +37,14 @@ def excerpt(text):
     return (telling or lines)[-DETAIL_LINES:]
 
 
+def output_excerpt(entry):
+    """Why a test run without a result file failed: its output's telling lines (stdout,
+    then stderr, where a sanitizer reports), and its exit status."""
+    text = (entry.get('stdout') or '') + '\n' + (entry.get('stderr') or '')
+    status = entry.get('returncode')
+    return excerpt(text)[-(DETAIL_LINES - 1):] + [f'(exit status {status})']
+
+
 def count_gtest_xml(path):
     passed = failed = skipped = 0
     failures = []
@@ -105,14 +113,14 @@ def main(argv):
                 if result not in ('OK', 'SKIP', 'EXPECTEDFAIL') and fl == 0:
                     failed += 1
                     failures.append((f'{bd}: {name} ({result}; crashed or timed out)',
-                                     excerpt(e.get('stdout'))))
+                                     output_excerpt(e)))
             elif result == 'OK':
                 passed += 1
             elif result == 'SKIP':
                 skipped += 1
             else:
                 failed += 1
-                failures.append((f'{bd}: {name} ({result})', excerpt(e.get('stdout'))))
+                failures.append((f'{bd}: {name} ({result})', output_excerpt(e)))
     for rf in result_files:
         if not os.path.exists(rf):
             continue

@@ -122,13 +122,33 @@ std::optional<redundancy::promotion> redundancy::promoted(const std::string& rep
             if (const auto ping = p->ping_answered(); ping && *ping > whole) whole = *ping;
         }
         const auto since = s.window->complete_since();
-        const bool window_whole = !since || *since <= whole;
-        // Its own stream whole since before that: unbroken, or until the server cut it.
-        const bool unbroken = r->covered() && !r->gap_start() && r->covered_at() <= whole;
-        const bool until_cut = !unbroken && s.cut && s.cut_whole_since &&
-                               *s.cut_whole_since <= whole && whole <= *s.cut;
-        out.continued = window_whole && (unbroken || until_cut);
-        if (until_cut) out.cut = s.cut;
+        std::string why_not;
+        if (s.followed_until && clock::now() - *s.followed_until <= limits_.age) {
+            // It followed the primary until its own stream broke, and the primary's stream
+            // was covered again since (its gap counts from that break): what the standby
+            // acknowledged as a primary before it was subscribed again may be lost, from
+            // the break (a primary stalled past its promotion and resumed before the
+            // promotion was known: the sentinels cut the standby as they promote it).
+            whole = *s.followed_until;
+            out.continued = !since || *since <= whole;
+            out.cut = s.followed_until;
+            if (!out.continued) why_not = "its window forgot messages since its stream broke";
+        } else {
+            const bool window_whole = !since || *since <= whole;
+            // Its own stream whole since before that: unbroken, or until the server cut it.
+            const bool unbroken = r->covered() && !r->gap_start() && r->covered_at() <= whole;
+            const bool until_cut = !unbroken && s.cut && s.cut_whole_since &&
+                                   *s.cut_whole_since <= whole && whole <= *s.cut;
+            out.continued = window_whole && (unbroken || until_cut);
+            if (until_cut) out.cut = s.cut;
+            if (!window_whole) {
+                why_not = "its window forgot messages since " + ms_ago(*since);
+            } else if (!out.continued) {
+                why_not =
+                    "its own stream is whole only since " +
+                    (r->covered() ? ms_ago(r->covered_at()) : std::string("(not subscribed)"));
+            }
+        }
         std::size_t replayed = 0;
         if (out.continued) {
             const auto replay = s.window->take_over(whole);
@@ -145,6 +165,12 @@ std::optional<redundancy::promotion> redundancy::promoted(const std::string& rep
                              (out.cut ? ") until its own was cut (" + ms_ago(*out.cut) : "") +
                              "), " + std::to_string(replayed) +
                              " notifications replayed as redelivered");
+        } else {
+            core_.report(severity::warning,
+                         who_ + ": " + replica + ", standby of " + out.primary +
+                             ", is a primary now, but its stream does not continue " + out.primary +
+                             "'s from where that was last known whole (" + ms_ago(whole) +
+                             "): " + why_not);
         }
         return out;
     }
@@ -246,6 +272,7 @@ void redundancy::take_over(const std::string& primary, pair_state& s) {
     s.serial = r->serial();
     s.reconnects = r->reconnects();
     s.replica_lost.reset();
+    s.followed_until.reset();
     s.since = whole_until;
     core_.report(severity::info, who_ + ": " + primary + "'s stream stopped; its standby " +
                                      s.replica + " continues it from where it was last whole (" +
@@ -293,6 +320,7 @@ std::optional<gap_event> redundancy::filter(node_link& node, gap_event gap) {
         gap.detail += "; its standby " + s.replica + " delivered in its place until it broke too";
         s.window->hand_back();
         s.st = state::holding;
+        s.followed_until = s.replica_lost;
         return gap;
     }
     s.st = state::switching_back;

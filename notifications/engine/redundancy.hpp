@@ -68,7 +68,9 @@ class redundancy : public std::enable_shared_from_this<redundancy> {
     /// without a break (nothing was lost between the two), else nullopt: it had continued
     /// it unbroken since it stopped, or (promoted while the primary's stream still seemed
     /// whole: a stalled primary, a manual failover) its window, replayed from where the
-    /// primary's stream was last known whole, holds everything since.
+    /// primary's stream was last known whole, holds everything since; or it followed the
+    /// primary until its own stream broke (the primary's gap counts from that break) and
+    /// its window holds everything since.
     /// What a promoted standby's stream covers of its primary's.
     struct promotion {
         std::string primary;  ///< the primary it stood by
@@ -115,6 +117,10 @@ class redundancy : public std::enable_shared_from_this<redundancy> {
         // Holding: the server closed the standby's connection (cut), which had been whole
         // since cut_whole_since; the window holds its stream until then.
         std::optional<clock::time_point> cut, cut_whole_since;
+        // Holding again after following until the standby's own stream broke at this
+        // instant (its primary's gap, reported, counts from there): the window holds the
+        // standby's stream since it was subscribed again.
+        std::optional<clock::time_point> followed_until;
     };
     using iterator = std::map<std::string, pair_state>::iterator;
     iterator pair_of_standby(const std::string& replica);

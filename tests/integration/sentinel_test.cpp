@@ -572,6 +572,15 @@ struct redundant_run {
         w.emplace(s, prefix);
         EXPECT_TRUE(wait_until([&] { return received_from(*col, old_primary) >= 100; }));
     }
+    // A failed test shows what the notifier said (CI logs keep only the failure's lines).
+    ~redundant_run() {
+        if (!::testing::Test::HasFailure()) return;
+        std::lock_guard lock(m);
+        std::string all;
+        for (const auto& l : said)
+            all += "\n  said: " + l;
+        ADD_FAILURE() << "the notifier's diagnostics (" << said.size() << "):" << all;
+    }
     bool has_said(const std::string& needle) {
         std::lock_guard lock(m);
         for (const auto& l : said) {
