@@ -169,7 +169,8 @@ struct sentinel_keyspace_notifications::controller
     }
 
     /// The standby of `primary` (still the one confirmed): the one it has while ROLE lists
-    /// it, else the first listed; none when it lists none (unless the standby delivers).
+    /// it, else the first listed; none when it lists none (unless the standby delivers, or
+    /// its stream is up).
     void stand_by(const net::endpoint& primary, const std::vector<net::endpoint>& replicas) {
         const auto current = watcher->primary();
         if (core.closed() || !current || *current != primary) return;  // switched meanwhile
@@ -188,6 +189,13 @@ struct sentinel_keyspace_notifications::controller
         if (pick != nullptr) {
             standbys->pair(p, *pick);
         } else if (now != nullptr && !standbys->following(p)) {
+            // Listing none, it keeps a standby whose stream is up: a stalled primary resumed
+            // lists none once its replica was promoted, and the sentinels may name that
+            // replica only later (when it is promoted() from its standby).
+            if (replicas.empty()) {
+                const auto* r = core.find_node(*now);
+                if (r != nullptr && r->covered()) return;
+            }
             standbys->unpair(p);
         }
     }

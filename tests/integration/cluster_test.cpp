@@ -330,9 +330,11 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
 // names its node or slots and overlaps it (a graceful failover misses nothing: above).
 
 /// A steady load on a cluster, a fault on the primary of slot 0, more load, the check.
-/// `fault` gets the cluster and that primary's node; `expect` the gaps afterwards.
+/// `fault` gets the cluster, that primary's shard and the notifier; `expect` the gaps
+/// afterwards.
 void fault_under_load(
-    const std::function<void(redis_cluster&, const cluster::shard&)>& fault,
+    const std::function<void(redis_cluster&, const cluster::shard&,
+                             cluster_keyspace_notifications&)>& fault,
     const std::function<void(const std::vector<gap_event>&, const net::endpoint&)>& expect) {
     redis_cluster c;
     cluster_keyspace_notifications n(cluster_options_for(c));
@@ -345,7 +347,7 @@ void fault_under_load(
     const auto* shard0 = before.owner(0);
     ASSERT_NE(shard0, nullptr);
     ASSERT_FALSE(shard0->replicas.empty());
-    fault(c, *shard0);
+    fault(c, *shard0, n);
     if (::testing::Test::HasFatalFailure()) return;
     ASSERT_TRUE(wrote_more(load, 300)) << "writes after the fault";
     // Served again: every primary subscribed (and the topology the notifier's).
@@ -382,7 +384,7 @@ void expect_a_closed_gap_on(const std::vector<gap_event>& gaps, const net::endpo
 TEST(ClusterFaults, TakeoverFailoverLosesNothingOutsideItsGaps) {
     net::endpoint replica;
     fault_under_load(
-        [&](redis_cluster& c, const cluster::shard& sh) {
+        [&](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications&) {
             replica = sh.replicas.front().address;
             // No agreement with the primary: it may acknowledge writes after the takeover.
             c.node(replica.port).command({"CLUSTER", "FAILOVER", "TAKEOVER"});
@@ -400,7 +402,7 @@ TEST(ClusterFaults, TakeoverFailoverLosesNothingOutsideItsGaps) {
 
 TEST(ClusterFaults, ClientKillOfTheSubscriberIsAGapOnItsNode) {
     fault_under_load(
-        [](redis_cluster& c, const cluster::shard& sh) {
+        [](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications&) {
             c.node(sh.primary.address.port).command({"CLIENT", "KILL", "TYPE", "pubsub"});
         },
         [](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
@@ -410,7 +412,7 @@ TEST(ClusterFaults, ClientKillOfTheSubscriberIsAGapOnItsNode) {
 
 TEST(ClusterFaults, AnOutputBufferDisconnectIsAGapOnItsNode) {
     fault_under_load(
-        [](redis_cluster& c, const cluster::shard& sh) {
+        [](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications&) {
             auto& node = c.node(sh.primary.address.port);
             // A hard limit of 1 KiB past the 16 KiB reply buffer: one read of a pipeline
             // publishes more than that before the socket is written.
@@ -423,6 +425,52 @@ TEST(ClusterFaults, AnOutputBufferDisconnectIsAGapOnItsNode) {
         },
         [](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
             expect_a_closed_gap_on(gaps, primary, gap_reason::server_closed_connection);
+        });
+}
+
+TEST(ClusterFaults, ScaleOutAndInUnderLoadLosesNothingOutsideItsGaps) {
+    std::string fresh_name;
+    fault_under_load(
+        [&](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications& n) {
+            // Out: a new primary takes 100 of the shard's slots while the load runs.
+            auto& fresh = c.add_node();
+            fresh_name = fresh.address();
+            auto& from = c.node(sh.primary.address.port);
+            c.reshard(from, fresh, 100);
+            c.wait_stable(30s);
+            ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(fresh_name) == 1; },
+                                   2 * refresh + 2s))
+                << "the new primary was not subscribed";
+            // In: the slots go back and the node leaves the cluster.
+            c.reshard(fresh, from, 100);
+            c.wait_stable(30s);
+            ASSERT_TRUE(wait_until([&] { return subscribed_nodes(n).count(fresh_name) == 0; },
+                                   2 * refresh + 2s))
+                << "the emptied primary stayed subscribed";
+            std::string out;
+            ASSERT_EQ(run_command({redis_cli_path(), "--cluster", "del-node",
+                                   sh.primary.address.to_string(), cluster_node_id(fresh)},
+                                  out),
+                      0)
+                << out;
+        },
+        [&](const std::vector<gap_event>& gaps, const net::endpoint&) {
+            // The new primary gets its slots before ksn, which learns of primaries from
+            // CLUSTER SLOTS, can subscribe it: a topology_change gap on it, closed once it is
+            // subscribed. The slots handed back, between two subscribed primaries, cost none.
+            std::size_t on_fresh = 0;
+            for (const auto& g : gaps) {
+                if (g.node != fresh_name) continue;
+                ++on_fresh;
+                EXPECT_EQ(g.reason, gap_reason::topology_change) << g.detail;
+                EXPECT_TRUE(g.restored) << g.detail;
+                std::cout << "scale out: gap on the new primary of "
+                          << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 g.restored.value_or(g.lost) - g.lost)
+                                 .count()
+                          << " ms: " << g.detail << "\n";
+            }
+            EXPECT_LE(on_fresh, 1u);
         });
 }
 

@@ -555,11 +555,13 @@ struct redundant_run {
     redis_sentinel_set s;
     const std::uint16_t old_primary = s.primary_at_start().port();
     const std::uint16_t replica = s.replica_at_start().port();
+    // Declared before the notifier, destroyed after it: its I/O thread reports into them
+    // until it is closed.
+    std::mutex m;
+    std::vector<std::string> said;  // the diagnostics
     sentinel_keyspace_notifications n{redundant_options(s)};
     std::optional<collector> col;
     std::optional<primary_writer> w;
-    std::mutex m;
-    std::vector<std::string> said;  // the diagnostics
 
     explicit redundant_run(const std::string& prefix) {
         n.on_diagnostic([this](severity, const std::string& line) {
