@@ -574,7 +574,8 @@ struct redundant_run {
         w.emplace(s, prefix);
         EXPECT_TRUE(wait_until([&] { return received_from(*col, old_primary) >= 100; }));
     }
-    // A failed test shows what the notifier said (CI logs keep only the failure's lines).
+    // A failed test shows what the notifier said, in its full log (the summary's WHY lines
+    // show a test's first failure only).
     ~redundant_run() {
         if (!::testing::Test::HasFailure()) return;
         std::lock_guard lock(m);
