@@ -4,6 +4,7 @@
 #include <asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 
 #include "net/command_connection.hpp"
@@ -59,6 +60,9 @@ struct cluster_keyspace_notifications::controller
     // Former primaries whose quiet handover failed (name: the promoted standby): their
     // repeat window stays until they retire.
     std::map<std::string, std::string> marking;
+    // Every node a topology listed as a primary with slots or as a replica (node_key()):
+    // not a new node when it shows up as a spare.
+    std::set<std::string> served;
 
     controller(detail::notifier_core& c, const cluster_options& o)
         : core(c),
@@ -121,13 +125,16 @@ struct cluster_keyspace_notifications::controller
     void changed(const cluster::topology& now, const cluster::topology* before,
                  clock::time_point previous) {
         if (core.closed()) return;
+        if (before) cluster::add_served(*before, served);
         auto plan = plan_for(now, before, previous);
         // A retiring node wanted again (promoted back) missed the operations made while it
         // was leaving: it starts over as a new node (its old connection's open gap is
-        // reported), which replays every subscription.
+        // reported), which replays every subscription. Listed as a spare it is not wanted
+        // back: a primary failed over while stalled is one for a moment once it runs again.
         bool restarted = false;
         for (auto it = retiring.begin(); it != retiring.end();) {
-            if (!plan.wanted.count(it->first)) {
+            const auto w = plan.wanted.find(it->first);
+            if (w == plan.wanted.end() || w->second.spare) {
                 ++it;
                 continue;
             }
@@ -157,7 +164,7 @@ struct cluster_keyspace_notifications::controller
         for (auto& [name, entry] : plan.wanted) {
             if (!standbys) break;
             auto* node = core.find_node(name);
-            if (node == nullptr || !node->standby()) continue;
+            if (entry.spare || node == nullptr || !node->standby()) continue;
             // Continued without a break only: a cluster does not cut a promoted
             // replica's subscribers, so a cut standby stream reports its gap as usual.
             if (auto p = standbys->promoted(name); p && p->continued && !p->cut) {
@@ -167,6 +174,8 @@ struct cluster_keyspace_notifications::controller
         }
         for (auto& [name, entry] : plan.wanted) {
             detail::node_link* node = core.find_node(name);
+            // A leaving node keeps the slots its gap names; a standby stays what it is.
+            if (entry.spare && node != nullptr && (node->retiring() || node->standby())) continue;
             if (node == nullptr) node = &core.add_node(entry.address);
             node->set_slots(std::move(entry.slots));
         }
@@ -199,7 +208,8 @@ struct cluster_keyspace_notifications::controller
         for (const auto& n : core.nodes()) {
             if (!n->standby()) subscribed[n->name()] = n->gap_start();
         }
-        return cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas);
+        return cluster::plan_subscriptions(now, before, previous, subscribed, subscribe_replicas,
+                                           &served);
     }
 
     void arm_retire_check() {

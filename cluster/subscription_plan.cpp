@@ -17,10 +17,22 @@ std::string describe(const std::vector<std::pair<std::uint16_t, std::uint16_t>>&
 
 }  // namespace
 
+std::string node_key(const node_info& n) {
+    return n.id.empty() ? n.address.to_string() : n.id;
+}
+
+void add_served(const topology& t, std::set<std::string>& served) {
+    for (const auto& s : t.shards()) {
+        served.insert(node_key(s.primary));
+        for (const auto& r : s.replicas)
+            served.insert(node_key(r));
+    }
+}
+
 subscription_plan plan_subscriptions(
     const topology& now, const topology* before, clock::time_point previous_refresh,
     const std::map<std::string, std::optional<clock::time_point>>& subscribed,
-    bool subscribe_replicas) {
+    bool subscribe_replicas, const std::set<std::string>* served) {
     subscription_plan p;
     for (const auto& s : now.shards()) {
         auto& entry = p.wanted[s.primary.address.to_string()];
@@ -31,6 +43,13 @@ subscription_plan plan_subscriptions(
             for (const auto& r : s.replicas)
                 p.wanted[r.address.to_string()].address = r.address;
         }
+    }
+    for (const auto& n : now.spares()) {
+        const auto name = n.address.to_string();
+        if (served && served->count(node_key(n)) && !subscribed.count(name)) continue;
+        auto& entry = p.wanted[name];
+        entry.address = n.address;
+        entry.spare = true;
     }
     for (const auto& [name, since] : subscribed) {
         if (!p.wanted.count(name)) p.close.push_back(name);

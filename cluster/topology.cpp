@@ -72,7 +72,7 @@ std::string host_or_asked(const std::string& host, const net::endpoint& asked) {
 
 }  // namespace
 
-topology::topology(std::vector<shard> shards) {
+topology::topology(std::vector<shard> shards, std::vector<node_info> spares) {
     // Group by primary endpoint: CLUSTER SLOTS lists a primary once per range.
     std::map<std::string, shard> by_primary;
     for (auto& s : shards) {
@@ -97,6 +97,15 @@ topology::topology(std::vector<shard> shards) {
         const auto fb = b.slots.empty() ? slot_count : b.slots.front().first;
         return fa != fb ? fa < fb : a.primary.address.to_string() < b.primary.address.to_string();
     });
+    std::sort(spares.begin(), spares.end(), [](const node_info& a, const node_info& b) {
+        return a.address.to_string() < b.address.to_string();
+    });
+    for (auto& n : spares) {
+        const auto name = n.address.to_string();
+        if (by_primary.count(name)) continue;
+        if (!spares_.empty() && spares_.back().address == n.address) continue;
+        spares_.push_back(std::move(n));
+    }
     owner_.assign(slot_count, 0);
     std::uint64_t h = 14695981039346656037ULL;
     for (std::size_t i = 0; i < shards_.size(); ++i) {
@@ -111,6 +120,8 @@ topology::topology(std::vector<shard> shards) {
         for (const auto& r : s.replicas)
             h = fnv(h, "r" + r.address.to_string());
     }
+    for (const auto& n : spares_)
+        h = fnv(fnv(h, "s" + n.address.to_string()), n.id);
     signature_ = h;
 }
 
@@ -128,6 +139,8 @@ std::vector<net::endpoint> topology::endpoints() const {
     std::vector<net::endpoint> out;
     for (const auto& s : shards_)
         out.push_back(s.primary.address);
+    for (const auto& n : spares_)
+        out.push_back(n.address);
     for (const auto& s : shards_) {
         for (const auto& r : s.replicas)
             out.push_back(r.address);
@@ -233,13 +246,14 @@ std::optional<topology> parse_cluster_slots(const value& reply, const net::endpo
 }
 
 std::optional<topology> parse_cluster_shards(const value& reply, const net::endpoint& asked,
-                                             std::string& error) {
+                                             std::string& error, bool tls) {
     if (reply.type != resp_type::array) {
         error = reply.is_error() ? "CLUSTER SHARDS refused: " + reply.data
                                  : "CLUSTER SHARDS reply is not an array";
         return std::nullopt;
     }
     std::vector<shard> shards;
+    std::vector<node_info> spares;
     for (const value& e : reply.elements) {
         const value* slots = field(e, "slots");
         const value* nodes = field(e, "nodes");
@@ -249,7 +263,7 @@ std::optional<topology> parse_cluster_shards(const value& reply, const net::endp
             return std::nullopt;
         }
         shard s;
-        bool have_primary = false;
+        bool have_primary = false, primary_online = false;
         for (std::size_t i = 0; i + 1 < slots->elements.size(); i += 2) {
             const auto first = slots->elements[i].integer, last = slots->elements[i + 1].integer;
             if (slots->elements[i].type != resp_type::integer || first < 0 || last < first ||
@@ -266,6 +280,8 @@ std::optional<topology> parse_cluster_shards(const value& reply, const net::endp
             const value* endpoint = field(n, "endpoint");
             const value* ip = field(n, "ip");
             const value* port = field(n, "port");
+            const value* tls_port = field(n, "tls-port");
+            if (tls && tls_port) port = tls_port;
             const value* role = field(n, "role");
             const value* health = field(n, "health");
             if (!port || !as_port(*port, info.address.port) || !role) {
@@ -283,16 +299,22 @@ std::optional<topology> parse_cluster_shards(const value& reply, const net::endp
                 if (!have_primary || online) {
                     s.primary = std::move(info);
                     have_primary = true;
+                    primary_online = online;
                 }
             } else if (online) {
                 s.replicas.push_back(std::move(info));
             }
         }
-        if (!have_primary) continue;    // a shard being created or emptied
-        if (s.slots.empty()) continue;  // a primary without slots serves no keys
+        if (!have_primary) continue;  // a shard being created or emptied
+        if (s.slots.empty()) {
+            // Serves no keys yet; a failed one (a primary failed over, not back yet) is
+            // not worth a subscription.
+            if (primary_online) spares.push_back(std::move(s.primary));
+            continue;
+        }
         shards.push_back(std::move(s));
     }
-    return topology(std::move(shards));
+    return topology(std::move(shards), std::move(spares));
 }
 
 std::string retire_reason(const std::error_code& ec, std::string_view reply) {

@@ -1,6 +1,7 @@
 // A Redis Cluster topology: which primary serves which slot ranges, with its replicas,
-// parsed from CLUSTER SLOTS (RESP2 and RESP3 shapes, Redis 7 node ids and hostname
-// metadata) or CLUSTER SHARDS, and the difference between two of them.
+// and which primaries serve no slot yet (spares), parsed from CLUSTER SHARDS (Redis 7+)
+// or CLUSTER SLOTS (RESP2 and RESP3 shapes, Redis 7 node ids and hostname metadata; it
+// lists no spare), and the difference between two of them.
 //
 // An empty or "?" endpoint in a reply means "the address you asked" (the server does not
 // know its own address); parse functions take that address for it.
@@ -43,16 +44,22 @@ class topology {
   public:
     topology() = default;
     /// Groups ranges by primary (by endpoint), sorts and merges them, and computes the
-    /// signature.
-    explicit topology(std::vector<shard> shards);
+    /// signature. A spare that is also a shard's primary is left out of the spares.
+    explicit topology(std::vector<shard> shards, std::vector<node_info> spares = {});
 
+    /// The primaries that serve slots, with their replicas.
     const std::vector<shard>& shards() const noexcept { return shards_; }
+    /// The reachable primaries that serve no slot, sorted by address: a node added to
+    /// the cluster and not given slots yet, or one emptied before its removal. Only
+    /// CLUSTER SHARDS lists them (a primary the cluster marks failed is not one).
+    const std::vector<node_info>& spares() const noexcept { return spares_; }
     /// A hash of the slot assignment and primaries: equal topologies have equal
     /// signatures, so a refresh that changed nothing costs one comparison.
     std::uint64_t signature() const noexcept { return signature_; }
     /// The shard serving `slot`, or nullptr for an unassigned slot.
     const shard* owner(std::uint16_t slot) const noexcept;
-    /// Every node address, primaries first (for asking another node when one fails).
+    /// Every node address, primaries first, then spares, then replicas (for asking
+    /// another node when one fails).
     std::vector<net::endpoint> endpoints() const;
     bool empty() const noexcept { return shards_.empty(); }
     /// True when every slot is served.
@@ -60,6 +67,7 @@ class topology {
 
   private:
     std::vector<shard> shards_;
+    std::vector<node_info> spares_;
     std::vector<std::uint16_t> owner_;  // slot -> shard index + 1 (0: none)
     std::uint64_t signature_ = 0;
 };
@@ -92,10 +100,12 @@ struct topology_diff {
 
 /// Parses a CLUSTER SHARDS reply (Redis 7+). Nodes whose health is not "online" are
 /// left out of the replicas; a shard whose primary is not online keeps it (its slots
-/// still belong to it until a failover).
+/// still belong to it until a failover). A shard without slots whose primary is online
+/// gives a spare. `tls`: the port to reach a node on is its "tls-port" (else "port"), as
+/// a server with tls-cluster lists both or only the TLS one.
 [[nodiscard]] std::optional<topology> parse_cluster_shards(const protocol::value& reply,
                                                            const net::endpoint& asked,
-                                                           std::string& error);
+                                                           std::string& error, bool tls = false);
 
 /// What a node says of itself: the "myself" line of its CLUSTER NODES reply.
 struct own_view {

@@ -22,6 +22,10 @@ std::string naming(const net::endpoint& address, std::string_view why) {
 
 }  // namespace
 
+std::string_view command_name(topology_query q) noexcept {
+    return q == topology_query::shards ? "CLUSTER SHARDS" : "CLUSTER SLOTS";
+}
+
 topology_refresher::topology_refresher(refresher_options options) : options_(std::move(options)) {
     for (const auto& s : options_.seeds)
         add_unique(known_, s);
@@ -59,7 +63,9 @@ void topology_refresher::on_timer(clock::time_point now) {
     if (phase_ == phase::stopped) return;
     if (reply_deadline_ && now >= *reply_deadline_) {
         const auto ms = options_.reply_timeout.count();
-        node_failed(link_address_, "no reply to CLUSTER SLOTS within " + std::to_string(ms) + " ms",
+        node_failed(link_address_,
+                    "no reply to " + std::string(command_name(asked_)) + " within " +
+                        std::to_string(ms) + " ms",
                     now);
     }
     if (next_refresh_ && now >= *next_refresh_) {
@@ -80,6 +86,8 @@ void topology_refresher::on_connected(const net::endpoint& address, clock::time_
 void topology_refresher::on_connection_failed(const net::endpoint& address, std::string_view detail,
                                               clock::time_point now) {
     if (phase_ == phase::stopped || link_ == link::none || link_address_ != address) return;
+    // It may come back another server (upgraded): CLUSTER SHARDS is worth asking again.
+    std::erase(slots_only_, address);
     if (asking(address)) {
         node_failed(address, detail, now);
         return;
@@ -96,10 +104,16 @@ void topology_refresher::on_reply(const net::endpoint& address, const protocol::
     awaiting_reply_ = false;
     reply_deadline_.reset();
     std::string error;
-    auto t = parse_cluster_slots(reply, address, error);
+    auto t = asked_ == topology_query::shards
+                 ? parse_cluster_shards(reply, address, error, options_.tls)
+                 : parse_cluster_slots(reply, address, error);
     if (!t) {
-        node_failed(address, error, now);  // the error names CLUSTER SLOTS
+        node_failed(address, error, now);  // the error names the command
         return;
+    }
+    if (!shards_refusal_.empty()) {
+        add_unique(slots_only_, address);
+        shards_refusal_.clear();
     }
     answered(address, std::move(*t), now);
 }
@@ -109,7 +123,18 @@ void topology_refresher::on_refused(const net::endpoint& address, std::string_vi
     if (!awaiting_reply_ || !asking(address)) return;
     awaiting_reply_ = false;
     reply_deadline_.reset();
-    node_failed(address, "CLUSTER SLOTS refused: " + std::string(text), now);
+    if (asked_ == topology_query::shards) {
+        // An older server, or an ACL without cluster|shards: CLUSTER SLOTS may do.
+        shards_refusal_ = text.empty() ? std::string("(no text)") : std::string(text);
+        send(address, topology_query::slots, now);
+        return;
+    }
+    const std::string slots(text);
+    node_failed(address,
+                shards_refusal_ == slots ? "CLUSTER SHARDS and CLUSTER SLOTS refused: " + slots
+                                         : "CLUSTER SHARDS refused: " + shards_refusal_ +
+                                               "; CLUSTER SLOTS refused: " + slots,
+                now);
 }
 
 std::optional<topology_refresher::action> topology_refresher::next_action() {
@@ -145,9 +170,10 @@ void topology_refresher::ask_current(clock::time_point now) {
     const net::endpoint& next = round_[round_index_];
     if (link_ != link::none && link_address_ == next) {
         if (link_ == link::ready) {
-            actions_.push_back(send_cluster_slots{next});
-            awaiting_reply_ = true;
-            reply_deadline_ = now + options_.reply_timeout;
+            const bool old =
+                std::find(slots_only_.begin(), slots_only_.end(), next) != slots_only_.end();
+            shards_refusal_.clear();
+            send(next, old ? topology_query::slots : topology_query::shards, now);
         }
         // Still connecting: on_connected() sends.
         return;
@@ -158,9 +184,18 @@ void topology_refresher::ask_current(clock::time_point now) {
     link_address_ = next;
 }
 
+void topology_refresher::send(const net::endpoint& address, topology_query q,
+                              clock::time_point now) {
+    actions_.push_back(send_query{address, q});
+    asked_ = q;
+    awaiting_reply_ = true;
+    reply_deadline_ = now + options_.reply_timeout;
+}
+
 void topology_refresher::node_failed(net::endpoint address, std::string_view why,
                                      clock::time_point now) {
     round_errors_.push_back(naming(address, why));
+    shards_refusal_.clear();
     awaiting_reply_ = false;
     reply_deadline_.reset();
     // Whatever failed (connection, refusal, garbage, silence), this connection is of no
@@ -171,7 +206,7 @@ void topology_refresher::node_failed(net::endpoint address, std::string_view why
         ask_current(now);
         return;
     }
-    std::string sentence = "no cluster node answered CLUSTER SLOTS (";
+    std::string sentence = "no cluster node answered CLUSTER SHARDS or CLUSTER SLOTS (";
     for (std::size_t i = 0; i < round_errors_.size(); ++i)
         sentence += (i ? "; " : "") + round_errors_[i];
     sentence += ")";

@@ -1,9 +1,10 @@
 // The decisions of the cluster topology tracker, without I/O and without a clock.
 //
 // A topology_refresher is told what happens — it was started, a deadline passed, someone
-// asked for a refresh, the command connection to a node is ready or failed, CLUSTER SLOTS
-// answered or was refused, it was stopped — each with the time it happened, and answers
-// with actions for its driver to perform: connect to a node, send CLUSTER SLOTS, close
+// asked for a refresh, the command connection to a node is ready or failed, the node
+// answered or refused, it was stopped — each with the time it happened, and answers
+// with actions for its driver to perform: connect to a node, send CLUSTER SHARDS or
+// CLUSTER SLOTS, close
 // the connection, report a new topology, report a round in which no node answered, and
 // the deadline at which it wants to be woken (next_deadline). It decides when to ask,
 // whom to ask next, what counts as a failure and what counts as a change; the Asio driver
@@ -11,12 +12,19 @@
 // sequence of refreshes, failures and changes is a unit test with a clock the test moves.
 //
 // Rounds. A refresh is one round: the candidates are asked one at a time until one gives
-// a CLUSTER SLOTS reply that parses. The order is the node that answered last (its
-// connection is kept open between rounds), then the seeds, then every node of the last
-// topology (primaries first). A node fails when its connection fails, when it refuses
-// CLUSTER SLOTS, when its reply does not parse, or when the reply takes longer than
-// reply_timeout; the next one is then asked. A round in which every candidate failed is
-// reported as one sentence naming each node and why; the refresh timer tries again.
+// a reply that parses. The order is the node that answered last (its connection is kept
+// open between rounds), then the seeds, then every node of the last topology (primaries
+// first). A node fails when its connection fails, when it refuses, when its reply does not
+// parse, or when the reply takes longer than reply_timeout; the next one is then asked. A
+// round in which every candidate failed is reported as one sentence naming each node and
+// why; the refresh timer tries again.
+//
+// The question. CLUSTER SHARDS (Redis 7+) is asked first: unlike CLUSTER SLOTS it lists
+// the primaries that serve no slot yet, so a node added to the cluster is subscribed
+// before it takes slots over (make before break: no gap). A node that refuses it (an
+// older server, an ACL without cluster|shards) is asked CLUSTER SLOTS on the same
+// connection, and only that from then on, until a connection to it fails (it may come
+// back upgraded).
 #pragma once
 
 #include <chrono>
@@ -46,7 +54,14 @@ struct refresher_options {
     /// failed (a stopped process keeps its socket open; without this a round could wait
     /// forever). Connecting is bounded by the connection's own connect_timeout.
     std::chrono::milliseconds reply_timeout{2000};
+    /// The nodes are reached over TLS: CLUSTER SHARDS gives their "tls-port".
+    bool tls = false;
 };
+
+/// What a node is asked for the topology.
+enum class topology_query : std::uint8_t { shards, slots };
+/// "CLUSTER SHARDS" or "CLUSTER SLOTS".
+std::string_view command_name(topology_query q) noexcept;
 
 class topology_refresher {
   public:
@@ -57,9 +72,10 @@ class topology_refresher {
     struct connect {
         net::endpoint address;
     };
-    /// Send CLUSTER SLOTS on the connection to `address` (it is ready).
-    struct send_cluster_slots {
+    /// Send CLUSTER SHARDS or CLUSTER SLOTS on the connection to `address` (it is ready).
+    struct send_query {
         net::endpoint address;
+        topology_query query = topology_query::shards;
     };
     /// Close the connection to `address` (it may already have failed) and forget it.
     struct close {
@@ -77,7 +93,7 @@ class topology_refresher {
     struct report_error {
         std::string sentence;
     };
-    using action = std::variant<connect, send_cluster_slots, close, report_change, report_error>;
+    using action = std::variant<connect, send_query, close, report_change, report_error>;
 
     explicit topology_refresher(refresher_options options);
 
@@ -102,10 +118,11 @@ class topology_refresher {
     /// usually names the node already).
     void on_connection_failed(const net::endpoint& address, std::string_view detail,
                               clock::time_point now);
-    /// `address` answered CLUSTER SLOTS with `reply`.
+    /// `address` answered the query last sent to it with `reply`.
     void on_reply(const net::endpoint& address, const protocol::value& reply,
                   clock::time_point now);
-    /// `address` answered CLUSTER SLOTS with an error reply; `text` is the server's.
+    /// `address` answered the query last sent to it with an error reply; `text` is the
+    /// server's.
     void on_refused(const net::endpoint& address, std::string_view text, clock::time_point now);
 
     /// The next action to perform, in order; nullopt when there is none.
@@ -134,6 +151,7 @@ class topology_refresher {
 
     void begin_round(clock::time_point now);
     void ask_current(clock::time_point now);
+    void send(const net::endpoint& address, topology_query q, clock::time_point now);
     // `address` by value: callers pass link_address_, which the next attempt overwrites.
     void node_failed(net::endpoint address, std::string_view why, clock::time_point now);
     void answered(const net::endpoint& address, topology t, clock::time_point now);
@@ -157,7 +175,11 @@ class topology_refresher {
     std::size_t round_index_ = 0;
     std::vector<std::string> round_errors_;
     bool awaiting_reply_ = false;
+    topology_query asked_ = topology_query::shards;
+    std::string shards_refusal_;  // CLUSTER SHARDS's refusal while CLUSTER SLOTS is asked
     bool again_ = false;
+    // Nodes that refused CLUSTER SHARDS and answered CLUSTER SLOTS.
+    std::vector<net::endpoint> slots_only_;
 
     std::optional<clock::time_point> next_refresh_;
     std::optional<clock::time_point> reply_deadline_;

@@ -12,6 +12,7 @@ refresher_options refresher_options_of(const tracker_options& o) {
     r.seeds = o.seeds;
     r.refresh_interval = o.refresh_interval;
     r.reply_timeout = o.reply_timeout;
+    r.tls = o.connection.tls.enabled;
     return r;
 }
 
@@ -90,11 +91,12 @@ void topology_tracker::perform(topology_refresher::action& a) {
                         }
                     });
                 conn_->start();
-            } else if constexpr (std::is_same_v<T, R::send_cluster_slots>) {
+            } else if constexpr (std::is_same_v<T, R::send_query>) {
                 if (!conn_) return;
                 const net::endpoint address = act.address;
-                conn_->command({"CLUSTER", "SLOTS"}, [weak, address](const std::error_code& ec,
-                                                                     const protocol::value& v) {
+                const char* what = act.query == topology_query::shards ? "SHARDS" : "SLOTS";
+                conn_->command({"CLUSTER", what}, [weak, address](const std::error_code& ec,
+                                                                  const protocol::value& v) {
                     auto self = weak.lock();
                     if (!self) return;
                     if (!ec) {

@@ -224,6 +224,9 @@ class primaries_report {
             ksn::tools::append_slot_ranges(text, ranges);
             text += '\n';
         }
+        // Primaries that serve no slot yet (a node just added) or any more (one emptied).
+        for (const auto& spare : t->spares())
+            text += "ksn: info: primary " + spare.address.to_string() + " slots=none\n";
         std::fputs(text.c_str(), stderr);
     }
 

@@ -130,6 +130,67 @@ TEST(SubscriptionPlan, ScaleOutAndInOpensAndClosesWithTheMovedSlotsInTheGap) {
     EXPECT_TRUE(q.gaps.empty());
 }
 
+TEST(SubscriptionPlan, ASpareIsOpenedBeforeItTakesSlotsAndKeptUntilItLeaves) {
+    // 7006 joined and serves no slot: opened, no gap.
+    const auto before = three();
+    const topology joined({shard{{{0, 5460}}, n(7000), {}}, shard{{{5461, 10922}}, n(7001), {}},
+                           shard{{{10923, 16383}}, n(7002), {}}},
+                          {n(7006)});
+    const auto p = plan_subscriptions(joined, &before, t0, subscribed({7000, 7001, 7002}), false);
+    EXPECT_EQ(p.open, (std::vector<std::string>{name(7006)}));
+    EXPECT_TRUE(p.wanted.at(name(7006)).spare);
+    EXPECT_TRUE(p.wanted.at(name(7006)).slots.empty());
+    EXPECT_FALSE(p.wanted.at(name(7000)).spare);
+    EXPECT_TRUE(p.gaps.empty());
+    // It takes slots 15001-16383: subscribed already, so no gap (make before break).
+    const topology out({shard{{{0, 5460}}, n(7000), {}}, shard{{{5461, 10922}}, n(7001), {}},
+                        shard{{{10923, 15000}}, n(7002), {}},
+                        shard{{{15001, 16383}}, n(7006), {}}});
+    const auto all = subscribed({7000, 7001, 7002, 7006});
+    const auto q = plan_subscriptions(out, &joined, t0, all, false);
+    EXPECT_TRUE(q.open.empty());
+    EXPECT_TRUE(q.gaps.empty());
+    EXPECT_FALSE(q.wanted.at(name(7006)).spare);
+    EXPECT_EQ(q.wanted.at(name(7006)).slots, (slots{{15001, 16383}}));
+    // Emptied again, it stays a spare: kept, with no slot, and no gap for 7002.
+    const auto r = plan_subscriptions(joined, &out, t0, all, false);
+    EXPECT_TRUE(r.close.empty());
+    EXPECT_TRUE(r.gaps.empty());
+    EXPECT_TRUE(r.wanted.at(name(7006)).slots.empty());
+    // Removed from the cluster: closed.
+    const auto s = plan_subscriptions(three(), &joined, t0, all, false);
+    EXPECT_EQ(s.close, (std::vector<std::string>{name(7006)}));
+}
+
+TEST(SubscriptionPlan, ANodeThatServedBeforeIsNotOpenedAsASpare) {
+    // 7003 was 7000's replica, promoted; 7000, failed over while stalled, runs again and
+    // is a primary without slots for a moment before it turns replica.
+    const auto before = three();
+    const topology promoted(
+        {shard{{{0, 5460}}, n(7003), {}}, shard{{{5461, 10922}}, n(7001), {n(7004)}},
+         shard{{{10923, 16383}}, n(7002), {n(7005)}}},
+        {n(7000)});
+    std::set<std::string> served;
+    add_served(before, served);
+    EXPECT_TRUE(served.count(name(7000)));  // no id: the address
+    EXPECT_TRUE(served.count(name(7005)));
+    // Not subscribed any more (retired): not opened.
+    const auto p =
+        plan_subscriptions(promoted, &before, t0, subscribed({7001, 7002}), false, &served);
+    EXPECT_FALSE(p.wanted.count(name(7000)));
+    EXPECT_EQ(p.open, (std::vector<std::string>{name(7003)}));
+    // Still subscribed (retiring): kept, not closed.
+    const auto q =
+        plan_subscriptions(promoted, &before, t0, subscribed({7000, 7001, 7002}), false, &served);
+    EXPECT_TRUE(q.wanted.at(name(7000)).spare);
+    EXPECT_TRUE(q.close.empty());
+    // Without the record it would be opened, like a node just added.
+    const auto r = plan_subscriptions(promoted, &before, t0, subscribed({7001, 7002}), false);
+    EXPECT_TRUE(r.wanted.count(name(7000)));
+    // Ids, when the server gives them, are the key.
+    EXPECT_EQ(node_key({"e7d1", {"127.0.0.1", 7000}}), "e7d1");
+}
+
 TEST(SubscriptionPlan, ANewNodeThatTookNothingReportsNoGap) {
     const auto before = three();
     // With replicas subscribed, a new replica appears: nothing moved.

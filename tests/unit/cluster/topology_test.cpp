@@ -213,6 +213,79 @@ TEST(Topology, ClusterShardsResp3Maps) {
     EXPECT_EQ(t->shards()[0].primary.id, id_a);
 }
 
+namespace {
+
+// A RESP3 CLUSTER SHARDS shard: `slots` as [first, last, ...], nodes as maps of id, port
+// (and tls-port when given), ip, role and health.
+struct shard_node {
+    std::string id;
+    int port = 0;
+    int tls_port = 0;
+    std::string role;
+    std::string health = "online";
+};
+
+std::string shards_entry(const std::vector<int>& slots, const std::vector<shard_node>& nodes) {
+    std::string out = "%2\r\n" + bulk("slots") + "*" + std::to_string(slots.size()) + "\r\n";
+    for (const int s : slots)
+        out += integer(s);
+    out += bulk("nodes") + "*" + std::to_string(nodes.size()) + "\r\n";
+    for (const auto& n : nodes) {
+        const int fields = 4 + (n.port ? 1 : 0) + (n.tls_port ? 1 : 0);
+        out += "%" + std::to_string(fields) + "\r\n" + bulk("id") + bulk(n.id) + bulk("ip") +
+               bulk("127.0.0.1") + bulk("role") + bulk(n.role) + bulk("health") + bulk(n.health);
+        if (n.port) out += bulk("port") + integer(n.port);
+        if (n.tls_port) out += bulk("tls-port") + integer(n.tls_port);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(Topology, ClusterShardsListsAnOnlinePrimaryWithoutSlotsAsASpare) {
+    // 7003 was just added (no slot yet); 7004 is a primary failed over while down: the
+    // cluster marks it failed and its slots went to its replica.
+    const std::string reply = "*3\r\n" + shards_entry({0, 16383}, {{id_a, 7000, 0, "master"}}) +
+                              shards_entry({}, {{id_b, 7003, 0, "master"}}) +
+                              shards_entry({}, {{id_c, 7004, 0, "master", "fail"}});
+    std::string error;
+    const auto t = parse_cluster_shards(parse(reply), {"127.0.0.1", 7000}, error);
+    ASSERT_TRUE(t) << error;
+    ASSERT_EQ(t->shards().size(), 1u);
+    ASSERT_EQ(t->spares().size(), 1u);
+    EXPECT_EQ(t->spares()[0].address.to_string(), "127.0.0.1:7003");
+    EXPECT_EQ(t->spares()[0].id, id_b);
+    const auto endpoints = t->endpoints();
+    ASSERT_EQ(endpoints.size(), 2u);
+    EXPECT_EQ(endpoints[1].port, 7003);
+
+    // A spare is part of the signature: its arrival (and its departure) is a change.
+    const auto without = parse_cluster_shards(
+        parse("*1\r\n" + shards_entry({0, 16383}, {{id_a, 7000, 0, "master"}})),
+        {"127.0.0.1", 7000}, error);
+    ASSERT_TRUE(without) << error;
+    EXPECT_TRUE(without->spares().empty());
+    EXPECT_NE(without->signature(), t->signature());
+    // Not a primary that serves slots: a diff names no addition, no move.
+    EXPECT_TRUE(diff(*without, *t).empty());
+}
+
+TEST(Topology, ClusterShardsGivesTheTlsPortToATlsClient) {
+    // tls-cluster yes: a node lists its TLS port, and its plain one only when it has one.
+    const std::string reply = "*1\r\n" + shards_entry({0, 16383}, {{id_a, 7000, 17000, "master"},
+                                                                   {id_b, 0, 17001, "replica"}});
+    std::string error;
+    const auto tls = parse_cluster_shards(parse(reply), {"127.0.0.1", 17000}, error, true);
+    ASSERT_TRUE(tls) << error;
+    EXPECT_EQ(tls->shards()[0].primary.address.port, 17000);
+    ASSERT_EQ(tls->shards()[0].replicas.size(), 1u);
+    EXPECT_EQ(tls->shards()[0].replicas[0].address.port, 17001);
+    // Without TLS the plain port; a node without one cannot be reached: an error.
+    const auto plain = parse_cluster_shards(parse(reply), {"127.0.0.1", 7000}, error);
+    EXPECT_FALSE(plain);
+    EXPECT_EQ(error, "CLUSTER SHARDS node lacks port or role");
+}
+
 TEST(RetireReason, LetsAFormerPrimaryGoOnlyOnceItSaysSoOrIsGone) {
     const std::string mine = "e7d1 127.0.0.1:30001@40001 myself,";
     EXPECT_EQ(retire_reason({}, mine + "slave 07c3 0 0 4 connected\n"), "it is a replica now");

@@ -1,5 +1,6 @@
 // The topology tracker's decisions, driven event by event without a socket: the test
-// owns the clock, plays the command connection (ready, failed, the CLUSTER SLOTS reply)
+// owns the clock, plays the command connection (ready, failed, the CLUSTER SHARDS or
+// CLUSTER SLOTS reply)
 // and reads back the actions the refresher asks of its driver.
 #include "cluster/topology_refresher.hpp"
 
@@ -67,14 +68,40 @@ value slots(const std::vector<range_spec>& ranges) {
     return array(std::move(entries));
 }
 
+// A CLUSTER SHARDS reply as RESP2 writes it (maps as flat [key, value, ...] arrays): one
+// shard per range, then one shard without slots per spare.
+value shard_node(std::uint16_t port, bool primary) {
+    return array({bulk("id"), bulk(std::string(36, '0') + std::to_string(port)), bulk("port"),
+                  integer(port), bulk("ip"), bulk("127.0.0.1"), bulk("endpoint"), bulk("127.0.0.1"),
+                  bulk("role"), bulk(primary ? "master" : "replica"), bulk("health"),
+                  bulk("online")});
+}
+value shards(const std::vector<range_spec>& ranges, const std::vector<std::uint16_t>& spares = {}) {
+    std::vector<value> entries;
+    const auto entry = [](std::vector<value> slot_list, std::vector<value> nodes) {
+        return array(
+            {bulk("slots"), array(std::move(slot_list)), bulk("nodes"), array(std::move(nodes))});
+    };
+    for (const auto& r : ranges) {
+        std::vector<value> nodes{shard_node(r.primary, true)};
+        for (const auto p : r.replicas)
+            nodes.push_back(shard_node(p, false));
+        entries.push_back(entry({integer(r.first), integer(r.last)}, std::move(nodes)));
+    }
+    for (const auto p : spares)
+        entries.push_back(entry({}, {shard_node(p, true)}));
+    return array(std::move(entries));
+}
+
 // Three primaries 7000-7002 with replicas 7003-7005.
+const std::vector<range_spec> three{
+    {0, 5460, 7000, {7003}}, {5461, 10922, 7001, {7004}}, {10923, 16383, 7002, {7005}}};
 value three_shards() {
-    return slots(
-        {{0, 5460, 7000, {7003}}, {5461, 10922, 7001, {7004}}, {10923, 16383, 7002, {7005}}});
+    return shards(three);
 }
 // The same after 7003 took over from 7000.
 value failed_over() {
-    return slots(
+    return shards(
         {{0, 5460, 7003, {7000}}, {5461, 10922, 7001, {7004}}, {10923, 16383, 7002, {7005}}});
 }
 
@@ -106,7 +133,10 @@ class TopologyRefresherTest : public testing::Test {
             out.push_back(std::visit(
                 overloaded{
                     [](const R::connect& c) { return "connect " + c.address.to_string(); },
-                    [](const R::send_cluster_slots& s) { return "ask " + s.address.to_string(); },
+                    [](const R::send_query& s) {
+                        return (s.query == topology_query::shards ? "ask " : "ask-slots ") +
+                               s.address.to_string();
+                    },
                     [](const R::close& c) { return "close " + c.address.to_string(); },
                     [this](R::report_change& c) {
                         changes_.push_back(std::move(c));
@@ -288,6 +318,9 @@ TEST_F(TopologyRefresherTest, ErrorReplyAndUnparsableReplyCountAsTheNodeFailing)
     EXPECT_EQ(take(), lines{"connect " + name(7000)});
     r().on_connected(ep(7000), t0);
     EXPECT_EQ(take(), lines{"ask " + name(7000)});
+    // Refused CLUSTER SHARDS, then CLUSTER SLOTS on the same connection.
+    r().on_refused(ep(7000), "ERR This instance has cluster support disabled", t0);
+    EXPECT_EQ(take(), lines{"ask-slots " + name(7000)});
     r().on_refused(ep(7000), "ERR This instance has cluster support disabled", t0);
     EXPECT_EQ(take(), (lines{"close " + name(7000), "connect " + name(7001)}));
     r().on_connected(ep(7001), t0);
@@ -300,14 +333,17 @@ TEST_F(TopologyRefresherTest, ErrorReplyAndUnparsableReplyCountAsTheNodeFailing)
     r().on_reply(ep(7002), slots({{10, 5, 7002, {}}}), t0);
     EXPECT_EQ(take(), (lines{"close " + name(7002), "error"}));
     ASSERT_EQ(errors_.size(), 1u);
-    EXPECT_NE(errors_[0].find(name(7000) + ": CLUSTER SLOTS refused: ERR This instance has "
-                                           "cluster support disabled"),
+    EXPECT_NE(errors_[0].find(name(7000) +
+                              ": CLUSTER SHARDS and CLUSTER SLOTS refused: ERR This instance has "
+                              "cluster support disabled"),
               std::string::npos)
         << errors_[0];
-    EXPECT_NE(errors_[0].find(name(7001) + ": CLUSTER SLOTS reply is not an array"),
+    EXPECT_NE(errors_[0].find(name(7001) + ": CLUSTER SHARDS reply is not an array"),
               std::string::npos)
         << errors_[0];
-    EXPECT_NE(errors_[0].find(name(7002) + ": CLUSTER SLOTS"), std::string::npos) << errors_[0];
+    EXPECT_NE(errors_[0].find(name(7002) + ": CLUSTER SHARDS entry lacks slots or nodes"),
+              std::string::npos)
+        << errors_[0];
     EXPECT_FALSE(r().current());
     EXPECT_EQ(r().refreshes(), 0u);
 }
@@ -323,8 +359,8 @@ TEST_F(TopologyRefresherTest, ARoundWhereAllFailReportsOneSentenceThenTheTimerTr
     r().on_connection_failed(ep(7001), "connect timeout", t0 + 2ms);
     EXPECT_EQ(take(), (lines{"close " + name(7001), "error"}));
     ASSERT_EQ(errors_.size(), 1u);
-    EXPECT_EQ(errors_[0], "no cluster node answered CLUSTER SLOTS (" + name(7000) +
-                              ": connect failed: Connection refused; " + name(7001) +
+    EXPECT_EQ(errors_[0], "no cluster node answered CLUSTER SHARDS or CLUSTER SLOTS (" +
+                              name(7000) + ": connect failed: Connection refused; " + name(7001) +
                               ": connect timeout)");
     EXPECT_FALSE(r().refreshing());
     // A refresh asked for after the failed round starts a new one at once...
@@ -365,6 +401,8 @@ TEST_F(TopologyRefresherTest, CandidatesAreTheLastAnswererThenSeedsThenEveryNode
     r().on_timer(t0 + 1s);
     EXPECT_EQ(take(), lines{"ask " + name(7000)});
     r().on_refused(ep(7000), "CLUSTERDOWN", t0 + 1s);
+    EXPECT_EQ(take(), lines{"ask-slots " + name(7000)});
+    r().on_refused(ep(7000), "CLUSTERDOWN", t0 + 1s);
     lines seen = take();
     for (const std::uint16_t port : {7001, 7002, 7003}) {
         ASSERT_FALSE(seen.empty());
@@ -392,11 +430,79 @@ TEST_F(TopologyRefresherTest, CandidatesAreTheLastAnswererThenSeedsThenEveryNode
         EXPECT_EQ(next.back(), i + 1 < rest.size() ? "connect " + name(rest[i + 1]) : "error");
     }
     ASSERT_EQ(errors_.size(), 1u);
-    std::string expected = "no cluster node answered CLUSTER SLOTS (";
+    std::string expected = "no cluster node answered CLUSTER SHARDS or CLUSTER SLOTS (";
     expected += name(7004) + ": lost";
     for (const std::uint16_t port : {7001, 7000, 7002, 7003, 7005})
         expected += "; " + name(port) + ": refused";
     EXPECT_EQ(errors_[0], expected + ")");
+}
+
+TEST_F(TopologyRefresherTest, ANodeWithoutClusterShardsIsAskedClusterSlotsUntilItsConnectionFails) {
+    make({7000});
+    r().start(t0);
+    EXPECT_EQ(take(), lines{"connect " + name(7000)});
+    r().on_connected(ep(7000), t0);
+    EXPECT_EQ(take(), lines{"ask " + name(7000)});
+    // Redis 6: no such subcommand. CLUSTER SLOTS on the same connection answers.
+    r().on_refused(ep(7000),
+                   "ERR Unknown subcommand or wrong number of arguments for 'SHARDS'. Try "
+                   "CLUSTER HELP.",
+                   t0);
+    EXPECT_EQ(take(), lines{"ask-slots " + name(7000)});
+    r().on_reply(ep(7000), slots(three), t0);
+    EXPECT_EQ(take(), lines{"change"});
+    EXPECT_EQ(r().current()->shards().size(), 3u);
+    // From then on it is asked CLUSTER SLOTS only, and the same topology is no change.
+    r().on_timer(t0 + 1s);
+    EXPECT_EQ(take(), lines{"ask-slots " + name(7000)});
+    r().on_reply(ep(7000), slots(three), t0 + 1s);
+    EXPECT_EQ(take(), lines{});
+    // Its connection fails: it may come back upgraded, so the next one asks CLUSTER SHARDS.
+    r().on_connection_failed(ep(7000), "connection lost", t0 + 1500ms);
+    EXPECT_EQ(take(), lines{"close " + name(7000)});
+    r().on_timer(t0 + 2s);
+    EXPECT_EQ(take(), lines{"connect " + name(7000)});
+    r().on_connected(ep(7000), t0 + 2s);
+    EXPECT_EQ(take(), lines{"ask " + name(7000)});
+    r().on_reply(ep(7000), three_shards(), t0 + 2s);
+    EXPECT_EQ(take(), lines{});  // the same topology from either command
+    EXPECT_TRUE(errors_.empty());
+}
+
+TEST_F(TopologyRefresherTest, ASpareArrivingOrLeavingIsAChange) {
+    make({7000});
+    start_with(three_shards(), 7000);
+    r().on_timer(t0 + 1s);
+    EXPECT_EQ(take(), lines{"ask " + name(7000)});
+    // 7006 joined the cluster (redis-cli --cluster add-node) and serves no slot yet.
+    r().on_reply(ep(7000), shards(three, {7006}), t0 + 1s);
+    EXPECT_EQ(take(), lines{"change"});
+    ASSERT_EQ(changes_.size(), 2u);
+    ASSERT_EQ(changes_[1].now.spares().size(), 1u);
+    EXPECT_EQ(changes_[1].now.spares()[0].address, ep(7006));
+    EXPECT_EQ(changes_[1].previous_refresh, t0);
+    // A spare is a candidate to ask, after the primaries and before the replicas.
+    EXPECT_EQ(r().candidates(), (std::vector<net::endpoint>{ep(7000), ep(7001), ep(7002), ep(7006),
+                                                            ep(7003), ep(7004), ep(7005)}));
+    // It takes slots 0-99 of 7000's: a change; it is no spare any more.
+    r().on_timer(t0 + 2s);
+    take();
+    r().on_reply(ep(7000),
+                 shards({{0, 99, 7006, {}},
+                         {100, 5460, 7000, {7003}},
+                         {5461, 10922, 7001, {7004}},
+                         {10923, 16383, 7002, {7005}}}),
+                 t0 + 2s);
+    EXPECT_EQ(take(), lines{"change"});
+    ASSERT_EQ(changes_.size(), 3u);
+    EXPECT_TRUE(changes_[2].now.spares().empty());
+    EXPECT_EQ(changes_[2].now.shards().size(), 4u);
+    // Removed from the cluster: a change back to three primaries and no spare.
+    r().on_timer(t0 + 3s);
+    take();
+    r().on_reply(ep(7000), three_shards(), t0 + 3s);
+    EXPECT_EQ(take(), lines{"change"});
+    EXPECT_TRUE(changes_.back().now.spares().empty());
 }
 
 TEST_F(TopologyRefresherTest, ConnectionLostBetweenRoundsStartsTheNextWithTheSeeds) {
@@ -435,6 +541,8 @@ TEST_F(TopologyRefresherTest, ANodeThatDoesNotAnswerInTimeCountsAsFailed) {
     r().on_connected(ep(7001), t0 + 1302ms);
     EXPECT_EQ(take(), lines{"ask " + name(7001)});
     r().on_refused(ep(7001), "LOADING", t0 + 1303ms);
+    EXPECT_EQ(take(), lines{"ask-slots " + name(7001)});
+    r().on_refused(ep(7001), "LOADING", t0 + 1303ms);
     // 7000 was given up on this round: the topology's other nodes are next.
     EXPECT_EQ(take(), (lines{"close " + name(7001), "connect " + name(7002)}));
     for (const std::uint16_t port : {7002, 7003, 7004, 7005}) {
@@ -442,7 +550,10 @@ TEST_F(TopologyRefresherTest, ANodeThatDoesNotAnswerInTimeCountsAsFailed) {
         take();
     }
     ASSERT_EQ(errors_.size(), 1u);
-    EXPECT_NE(errors_[0].find(name(7000) + ": no reply to CLUSTER SLOTS within 300 ms"),
+    EXPECT_NE(errors_[0].find(name(7000) + ": no reply to CLUSTER SHARDS within 300 ms"),
+              std::string::npos)
+        << errors_[0];
+    EXPECT_NE(errors_[0].find(name(7001) + ": CLUSTER SHARDS and CLUSTER SLOTS refused: LOADING"),
               std::string::npos)
         << errors_[0];
     EXPECT_EQ(r().next_deadline(), t0 + 2s);
