@@ -861,8 +861,8 @@ TEST(ClusterTopology, ANodeThatRefusesClusterShardsIsAskedClusterSlots) {
     // it): every node refuses CLUSTER SHARDS to it, and answers CLUSTER SLOTS.
     redis_cluster c;
     for (auto& node : c.nodes()) {
-        node->command({"ACL", "SETUSER", "old", "on", ">pw", "~*", "&*", "+@all",
-                       "-cluster|shards"});
+        node->command(
+            {"ACL", "SETUSER", "old", "on", ">pw", "~*", "&*", "+@all", "-cluster|shards"});
         node->command({"ACL", "LOG", "RESET"});
     }
     auto o = cluster_options_for(c);
