@@ -331,13 +331,16 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
 
 /// A steady load on a cluster, a fault on the primary of slot 0, more load, the check.
 /// `fault` gets the cluster, that primary's shard and the notifier; `expect` the gaps
-/// afterwards.
+/// afterwards; `tune` may change the notifier's options first.
 void fault_under_load(
     const std::function<void(redis_cluster&, const cluster::shard&,
                              cluster_keyspace_notifications&)>& fault,
-    const std::function<void(const std::vector<gap_event>&, const net::endpoint&)>& expect) {
+    const std::function<void(const std::vector<gap_event>&, const net::endpoint&)>& expect,
+    const std::function<void(redis_cluster&, cluster_options&)>& tune = {}) {
     redis_cluster c;
-    cluster_keyspace_notifications n(cluster_options_for(c));
+    auto o = cluster_options_for(c);
+    if (tune) tune(c, o);
+    cluster_keyspace_notifications n(o);
     n.on_diagnostic([](severity, const std::string&) {});
     n.subscribe_keyspace("f:*");
     collector col(n);
@@ -425,6 +428,124 @@ TEST(ClusterFaults, AnOutputBufferDisconnectIsAGapOnItsNode) {
         },
         [](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
             expect_a_closed_gap_on(gaps, primary, gap_reason::server_closed_connection);
+        });
+}
+
+/// The gaps `n` reported on `node` so far (its node_stats).
+std::uint64_t gaps_on(notifier_base& n, const std::string& node) {
+    for (const auto& s : n.stats().nodes) {
+        if (s.node == node) return s.gaps;
+    }
+    return 0;
+}
+
+/// Waits until `node` holds `more` keys more than it does now: the load's writes reach it.
+bool node_written(redis_server& node, std::int64_t more) {
+    const auto at = node.command({"DBSIZE"}).integer;
+    return wait_until([&] { return node.command({"DBSIZE"}).integer >= at + more; }, 10s);
+}
+
+/// The notifications_disabled gaps on `node`: at least one, each closed, the first
+/// beginning at or before `off` (where delivery stopped, not where ksn noticed).
+void expect_notifications_disabled_gap(const std::vector<gap_event>& gaps,
+                                       const net::endpoint& node, clock::time_point off) {
+    std::size_t found = 0;
+    for (const auto& g : gaps) {
+        if (g.node != node.to_string() || g.reason != gap_reason::notifications_disabled) continue;
+        EXPECT_TRUE(g.restored) << g.detail;
+        if (found++ == 0) {
+            EXPECT_LE(g.lost, off) << g.detail;
+        }
+        std::cout << "notifications off: gap on " << g.node << " of "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(
+                         g.restored.value_or(g.lost) - g.lost)
+                         .count()
+                  << " ms: " << g.detail << "\n";
+    }
+    EXPECT_GT(found, 0u) << "no notifications_disabled gap on " << node.to_string();
+}
+
+TEST(ClusterFaults, NotificationsSwitchedOffUnderLoadAreAGapUntilTheyAreBack) {
+    clock::time_point off;
+    fault_under_load(
+        [&](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications& n) {
+            auto& node = c.node(sh.primary.address.port);
+            const auto name = sh.primary.address.to_string();
+            const auto before = gaps_on(n, name);
+            off = clock::now();
+            node.command({"CONFIG", "SET", "notify-keyspace-events", ""});
+            // Writes go on unpublished, for longer than ksn's check interval...
+            ASSERT_TRUE(node_written(node, 100));
+            // ...until the flags are back; the gap closes at the next check.
+            node.command({"CONFIG", "SET", "notify-keyspace-events", "KEA"});
+            ASSERT_TRUE(wait_until([&] { return gaps_on(n, name) > before; }, scaled(5s)))
+                << "no gap was reported once the notifications were back";
+        },
+        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
+            expect_notifications_disabled_gap(gaps, primary, off);
+        },
+        [](redis_cluster&, cluster_options& o) { o.notify_check_interval = 200ms; });
+}
+
+TEST(ClusterFaults, APrimaryRestartedWithoutNotificationsIsAGapUntilTheyAreBack) {
+    clock::time_point off;
+    fault_under_load(
+        [&](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications& n) {
+            auto& node = c.node(sh.primary.address.port);
+            const auto name = sh.primary.address.to_string();
+            const auto before = gaps_on(n, name);
+            // Back well within the node timeout: still the primary of its slots (its
+            // nodes.conf), empty, and publishing nothing.
+            off = clock::now();
+            node.kill9();
+            node.set_notify("");
+            node.start();
+            ASSERT_EQ(node.command({"ROLE"}).elements.at(0).data, "master");
+            ASSERT_TRUE(node_written(node, 100));
+            node.command({"CONFIG", "SET", "notify-keyspace-events", "KEA"});
+            ASSERT_TRUE(wait_until([&] { return gaps_on(n, name) > before; }, scaled(5s)))
+                << "no gap was reported once the notifications were back";
+        },
+        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
+            expect_notifications_disabled_gap(gaps, primary, off);
+        },
+        [](redis_cluster&, cluster_options& o) { o.notify_check_interval = 200ms; });
+}
+
+TEST(ClusterFaults, TheSeedKsnAsksDyingUnderLoadCostsNothing) {
+    // The first seed is a replica: ksn reads the topology from it (and keeps that
+    // connection) but subscribes only primaries. Killed, it costs no notification and no
+    // gap, and the topology is read from the next seed from then on.
+    std::string dead;
+    fault_under_load(
+        [&](redis_cluster& c, const cluster::shard&, cluster_keyspace_notifications& n) {
+            ASSERT_TRUE(wait_until([&] { return n.topology().has_value(); }));
+            c.node(static_cast<std::uint16_t>(std::stoi(dead.substr(dead.rfind(':') + 1)))).kill9();
+            // The cluster marks it failed: a topology without it, read from another seed.
+            ASSERT_TRUE(wait_until(
+                [&] {
+                    const auto t = n.topology();
+                    if (!t) return false;
+                    for (const auto& e : t->endpoints()) {
+                        if (e.to_string() == dead) return false;
+                    }
+                    return true;
+                },
+                scaled(15s)))
+                << "the topology still lists the dead seed " << dead;
+        },
+        [&](const std::vector<gap_event>& gaps, const net::endpoint&) {
+            for (const auto& g : gaps)
+                ADD_FAILURE() << "gap on " << g.node << ": " << g.detail;
+        },
+        [&](redis_cluster& c, cluster_options& o) {
+            // Seeds: a replica (of a shard the load's fault does not touch) first, then
+            // the first live node.
+            const auto t = c.topology();
+            const auto& last = t.shards().back();
+            ASSERT_FALSE(last.replicas.empty());
+            dead = last.replicas.front().address.to_string();
+            o.seeds = {last.replicas.front().address, c.seeds().front()};
         });
 }
 
