@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -818,6 +819,50 @@ TEST(BenchCli, SentinelWritesToThePrimaryAndMatchesEveryNotification) {
                   std::string::npos)
             << unknown.err;
     }
+}
+
+TEST(BenchCli, SentinelRedundancyCoversACutSubscriberAndCountsItsRepeatsApart) {
+    redis_sentinel_set s;
+    auto& primary = s.primary_at_start();
+    auto& replica = s.replica_at_start();
+    ksn_process bench(sentinel_bench(s, {"--redundancy", "replica", "--rate", "2000", "--duration",
+                                         "120", "--mix", "set=1,hset=1,lpush=1", "--keys", "100000",
+                                         "--drain", scaled_seconds(3), "--json", "-q"}));
+    ASSERT_TRUE(bench_writing(primary, 15s));
+    ASSERT_TRUE(bench_wrote(primary, 1000));
+    // Its standby on the replica is subscribed.
+    ASSERT_TRUE(wait_until([&] { return replica.command({"PUBSUB", "NUMPAT"}).integer >= 1; }));
+    // Cuts the subscriber on the primary: the standby delivers until the primary's new
+    // subscription is confirmed and the replica has caught up with it.
+    // (The sentinels' own hello subscriptions are pub/sub clients too, without patterns.)
+    std::istringstream clients(primary.command({"CLIENT", "LIST", "TYPE", "pubsub"}).data);
+    std::int64_t killed = 0;
+    for (std::string line; std::getline(clients, line);) {
+        if (line.find(" psub=0 ") != std::string::npos) continue;
+        const auto id = line.substr(3, line.find(' ') - 3);  // "id=N ..."
+        killed += primary.command({"CLIENT", "KILL", "ID", id}).integer;
+    }
+    ASSERT_EQ(killed, 1);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return primary.command({"PUBSUB", "NUMPAT"}).integer >= 1;
+        },
+        10s));
+    ASSERT_TRUE(bench_wrote(primary, 2000));
+    bench.signal(SIGINT);
+    const auto r = bench.wait(60s);
+    ASSERT_EQ(r.status, 130) << describe(r);
+    const auto j = parse_report(r);
+    const auto& t = j.at("total");
+    EXPECT_EQ(u(t, "lost"), 0u) << j.dump(2);
+    EXPECT_TRUE(j.at("gaps").empty()) << j.at("gaps").dump(2);
+    EXPECT_EQ(u(t, "duplicated"), 0u) << j.at("nodes").dump();
+    // The overlap's second copies are marked, and counted apart (as in the cluster test).
+    EXPECT_GT(u(t, "redelivered"), 0u) << j.dump(2);
+    EXPECT_EQ(j.at("redirects").at("switches"), 0);
+    std::cout << "bench, sentinel CLIENT KILL with --redundancy replica: received "
+              << u(t, "received") << ", lost " << u(t, "lost") << ", redelivered "
+              << u(t, "redelivered") << ", duplicated " << u(t, "duplicated") << "\n";
 }
 
 enum class failover_kind { manual, crash };
