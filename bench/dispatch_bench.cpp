@@ -18,6 +18,12 @@
 //   dropped              (Pull) notifications the queue dropped (overflow_policy::drop_oldest)
 //                        because the consumer fell behind,
 //   queue_high_water     (Pull) the deepest the queue got.
+// Memory/<what> rows measure resident memory (/proc/self/statm) above the process before
+// the notifier was built, in MB (10^6 bytes): `notifier` a notifier with default options,
+// subscribed and idle; `full_queue` the same notifier once its queue holds 65,536
+// notifications that nobody pulls (keys of 8-64 bytes). Run each alone
+// (--benchmark_filter=Memory/notifier) for figures that no earlier row's freed heap
+// hides.
 // Frames per run: --benchmark_filter as usual; KSN_DISPATCH_FRAMES overrides the default
 // of 5,000,000 (e.g. a smaller run under valgrind --tool=callgrind).
 #include <benchmark/benchmark.h>
@@ -478,6 +484,49 @@ void Pull(benchmark::State& st) {
     benchmark::DoNotOptimize(bytes);
 }
 BENCHMARK(Pull)->Apply(runs);
+
+/// Resident set size of this process, in bytes.
+std::uint64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) return 0;
+    unsigned long long size = 0, resident = 0;
+    const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    return n == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+void Memory(benchmark::State& st, bool fill) {
+    constexpr std::uint64_t frames = 65'536;
+    replay_peer peer(3, make_corpus(3, 4096));
+    const std::uint64_t before = resident_bytes();
+    std::uint64_t after = 0;
+    std::uint64_t queued = 0;
+    for (auto _ : st) {
+        ksn::notifier_options o = options_for(3, peer.port(), ksn::dispatch_mode::queued);
+        o.connection.health_check_interval =
+            ksn::notifier_options{}.connection.health_check_interval;
+        ksn::keyspace_notifications n(o);
+        n.subscribe_keyspace("*", 0);
+        if (fill) {
+            peer.blast(frames);
+            // Bounded: until the queue holds every frame, or 30 s.
+            const auto until = clock::now() + 30s;
+            while (n.stats().queue_depth < frames && clock::now() < until)
+                std::this_thread::sleep_for(10ms);
+        }
+        after = resident_bytes();
+        queued = n.stats().queue_depth;
+        n.close();
+    }
+    if (fill && queued < frames) {
+        st.SkipWithError("the queue did not fill within 30 s");
+        return;
+    }
+    st.counters["rss_mb_above"] = (static_cast<double>(after) - static_cast<double>(before)) / 1e6;
+    st.counters["queued"] = static_cast<double>(queued);
+}
+BENCHMARK_CAPTURE(Memory, notifier, false)->Iterations(1);
+BENCHMARK_CAPTURE(Memory, full_queue, true)->Iterations(1);
 
 }  // namespace
 

@@ -36,43 +36,37 @@ void delivery::rebuild() noexcept {
     if (type_ != type::notification) return;
     try {
         // Only the pull path gets here; the storage grows once to the largest message.
-        (void)parse_notification(channel_, payload_, view_, subkey_storage_, key_prefix_);
+        layout_.restore(bytes_, view_, subkey_storage_);
     } catch (const std::bad_alloc&) {
         return;
     }
-    view_.set_origin(node_, received_, pattern_, redelivered_);
+    view_.set_origin(node_, received_, layout_.extra_in(bytes_), redelivered_);
 }
 
 delivery::delivery(const delivery& other)
     : type_(other.type_),
-      channel_(other.channel_),
-      payload_(other.payload_),
-      pattern_(other.pattern_),
+      bytes_(other.bytes_),
+      layout_(other.layout_),
       node_(other.node_),
-      key_prefix_(other.key_prefix_),
       received_(other.received_),
       redelivered_(other.redelivered_),
       gap_(other.gap_),
       confirmation_(other.confirmation_),
-      invalid_(other.invalid_),
-      handler_(other.handler_) {
+      invalid_(other.invalid_) {
     rebuild();
 }
 
 delivery::delivery(delivery&& other) noexcept
     : type_(other.type_),
-      channel_(std::move(other.channel_)),
-      payload_(std::move(other.payload_)),
-      pattern_(std::move(other.pattern_)),
+      bytes_(std::move(other.bytes_)),
+      layout_(other.layout_),
       node_(std::move(other.node_)),
-      key_prefix_(std::move(other.key_prefix_)),
       received_(other.received_),
       redelivered_(other.redelivered_),
       subkey_storage_(std::move(other.subkey_storage_)),
       gap_(std::move(other.gap_)),
       confirmation_(std::move(other.confirmation_)),
-      invalid_(std::move(other.invalid_)),
-      handler_(std::move(other.handler_)) {
+      invalid_(std::move(other.invalid_)) {
     rebuild();
 }
 
@@ -84,11 +78,9 @@ delivery& delivery::operator=(const delivery& other) {
 delivery& delivery::operator=(delivery&& other) noexcept {
     if (this == &other) return *this;
     type_ = other.type_;
-    channel_ = std::move(other.channel_);
-    payload_ = std::move(other.payload_);
-    pattern_ = std::move(other.pattern_);
+    bytes_ = std::move(other.bytes_);
+    layout_ = other.layout_;
     node_ = std::move(other.node_);
-    key_prefix_ = std::move(other.key_prefix_);
     received_ = other.received_;
     redelivered_ = other.redelivered_;
     subkey_storage_ = std::move(other.subkey_storage_);
@@ -96,7 +88,6 @@ delivery& delivery::operator=(delivery&& other) noexcept {
     gap_ = std::move(other.gap_);
     confirmation_ = std::move(other.confirmation_);
     invalid_ = std::move(other.invalid_);
-    handler_ = std::move(other.handler_);
     rebuild();
     return *this;
 }

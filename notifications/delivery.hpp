@@ -25,7 +25,8 @@ namespace ksn {
 
 namespace detail {
 class dispatcher;
-}
+struct handler_pin;
+}  // namespace detail
 
 using clock = std::chrono::steady_clock;
 
@@ -163,15 +164,14 @@ class delivery {
     friend class event_queue;
     friend class detail::dispatcher;
 
-    /// Parses channel_/payload_ into view_ (with key_prefix_), sets its origin.
+    /// Points view_ into bytes_ as layout_ says (no parsing), sets its origin.
     void rebuild() noexcept;
 
     type type_ = type::notification;
-    std::string channel_;
-    std::string payload_;
-    std::string pattern_;
+    // The channel, payload, pattern and subkey table, as the queue stored them.
+    std::string bytes_;
+    detail::notification_layout layout_;
     std::string node_;
-    std::string key_prefix_;
     clock::time_point received_{};
     bool redelivered_ = false;
     std::vector<std::string_view> subkey_storage_;
@@ -179,7 +179,9 @@ class delivery {
     gap_event gap_;
     struct confirmation confirmation_;
     invalid_notification invalid_;
-    std::shared_ptr<const notification_handler> handler_;
+    // The handler the queue lent a puller (never set in a delivery next() returns; not
+    // copied or moved).
+    detail::handler_pin* pin_ = nullptr;
 };
 
 }  // namespace ksn

@@ -283,6 +283,7 @@ notifier_stats notifier_base::stats() const {
     }
     s.queue_depth = core_->queue().size();
     s.queue_high_water = core_->queue().high_water();
+    s.queue_slots = core_->queue().slots_allocated();
     s.queue_dropped = core_->queue().dropped();
     s.callback_exceptions = core_->events().callback_exceptions();
     if (!s.nodes.empty()) s.nodes.front().handler_exceptions += core_->handler_exceptions.load();

@@ -1,5 +1,6 @@
 #include "notification.hpp"
 
+#include <cstring>
 #include <limits>
 
 namespace ksn {
@@ -350,5 +351,81 @@ bool operator==(const owned_key_notification& owned, const key_notification& vie
     }
     return true;
 }
+
+namespace detail {
+
+namespace {
+
+/// Where `v` begins in a buffer that holds `channel` then `payload`.
+std::uint32_t offset_of(std::string_view v, std::string_view channel, std::string_view payload) {
+    if (v.empty()) return 0;
+    if (v.data() >= channel.data() && v.data() + v.size() <= channel.data() + channel.size()) {
+        return static_cast<std::uint32_t>(v.data() - channel.data());
+    }
+    return static_cast<std::uint32_t>(channel.size() + (v.data() - payload.data()));
+}
+
+}  // namespace
+
+notification_layout notification_layout::store(const key_notification& n, std::string_view extra,
+                                               std::string& out) {
+    const std::string_view channel = n.channel_;
+    const std::string_view payload = n.payload_;
+    const auto subs = n.subkeys();
+    notification_layout l;
+    l.channel = static_cast<std::uint32_t>(channel.size());
+    l.payload = static_cast<std::uint32_t>(payload.size());
+    l.extra = static_cast<std::uint32_t>(extra.size());
+    l.key_at = offset_of(n.key_, channel, payload);
+    l.key = static_cast<std::uint32_t>(n.key_.size());
+    l.event_at = offset_of(n.event_, channel, payload);
+    l.event = static_cast<std::uint32_t>(n.event_.size());
+    l.subkeys = static_cast<std::uint32_t>(subs.size());
+    l.db = n.db_;
+    l.kind = n.kind_;
+    const std::size_t table = subs.size() * 2 * sizeof(std::uint32_t);
+    out.resize(channel.size() + payload.size() + extra.size() + table);
+    char* p = out.data();
+    std::memcpy(p, channel.data(), channel.size());
+    p += channel.size();
+    if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+    p += payload.size();
+    if (!extra.empty()) std::memcpy(p, extra.data(), extra.size());
+    p += extra.size();
+    for (const std::string_view s : subs) {
+        const std::uint32_t entry[2] = {offset_of(s, channel, payload),
+                                        static_cast<std::uint32_t>(s.size())};
+        std::memcpy(p, entry, sizeof entry);
+        p += sizeof entry;
+    }
+    return l;
+}
+
+void notification_layout::restore(std::string_view bytes, key_notification& view,
+                                  std::vector<std::string_view>& storage) const {
+    if (subkeys > key_notification::inline_capacity) {
+        if (storage.size() < subkeys) storage.resize(subkeys);
+        view.set_storage(storage);
+    } else {
+        view.set_storage({});
+    }
+    const char* table = bytes.data() + channel + payload + extra;
+    std::string_view* const store =
+        view.external_ != nullptr ? view.external_ : view.inline_.data();
+    for (std::uint32_t i = 0; i < subkeys; ++i) {
+        std::uint32_t entry[2];
+        std::memcpy(entry, table + i * sizeof entry, sizeof entry);
+        store[i] = bytes.substr(entry[0], entry[1]);
+    }
+    view.subkey_count_ = subkeys;
+    view.kind_ = kind;
+    view.db_ = db;
+    view.key_ = bytes.substr(key_at, key);
+    view.event_ = bytes.substr(event_at, event);
+    view.channel_ = bytes.substr(0, channel);
+    view.payload_ = bytes.substr(channel, payload);
+}
+
+}  // namespace detail
 
 }  // namespace ksn

@@ -42,6 +42,9 @@
 namespace ksn {
 
 struct owned_key_notification;
+namespace detail {
+struct notification_layout;
+}
 
 /// A parsed notification made of views. key(), event(), subkeys() point into the channel
 /// and payload given to parse_notification(), channel() and payload() are those inputs:
@@ -98,6 +101,7 @@ class key_notification {
 
   private:
     friend struct notification_parser;
+    friend struct detail::notification_layout;
 
     std::array<std::string_view, inline_capacity> inline_{};
     std::string_view* external_ = nullptr;
@@ -181,5 +185,41 @@ struct parse_result {
                                               key_notification& out,
                                               std::vector<std::string_view>& storage,
                                               std::string_view key_prefix = {});
+
+namespace detail {
+
+/// A parsed notification stored in one buffer: its channel, its payload, one more string
+/// (the pattern it matched), then a table of its subkeys (offset and length, 4 bytes
+/// each). The layout holds the lengths and where key and event begin, so that the views
+/// are rebuilt over a copy of the bytes without parsing again: ksn's queue carries the
+/// parse result across threads this way. Internal to ksn.
+struct notification_layout {
+    std::uint32_t channel = 0;  ///< lengths of the three strings, in this order
+    std::uint32_t payload = 0;
+    std::uint32_t extra = 0;
+    std::uint32_t key_at = 0;  ///< offsets into the buffer, and lengths
+    std::uint32_t key = 0;
+    std::uint32_t event_at = 0;
+    std::uint32_t event = 0;
+    std::uint32_t subkeys = 0;
+    std::int32_t db = 0;
+    channel_kind kind = channel_kind::keyspace;
+
+    /// Replaces `out` with n's channel and payload, `extra` and the subkey table, and
+    /// answers their layout. Every view of `n` must point into its channel() or payload().
+    /// Allocates only when `out` must grow.
+    static notification_layout store(const key_notification& n, std::string_view extra,
+                                     std::string& out);
+    /// Points `view` into `bytes`, laid out by store(); subkeys beyond the view's inline
+    /// array go to `storage`, which grows (the only allocation, once per new largest count).
+    void restore(std::string_view bytes, key_notification& view,
+                 std::vector<std::string_view>& storage) const;
+    /// The extra string (the pattern) inside `bytes`.
+    [[nodiscard]] std::string_view extra_in(std::string_view bytes) const noexcept {
+        return bytes.substr(channel + payload, extra);
+    }
+};
+
+}  // namespace detail
 
 }  // namespace ksn

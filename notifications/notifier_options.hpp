@@ -152,6 +152,9 @@ struct notifier_stats {
     std::vector<node_stats> nodes;
     std::size_t queue_depth = 0;
     std::size_t queue_high_water = 0;
+    /// Queue slots allocated: they grow with the depth reached (doubling, from 16), never
+    /// beyond queue_capacity, and are kept for reuse.
+    std::size_t queue_slots = 0;
     std::uint64_t queue_dropped = 0;
     /// Exceptions thrown by the gap handler, the diagnostic handler and async completions
     /// on the I/O thread: each was caught, counted here and reported (handler exceptions

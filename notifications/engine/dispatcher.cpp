@@ -92,9 +92,8 @@ event_queue::push_result dispatcher::dispatch(const protocol::pubsub_frame& fram
         queue_.hold_wakes();
         schedule_release_();
     }
-    return queue_.push_notification(frame.channel, frame.payload,
-                                    pattern ? frame.pattern : std::string_view(), node, received,
-                                    entry->handler, redelivered);
+    return queue_.push_notification(scratch_, pattern ? frame.pattern : std::string_view(), node,
+                                    received, entry->handler, redelivered);
 }
 
 void dispatcher::emit_gap(gap_event gap) {
@@ -162,11 +161,6 @@ void dispatcher::set_diagnostic_handler(diagnostic_handler h) {
     diagnostic_handler_ = std::move(h);
 }
 
-void dispatcher::prepare(delivery& d) const {
-    d.key_prefix_.assign(options_.key_prefix);
-    d.rebuild();
-}
-
 bool dispatcher::next(delivery& out, clock::duration timeout) {
     // The deadline is set when first needed: when the queue has to be waited for, or
     // when a handler ran and the loop goes on. Pulling what is already queued reads no
@@ -176,6 +170,12 @@ bool dispatcher::next(delivery& out, clock::duration timeout) {
     const auto set_deadline = [&] {
         if (!deadline) deadline = clock::now() + timeout;
     };
+    // A handler that throws leaves its pin in `out`: let go of it on the way out.
+    struct release_on_exit {
+        event_queue& queue;
+        delivery& out;
+        ~release_on_exit() { queue.release(out); }
+    } guard{queue_, out};
     while (queue_.pop(out, timeout, deadline)) {
         if (out.is_gap()) {
             gap_handler h;
@@ -191,9 +191,8 @@ bool dispatcher::next(delivery& out, clock::duration timeout) {
             return true;
         }
         if (out.is_confirmation()) return true;
-        prepare(out);
-        if (out.handler_) {
-            const auto handler = std::move(out.handler_);
+        out.rebuild();
+        if (const notification_handler* handler = event_queue::handler_of(out)) {
             (*handler)(out.view_);
             set_deadline();
             continue;

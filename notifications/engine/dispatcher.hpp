@@ -70,7 +70,6 @@ class dispatcher {
     std::uint64_t callback_exceptions() const noexcept { return callback_exceptions_.load(); }
 
   private:
-    void prepare(delivery& d) const;
     void threw(std::string_view what, std::exception_ptr e) noexcept;
 
     const notifier_options& options_;

@@ -7,7 +7,7 @@
 namespace ksn {
 
 event_queue::event_queue(std::size_t capacity, overflow_policy policy)
-    : slots_(capacity), policy_(policy) {
+    : capacity_(capacity), policy_(policy) {
     if (capacity == 0) throw std::invalid_argument("ksn: queue_capacity must be at least 1");
 }
 
@@ -23,6 +23,10 @@ std::size_t event_queue::size() const {
 std::size_t event_queue::high_water() const {
     std::lock_guard lock(mutex_);
     return high_water_;
+}
+std::size_t event_queue::slots_allocated() const {
+    std::lock_guard lock(mutex_);
+    return slots_.size();
 }
 std::uint64_t event_queue::dropped() const {
     std::lock_guard lock(mutex_);
@@ -63,14 +67,66 @@ void event_queue::release_wakes() {
     held_ = 0;
 }
 
+event_queue::rare& event_queue::more(slot& s) {
+    if (!s.more) s.more = std::make_unique<rare>();
+    return *s.more;
+}
+
+void event_queue::grow() {
+    // Doubling keeps the moves amortized O(1) per push; the ring is unrolled first so
+    // that the new slots come after its newest one.
+    std::rotate(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(head_), slots_.end());
+    head_ = 0;
+    slots_.resize(std::min(capacity_, std::max<std::size_t>(16, slots_.size() * 2)));
+}
+
 event_queue::slot& event_queue::claim_tail() {
+    if (count_ == slots_.size()) grow();
     slot& s = slots_[(head_ + count_) % slots_.size()];
     ++count_;
     high_water_ = std::max(high_water_, count_);
     // Gaps that happened since the previous slot precede this one.
-    s.gaps_before.clear();
-    s.gaps_before.swap(tail_gaps_);
+    if (s.more) s.more->gaps_before.clear();
+    if (!tail_gaps_.empty()) more(s).gaps_before.swap(tail_gaps_);
     return s;
+}
+
+const std::string* event_queue::intern(std::string_view node) {
+    if (last_node_ != nullptr && *last_node_ == node) return last_node_;
+    auto it = nodes_.find(node);
+    if (it == nodes_.end()) it = nodes_.emplace(node).first;
+    last_node_ = &*it;
+    return last_node_;
+}
+
+detail::handler_pin* event_queue::pin(const std::shared_ptr<const notification_handler>& handler) {
+    if (!handler) return nullptr;
+    if (last_pin_ == nullptr || last_pin_->handler != handler) {
+        auto& p = pins_[handler.get()];
+        if (!p.handler) p.handler = handler;
+        last_pin_ = &p;
+    }
+    ++last_pin_->uses;
+    return last_pin_;
+}
+
+void event_queue::unpin(detail::handler_pin* p,
+                        std::shared_ptr<const notification_handler>& doomed) {
+    if (p == nullptr || --p->uses > 0) return;
+    if (last_pin_ == p) last_pin_ = nullptr;
+    doomed = std::move(p->handler);
+    pins_.erase(doomed.get());
+}
+
+const notification_handler* event_queue::handler_of(const delivery& out) noexcept {
+    return out.pin_ != nullptr ? out.pin_->handler.get() : nullptr;
+}
+
+void event_queue::release(delivery& out) {
+    if (out.pin_ == nullptr) return;
+    std::shared_ptr<const notification_handler> doomed;
+    std::lock_guard lock(mutex_);
+    unpin(std::exchange(out.pin_, nullptr), doomed);
 }
 
 void event_queue::record_drop(std::vector<gap_event>& into, std::string_view node,
@@ -94,16 +150,17 @@ void event_queue::record_drop(std::vector<gap_event>& into, std::string_view nod
     g.restored = when;
     g.dropped = 1;
     g.detail = std::string(node) + ": the consumer fell behind and ksn's queue (capacity " +
-               std::to_string(slots_.size()) + ") overflowed; notifications were dropped";
+               std::to_string(capacity_) + ") overflowed; notifications were dropped";
     into.push_back(std::move(g));
 }
 
 event_queue::push_result event_queue::push_notification(
-    std::string_view channel, std::string_view payload, std::string_view pattern,
-    std::string_view node, clock::time_point received,
-    const std::shared_ptr<const notification_handler>& handler, bool redelivered) {
+    const key_notification& parsed, std::string_view pattern, std::string_view node,
+    clock::time_point received, const std::shared_ptr<const notification_handler>& handler,
+    bool redelivered) {
+    std::shared_ptr<const notification_handler> doomed;  // destroyed after the lock
     std::unique_lock lock(mutex_);
-    if (count_ == slots_.size()) {
+    if (count_ == capacity_) {
         switch (policy_) {
             case overflow_policy::drop_newest:
                 record_drop(tail_gaps_, node, received);
@@ -118,17 +175,16 @@ event_queue::push_result event_queue::push_notification(
                 slot& old = slots_[head_];
                 // The evicted slot's gaps and the loss itself now precede the next slot.
                 std::vector<gap_event> carry;
-                carry.swap(old.gaps_before);
-                const std::string_view lost_node = old.type == delivery::type::notification
-                                                       ? std::string_view(old.node)
-                                                       : std::string_view();
+                if (old.more) carry.swap(old.more->gaps_before);
                 if (old.type == delivery::type::notification) {
-                    record_drop(carry, lost_node, old.received);
+                    record_drop(carry, *old.node, old.received);
+                    unpin(std::exchange(old.pin, nullptr), doomed);
                 }
                 head_ = (head_ + 1) % slots_.size();
                 --count_;
-                std::vector<gap_event>& next = count_ > 0 ? slots_[head_].gaps_before : tail_gaps_;
                 if (!carry.empty()) {
+                    std::vector<gap_event>& next =
+                        count_ > 0 ? more(slots_[head_]).gaps_before : tail_gaps_;
                     carry.insert(carry.end(), std::make_move_iterator(next.begin()),
                                  std::make_move_iterator(next.end()));
                     next.swap(carry);
@@ -139,13 +195,11 @@ event_queue::push_result event_queue::push_notification(
     }
     slot& s = claim_tail();
     s.type = delivery::type::notification;
-    s.channel.assign(channel);
-    s.payload.assign(payload);
-    s.pattern.assign(pattern);
-    s.node.assign(node);
+    s.layout = detail::notification_layout::store(parsed, pattern, s.bytes);
+    s.node = intern(node);
     s.received = received;
     s.redelivered = redelivered;
-    s.handler = handler;
+    s.pin = pin(handler);
     wake();
     return push_result::queued;
 }
@@ -158,29 +212,29 @@ void event_queue::push_gap(gap_event gap) {
 
 void event_queue::push_confirmation(const confirmation& c) {
     std::lock_guard lock(mutex_);
-    if (count_ == slots_.size()) return;  // confirmations are informational; never evict for one
+    if (count_ == capacity_) return;  // confirmations are informational; never evict for one
     slot& s = claim_tail();
     s.type = delivery::type::confirmation;
-    s.conf = c;
-    s.handler.reset();
+    more(s).conf = c;
     wake();
 }
 
 void event_queue::push_invalid(invalid_notification i) {
     std::lock_guard lock(mutex_);
-    if (count_ == slots_.size()) return;
+    if (count_ == capacity_) return;
     slot& s = claim_tail();
     s.type = delivery::type::invalid;
-    s.invalid = std::move(i);
-    s.handler.reset();
+    more(s).invalid = std::move(i);
     wake();
 }
 
 bool event_queue::pop(delivery& out, clock::duration timeout,
                       std::optional<clock::time_point>& deadline) {
     std::function<void()> drained;
+    std::shared_ptr<const notification_handler> doomed;  // destroyed after the lock
     {
         std::unique_lock lock(mutex_);
+        unpin(std::exchange(out.pin_, nullptr), doomed);
         const auto available = [&] { return count_ > 0 || !tail_gaps_.empty() || closed_; };
         if (!available()) {
             if (!deadline) deadline = clock::now() + timeout;
@@ -191,35 +245,34 @@ bool event_queue::pop(delivery& out, clock::duration timeout,
         }
         if (count_ == 0 && tail_gaps_.empty()) return false;  // closed and drained
 
-        std::vector<gap_event>& gaps = count_ > 0 ? slots_[head_].gaps_before : tail_gaps_;
-        if (!gaps.empty()) {
+        std::vector<gap_event>* gaps = &tail_gaps_;
+        if (count_ > 0) gaps = slots_[head_].more ? &slots_[head_].more->gaps_before : nullptr;
+        if (gaps != nullptr && !gaps->empty()) {
             out.type_ = delivery::type::gap;
-            out.gap_ = std::move(gaps.front());
-            gaps.erase(gaps.begin());
-            out.handler_.reset();
+            out.gap_ = std::move(gaps->front());
+            gaps->erase(gaps->begin());
             return true;
         }
         slot& s = slots_[head_];
         out.type_ = s.type;
         if (s.type == delivery::type::confirmation) {
-            out.confirmation_ = std::move(s.conf);
+            out.confirmation_ = std::move(s.more->conf);
         } else if (s.type == delivery::type::invalid) {
-            out.invalid_ = std::move(s.invalid);
+            out.invalid_ = std::move(s.more->invalid);
         } else {
-            out.channel_.swap(s.channel);
-            out.payload_.swap(s.payload);
-            out.pattern_.swap(s.pattern);
-            out.node_.swap(s.node);
+            out.bytes_.swap(s.bytes);
+            out.layout_ = s.layout;
+            if (out.node_ != *s.node) out.node_.assign(*s.node);
             out.received_ = s.received;
             out.redelivered_ = s.redelivered;
-            out.handler_ = std::move(s.handler);
+            out.pin_ = std::exchange(s.pin, nullptr);
         }
         --count_;
         // Empty: start again at the front, so that a consumer that keeps up cycles through
         // a few slots that stay in cache instead of walking the whole ring (a cold slot
         // and cold string buffers per notification).
         head_ = count_ == 0 ? 0 : (head_ + 1) % slots_.size();
-        if (wants_drained_ && count_ <= slots_.size() / 2) {
+        if (wants_drained_ && count_ <= capacity_ / 2) {
             wants_drained_ = false;
             drained = drained_;
         }

@@ -45,12 +45,24 @@ clock::time_point at(int ms) {
     return clock::time_point{} + 1h + std::chrono::milliseconds(ms);
 }
 
+// Parses, as the dispatcher does, and pushes the parse result.
+event_queue::push_result push_message(
+    event_queue& q, std::string_view channel, std::string_view payload, std::string_view pattern,
+    std::string_view node, clock::time_point received,
+    const std::shared_ptr<const notification_handler>& handler = nullptr) {
+    key_notification parsed;
+    std::vector<std::string_view> storage;
+    const auto r = parse_notification(channel, payload, parsed, storage);
+    if (!r.ok()) throw std::invalid_argument("not a notification: " + std::string(channel));
+    return q.push_notification(parsed, pattern, node, received, handler);
+}
+
 event_queue::push_result push(event_queue& q, std::string_view key, int ms = 0,
                               std::string_view node = node_a,
                               const std::shared_ptr<const notification_handler>& handler = nullptr,
                               std::string_view pattern = {}) {
-    return q.push_notification("__keyspace@0__:"s + std::string(key), "set", pattern, node, at(ms),
-                               handler);
+    return push_message(q, "__keyspace@0__:"s + std::string(key), "set", pattern, node, at(ms),
+                        handler);
 }
 
 gap_event make_gap(gap_reason reason, std::string_view node, int lost_ms, int restored_ms) {
@@ -139,9 +151,9 @@ TEST(event_queue, capacity_zero_throws) {
 
 TEST(event_queue, fifo_with_every_field_of_a_notification) {
     event_queue q(4, overflow_policy::drop_oldest);
-    EXPECT_EQ(q.push_notification("__keyspace@3__:user:1", "hset", "__keyspace@3__:user:*", node_b,
-                                  at(7), nullptr),
-              event_queue::push_result::queued);
+    EXPECT_EQ(
+        push_message(q, "__keyspace@3__:user:1", "hset", "__keyspace@3__:user:*", node_b, at(7)),
+        event_queue::push_result::queued);
     EXPECT_EQ(push(q, "k2"), event_queue::push_result::queued);
     EXPECT_EQ(q.size(), 2u);
 
@@ -180,7 +192,7 @@ TEST(event_queue, size_high_water_and_dropped) {
     EXPECT_EQ(q.high_water(), 2u);  // the most ever held, not the current depth
     (void)push(q, "d");
     (void)push(q, "e");
-    EXPECT_EQ(q.push_notification("__keyspace@0__:f", "set", {}, node_a, at(0), nullptr),
+    EXPECT_EQ(push_message(q, "__keyspace@0__:f", "set", {}, node_a, at(0)),
               event_queue::push_result::dropped);
     EXPECT_EQ(q.size(), 3u);
     EXPECT_EQ(q.high_water(), 3u);
@@ -639,21 +651,107 @@ TEST(event_queue, a_reused_delivery_and_reused_slots_keep_the_contents_right) {
     EXPECT_EQ(q.dropped(), 0u);
 }
 
-TEST(event_queue, the_handler_travels_with_its_notification) {
+TEST(event_queue, the_handler_travels_with_its_notification_held_once) {
     // The handler is reachable only by the notifier, but its reference count shows where
-    // the queue keeps it.
+    // the queue keeps it: one reference for every slot and puller that uses it.
     auto handler =
         std::make_shared<const notification_handler>([](const received_notification&) {});
-    event_queue q(2, overflow_policy::drop_oldest);
+    auto other = std::make_shared<const notification_handler>([](const received_notification&) {});
+    event_queue q(3, overflow_policy::drop_oldest);
     (void)push(q, "k1", 0, node_a, handler);
-    EXPECT_EQ(handler.use_count(), 2);  // the slot holds a copy
+    EXPECT_EQ(handler.use_count(), 2);  // the queue holds one reference
+    (void)push(q, "k2", 1, node_a, handler);
+    EXPECT_EQ(handler.use_count(), 2);  // and no more for a second slot
+    (void)push(q, "k3", 2, node_a, other);
+    EXPECT_EQ(other.use_count(), 2);
+    (void)push(q, "k4", 3, node_a, nullptr);  // evicts k1; k2 still holds the handler
+    EXPECT_EQ(handler.use_count(), 2);
+    delivery d;
+    ASSERT_TRUE(pop_now(q, d));  // k2: lent to the puller
+    EXPECT_EQ(describe(d), "gap:queue_overflow:" + std::string(node_a) + ":1");
+    ASSERT_TRUE(pop_now(q, d));
+    EXPECT_EQ(describe(d), "k2@" + std::string(node_a));
+    EXPECT_EQ(event_queue::handler_of(d), handler.get());
+    EXPECT_EQ(handler.use_count(), 2);
+    ASSERT_TRUE(pop_now(q, d));  // k3: the puller let go of k2's handler
+    EXPECT_EQ(handler.use_count(), 1);
+    EXPECT_EQ(event_queue::handler_of(d), other.get());
+    q.release(d);
+    EXPECT_EQ(event_queue::handler_of(d), nullptr);
+    EXPECT_EQ(other.use_count(), 1);
+    ASSERT_TRUE(pop_now(q, d));  // k4 has no handler
+    EXPECT_EQ(event_queue::handler_of(d), nullptr);
+    // A handler pinned again after its last use is held again.
+    (void)push(q, "k5", 4, node_a, handler);
+    EXPECT_EQ(handler.use_count(), 2);
+    ASSERT_TRUE(pop_now(q, d));
+    EXPECT_FALSE(pop_now(q, d));  // an empty pop lets go too
+    EXPECT_EQ(handler.use_count(), 1);
+}
+
+TEST(event_queue, slots_are_allocated_as_depth_requires) {
+    event_queue q(65536, overflow_policy::drop_oldest);
+    EXPECT_EQ(q.capacity(), 65536u);
+    EXPECT_EQ(q.slots_allocated(), 0u);
+    delivery d;
+    // A consumer that keeps up uses one slot's worth of depth.
+    for (int i = 0; i < 1000; ++i) {
+        (void)push(q, "k" + std::to_string(i), i);
+        ASSERT_TRUE(pop_now(q, d));
+    }
+    EXPECT_EQ(q.slots_allocated(), 16u);
+    // Growing while the ring has wrapped keeps the order: 10 queued, 5 taken, 40 more.
+    for (int i = 0; i < 10; ++i)
+        (void)push(q, "a" + std::to_string(i), i);
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(pop_now(q, d));
+        EXPECT_EQ(describe(d), "a" + std::to_string(i) + "@" + std::string(node_a));
+    }
+    for (int i = 0; i < 40; ++i)
+        (void)push(q, "b" + std::to_string(i), i);
+    EXPECT_EQ(q.slots_allocated(), 64u);
+    strings expected;
+    for (int i = 5; i < 10; ++i)
+        expected.push_back("a" + std::to_string(i) + "@" + std::string(node_a));
+    for (int i = 0; i < 40; ++i)
+        expected.push_back("b" + std::to_string(i) + "@" + std::string(node_a));
+    EXPECT_EQ(drain(q), expected);
+}
+
+TEST(event_queue, growth_stops_at_the_capacity_and_overflows_there) {
+    event_queue q(20, overflow_policy::drop_newest);
+    for (int i = 0; i < 25; ++i)
+        (void)push(q, "k" + std::to_string(i), i);
+    EXPECT_EQ(q.slots_allocated(), 20u);
+    EXPECT_EQ(q.size(), 20u);
+    EXPECT_EQ(q.dropped(), 5u);
+}
+
+TEST(event_queue, the_parse_result_travels_with_many_subkeys_and_the_pattern) {
+    std::string payload = "hset|";
+    strings fields;
+    for (int i = 0; i < 12; ++i) {
+        fields.push_back("field-" + std::to_string(i));
+        payload += (i > 0 ? "," : "") + std::to_string(fields.back().size()) + ":" + fields.back();
+    }
+    event_queue q(4, overflow_policy::drop_oldest);
+    ASSERT_EQ(
+        push_message(q, "__subkeyspace@2__:h1", payload, "__subkeyspace@2__:*", node_b, at(5)),
+        event_queue::push_result::queued);
     delivery d;
     ASSERT_TRUE(pop_now(q, d));
-    EXPECT_EQ(handler.use_count(), 2);  // moved from the slot to the delivery
-    q.push_gap(make_gap(gap_reason::connection_lost, node_a, 1, 2));
-    ASSERT_TRUE(pop_now(q, d));
-    ASSERT_TRUE(d.is_gap());
-    EXPECT_EQ(handler.use_count(), 1);  // a gap carries no handler
+    const delivery copy(d);
+    const auto& n = copy.notification();
+    EXPECT_EQ(n.kind(), channel_kind::subkeyspace);
+    EXPECT_EQ(n.db(), 2);
+    EXPECT_EQ(n.key(), "h1");
+    EXPECT_EQ(n.event(), "hset");
+    EXPECT_EQ(n.pattern(), "__subkeyspace@2__:*");
+    EXPECT_EQ(n.node(), node_b);
+    EXPECT_EQ(n.payload(), payload);
+    ASSERT_EQ(n.subkeys().size(), fields.size());
+    for (std::size_t i = 0; i < fields.size(); ++i)
+        EXPECT_EQ(n.subkeys()[i], fields[i]);
 }
 
 // --- wake batching ---------------------------------------------------------------------

@@ -623,6 +623,57 @@ TEST(parse_notification, key_prefix_filters_and_strips_for_every_kind) {
     }
 }
 
+// The queue stores a parse result as one buffer and a layout (detail::notification_layout)
+// and rebuilds the views from them on the consumer's side: the rebuilt notification must
+// equal the parsed one field by field, its views inside the new buffer, for every vector
+// (subkeys inline and beyond the inline array) and with a key prefix stripped.
+TEST(notification_layout, store_then_restore_gives_the_parse_result_back) {
+    for (const valid_case& c : valid_cases()) {
+        SCOPED_TRACE(c.name);
+        key_notification parsed;
+        std::vector<std::string_view> parse_storage;
+        ASSERT_TRUE(parse_notification(c.channel, c.payload, parsed, parse_storage).ok());
+        std::string bytes = "stale bytes of a longer message before this one";
+        const auto layout = detail::notification_layout::store(parsed, "__key*__:*", bytes);
+        const std::string copy = bytes;  // the buffer moves to another owner
+        key_notification rebuilt;
+        std::vector<std::string_view> storage;
+        layout.restore(copy, rebuilt, storage);
+        expect_parsed(rebuilt, c);
+        EXPECT_EQ(layout.extra_in(copy), "__key*__:*");
+        EXPECT_TRUE(inside(rebuilt.key(), copy));
+        EXPECT_TRUE(inside(rebuilt.event(), copy));
+        for (const std::string_view sub : rebuilt.subkeys())
+            EXPECT_TRUE(inside(sub, copy));
+        // Caller storage is used, and grown to fit, only beyond the inline array.
+        EXPECT_EQ(!storage.empty(), c.subkeys.size() > key_notification::inline_capacity);
+        EXPECT_GE(storage.size(), storage.empty() ? 0 : c.subkeys.size());
+    }
+}
+
+TEST(notification_layout, keeps_the_key_with_its_prefix_stripped_and_an_empty_extra) {
+    key_notification parsed;
+    std::vector<std::string_view> storage;
+    ASSERT_TRUE(parse_notification("__subkeyevent@7__:hset", "10:app:user:1|1:f,2:gh", parsed,
+                                   storage, "app:")
+                    .ok());
+    std::string bytes;
+    const auto layout = detail::notification_layout::store(parsed, {}, bytes);
+    key_notification rebuilt;
+    layout.restore(bytes, rebuilt, storage);
+    EXPECT_EQ(rebuilt.kind(), channel_kind::subkeyevent);
+    EXPECT_EQ(rebuilt.db(), 7);
+    EXPECT_EQ(rebuilt.key(), "user:1");
+    EXPECT_EQ(rebuilt.event(), "hset");
+    ASSERT_EQ(rebuilt.subkeys().size(), 2u);
+    EXPECT_EQ(rebuilt.subkeys()[0], "f");
+    EXPECT_EQ(rebuilt.subkeys()[1], "gh");
+    EXPECT_EQ(layout.extra_in(bytes), "");
+    EXPECT_EQ(bytes.size(),
+              std::string_view("__subkeyevent@7__:hset10:app:user:1|1:f,2:gh").size() +
+                  2 * 2 * sizeof(std::uint32_t));
+}
+
 TEST(parse_notification, key_prefix_is_binary) {
     key_notification n;
     const std::string channel = "__keyspace@0__:\0\xff:k"s;
