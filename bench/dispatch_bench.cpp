@@ -7,13 +7,18 @@
 //                       (dispatch_mode::io_thread),
 //   Pull/resp:<2|3>/rate:<r>: through the bounded queue to a consumer calling next() with
 //                       one reused delivery (dispatch_mode::queued, the default),
+//   CallerHandler/...:  dispatch_mode::caller, no thread of ksn's: the benchmark thread
+//                       calls next(), which reads the socket and runs the handler inline,
+//   CallerPull/...:     dispatch_mode::caller without a handler: next() reads, queues and
+//                       returns each notification on the same thread,
 // with rate 0 (as fast as the socket takes them) or a paced rate in frames per second.
 // Every figure is measured over the steady state, the last 80% of the frames (the
 // first 20% warm up buffers, queue slots and caches), and reported as counters:
 //   notifications_per_s  delivered notifications per second of wall time,
 //   io_cpu_ns            CPU time of ksn's I/O thread per notification (its per-thread
 //                        CPU clock: reads, parsing, dispatch, the handler or queue push),
-//   consumer_cpu_ns      (Pull) CPU time of the consumer thread per notification,
+//   consumer_cpu_ns      (Pull) CPU time of the consumer thread per notification; (Caller*)
+//                        of the one thread that does everything (io_cpu_ns is then 0),
 //   allocs               heap allocations per notification, whole process,
 //   dropped              (Pull) notifications the queue dropped (overflow_policy::drop_oldest)
 //                        because the consumer fell behind,
@@ -484,6 +489,54 @@ void Pull(benchmark::State& st) {
     benchmark::DoNotOptimize(bytes);
 }
 BENCHMARK(Pull)->Apply(runs);
+
+void Caller(benchmark::State& st, bool with_handler) {
+    const run_args a(st);
+    replay_peer peer(a.resp, make_corpus(a.resp, 4096));
+    const auto before = threads();
+    ksn::keyspace_notifications n(options_for(a.resp, peer.port(), ksn::dispatch_mode::caller));
+    probe pr;
+    std::uint64_t count = 0;
+    std::uint64_t bytes = 0;
+    clock::time_point last{};
+    const auto counted = [&](std::string_view key) {
+        bytes += key.size();  // touch what a user would
+        ++count;
+        if (count == a.warm) pr.start.take(pr.candidates, count);
+        if (count % 256 == 0 || count == a.total) last = clock::now();  // cheaper than per item
+    };
+    if (with_handler) {
+        n.subscribe_keyspace("*", 0, [&](const ksn::received_notification& x) { counted(x.key()); });
+    } else {
+        n.subscribe_keyspace("*", 0);
+    }
+    pr.arm(before);  // no thread of ksn's: the candidates stay empty
+    for (auto _ : st) {
+        peer.blast(a.total, a.rate);
+        ksn::delivery d;
+        const auto deadline = clock::now() + 60s;
+        while (count < a.total && clock::now() < deadline) {
+            if (!n.next(d, 100ms)) {
+                if (peer.finished()) break;
+                continue;
+            }
+            if (d.is_notification()) counted(d.notification().key());
+        }
+        pr.end.take(pr.candidates, count);
+        pr.end.wall = last;
+    }
+    const auto threads_of_ksn = pr.candidates.size();
+    n.close();
+    if (count <= a.warm) {
+        st.SkipWithError("too few frames were delivered");
+        return;
+    }
+    report(st, pr.start, pr.end, pr.end.own_cpu - pr.start.own_cpu);
+    st.counters["ksn_threads"] = static_cast<double>(threads_of_ksn);
+    benchmark::DoNotOptimize(bytes);
+}
+BENCHMARK_CAPTURE(Caller, Handler, true)->Apply(runs);
+BENCHMARK_CAPTURE(Caller, Pull, false)->Apply(runs);
 
 /// Resident set size of this process, in bytes.
 std::uint64_t resident_bytes() {

@@ -183,6 +183,22 @@ void connection::connect_unix(std::uint64_t gen) {
 }
 
 void connection::connect_tcp(std::uint64_t gen) {
+    // A numeric address needs no resolver (Asio's resolves on a thread of its own).
+    std::error_code not_numeric;
+    const auto numeric = asio::ip::make_address(options_.address.host, not_numeric);
+    if (!not_numeric) {
+        socket_.async_connect(asio::ip::tcp::endpoint(numeric, options_.address.port),
+                              [self = shared_from_this(), gen](const std::error_code& ec) {
+                                  if (gen != self->generation_) return;
+                                  if (ec) {
+                                      self->handle_error(make_error_code(errc::connect_failed),
+                                                         ec.message());
+                                      return;
+                                  }
+                                  self->on_connected();
+                              });
+        return;
+    }
     resolver_.async_resolve(
         options_.address.host, std::to_string(options_.address.port),
         [self = shared_from_this(), gen](const std::error_code& ec,

@@ -15,8 +15,11 @@
 // run_in_thread() worker) — like redis-py, where get_message() calls the handlers. With
 // dispatch_mode::io_thread, handlers run on the I/O thread itself with zero-copy views
 // (fastest, but a slow handler stalls the socket, and the server may then cut the
-// connection: a gap reports it). The constructor taking an asio::io_context runs the
-// notifier on that context instead of a thread of its own; then use the async_ calls.
+// connection: a gap reports it). With dispatch_mode::caller there is no thread at all:
+// next(), listen() and the blocking calls run the connections on the calling thread, and
+// handlers run inline inside them (one thread drives at a time; see notifier_options.hpp).
+// The constructor taking an asio::io_context runs the notifier on that context instead
+// of a thread of its own; then use the async_ calls.
 //
 // Errors. subscribe()/unsubscribe() throw ksn::error (a std::system_error whose what()
 // names the node and channel) or, in the overloads taking a std::error_code&, report

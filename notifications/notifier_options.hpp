@@ -43,7 +43,17 @@ enum class when_disconnected : std::uint8_t {
 
 /// Where handlers run (see keyspace_notifications.hpp): in the thread that pulls, or
 /// inline on the I/O thread with zero-copy views.
-enum class dispatch_mode : std::uint8_t { queued, io_thread };
+enum class dispatch_mode : std::uint8_t {
+    queued,     ///< an I/O thread of its own; handlers run in the thread that pulls
+    io_thread,  ///< an I/O thread of its own; handlers run on it, inline, zero-copy
+    /// No thread of its own: next(), listen() and the blocking calls run the connections
+    /// on the calling thread (the hiredis model), and handlers run there, inline and
+    /// zero-copy, inside those calls. Notifications without a handler are queued for the
+    /// same thread's next(). One thread drives at a time; a call from another thread
+    /// while one drives is run by that one (a blocking call waits for it, at most its
+    /// usual bound), and one made while nobody drives drives for as long as it lasts.
+    caller,
+};
 
 /// What ksn subscribes besides each primary (cluster_options::redundancy,
 /// sentinel_options::redundancy).

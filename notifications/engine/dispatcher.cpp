@@ -75,7 +75,7 @@ event_queue::push_result dispatcher::dispatch(const protocol::pubsub_frame& fram
     }
     ++stats.notifications;
     if (redelivered) ++stats.redelivered;
-    if (options_.dispatch == dispatch_mode::io_thread && entry->handler) {
+    if (options_.dispatch != dispatch_mode::queued && entry->handler) {
         scratch_.set_origin(node, received, pattern ? frame.pattern : std::string_view(),
                             redelivered);
         try {
@@ -102,7 +102,7 @@ void dispatcher::emit_gap(gap_event gap) {
         std::lock_guard lock(handlers_mutex_);
         h = gap_handler_;
     }
-    if (h && options_.dispatch == dispatch_mode::io_thread) {
+    if (h && options_.dispatch != dispatch_mode::queued) {
         guarded("gap handler", [&] { h(gap); });
         return;
     }

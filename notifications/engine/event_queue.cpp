@@ -237,6 +237,9 @@ bool event_queue::pop(delivery& out, clock::duration timeout,
         unpin(std::exchange(out.pin_, nullptr), doomed);
         const auto available = [&] { return count_ > 0 || !tail_gaps_.empty() || closed_; };
         if (!available()) {
+            // Nothing to wait for: no clock read, no timed wait (a futex call that can
+            // sleep until its already-due timeout fires).
+            if (!deadline && timeout <= clock::duration::zero()) return false;
             if (!deadline) deadline = clock::now() + timeout;
             ++waiting_;
             const bool ready = cv_.wait_until(lock, *deadline, available);

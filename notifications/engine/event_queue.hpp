@@ -78,8 +78,9 @@ class event_queue {
     /// queue is closed and empty (false). The deadline is `deadline` if set, else it is
     /// set to now + `timeout` when pop() first has to wait: an item that is already there
     /// is taken without reading the clock (a clock read costs as much as the rest of a
-    /// pop on some virtual machines). The delivery's buffers are swapped with the slot's,
-    /// so a delivery reused across calls keeps the allocation count at zero.
+    /// pop on some virtual machines); a zero `timeout` without a deadline never waits. The
+    /// delivery's buffers are swapped with the slot's, so a delivery reused across calls keeps the
+    /// allocation count at zero.
     ///
     /// A notification's handler, if any, is held by `out` (handler_of()) until `out` is
     /// given to pop() again or to release().

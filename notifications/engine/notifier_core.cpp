@@ -3,6 +3,7 @@
 #include <asio/post.hpp>
 #include <future>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace ksn::detail {
@@ -10,6 +11,7 @@ namespace ksn::detail {
 notifier_core::notifier_core(asio::io_context* external, notifier_options options)
     : own_io_(external ? nullptr : std::make_unique<asio::io_context>(1)),
       io_(external ? external : own_io_.get()),
+      caller_driven_(!external && options.dispatch == dispatch_mode::caller),
       options_(std::move(options)),
       dispatcher_(options_, registry_),
       operations_(options_.subscribe_timeout),
@@ -25,11 +27,16 @@ notifier_core::~notifier_core() {
 
 void notifier_core::start(std::function<void()> init) {
     std::weak_ptr<notifier_core> weak = shared_from_this();
-    dispatcher_.set_release_scheduler([this, weak] {
-        asio::post(*io_, [weak] {
-            if (auto self = weak.lock()) self->dispatcher_.release_wakes();
+    if (!caller_driven_) {
+        // Pullers wait on other threads: wake them once per read. A caller-driven
+        // notifier's puller drives the loop itself (a push wakes only a thread that
+        // waits while another drives).
+        dispatcher_.set_release_scheduler([this, weak] {
+            asio::post(*io_, [weak] {
+                if (auto self = weak.lock()) self->dispatcher_.release_wakes();
+            });
         });
-    });
+    }
     queue().set_drained_callback([this, weak] {
         // Runs on a consumer thread; the nodes live on the I/O thread.
         if (auto self = weak.lock()) {
@@ -42,7 +49,10 @@ void notifier_core::start(std::function<void()> init) {
     asio::post(*io_, [self = shared_from_this(), init = std::move(init)] {
         self->dispatcher_.guarded("the notifier's start-up", init);
     });
-    if (own_io_) {
+    if (caller_driven_) {
+        // The loop waits for work in next() instead of returning at once.
+        guard_.emplace(own_io_->get_executor());
+    } else if (own_io_) {
         guard_.emplace(own_io_->get_executor());
         auto finished = std::make_shared<std::promise<void>>();
         run_finished_ = finished->get_future();
@@ -78,6 +88,22 @@ void notifier_core::shutdown() {
     };
     if (on_io_thread()) {
         close_all();
+    } else if (caller_driven_) {
+        // Close on the loop, then run it until nothing is left (handlers of cancelled
+        // operations hold the core), bounded: the thread that drives now may be this one
+        // or another, which gives the loop up once it sees the notifier closed.
+        asio::post(*io_, close_all);
+        guard_.reset();
+        const auto until = clock::now() + std::chrono::seconds(5);
+        while (clock::now() < until) {
+            if (try_drive()) {
+                io_->restart();
+                io_->run_until(until);
+                stop_driving();
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
     } else if (own_io_) {
         auto done = std::make_shared<std::promise<void>>();
         auto f = done->get_future();
@@ -138,13 +164,47 @@ std::pair<std::error_code, std::string> notifier_core::run_blocking(
             result->set_value({ec, detail});
         });
     });
-    if (future.wait_for(bound) != std::future_status::ready) {
+    const bool answered =
+        caller_driven_
+            ? drive_until(
+                  [&] {
+                      return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+                  },
+                  clock::now() + bound, [&](clock::duration d) { future.wait_for(d); })
+            : future.wait_for(bound) == std::future_status::ready;
+    if (!answered) {
         return {make_error_code(notifier_errc::no_answer),
                 "the notifier's I/O thread did not answer within " + std::to_string(bound.count()) +
                     " ms (a handler blocks it, or the io_context given to the notifier is not "
                     "running)"};
     }
     return future.get();
+}
+
+bool notifier_core::try_drive() noexcept {
+    std::thread::id none{};
+    return driver_.compare_exchange_strong(none, std::this_thread::get_id(),
+                                           std::memory_order_acquire);
+}
+
+void notifier_core::stop_driving() noexcept {
+    driver_.store(std::thread::id{}, std::memory_order_release);
+}
+
+bool notifier_core::next(delivery& out, clock::duration timeout) {
+    if (!caller_driven_) return dispatcher_.next(out, timeout);
+    if (on_io_thread()) {
+        throw std::logic_error(
+            "ksn: next() was called from a handler of the same notifier: with "
+            "dispatch_mode::caller, handlers run inside next()");
+    }
+    // Take what is queued; else drive the loop (handlers run inline meanwhile) until a
+    // delivery is queued or the timeout passes.
+    if (dispatcher_.next(out, clock::duration::zero())) return true;
+    bool got = false;
+    drive_until([&] { return got || (got = dispatcher_.next(out, clock::duration::zero())); },
+                clock::now() + timeout, [&](clock::duration d) { got = dispatcher_.next(out, d); });
+    return got;
 }
 
 void notifier_core::complete(completion& done, const std::error_code& ec,

@@ -128,7 +128,9 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     auto query(F fn) -> decltype(fn());
 
     // Any thread.
-    bool next(delivery& out, clock::duration timeout) { return dispatcher_.next(out, timeout); }
+    bool next(delivery& out, clock::duration timeout);
+    /// dispatch_mode::caller: no thread of its own; the calling threads drive the loop.
+    bool caller_driven() const noexcept { return caller_driven_; }
     void set_gap_handler(gap_handler h) { dispatcher_.set_gap_handler(std::move(h)); }
     void set_diagnostic_handler(diagnostic_handler h) {
         dispatcher_.set_diagnostic_handler(std::move(h));
@@ -162,9 +164,21 @@ class notifier_core : public std::enable_shared_from_this<notifier_core> {
     /// Runs a completion (the user's, for async calls) guarded.
     void complete(completion& done, const std::error_code& ec, const std::string& detail);
     void stop_thread();
+    /// dispatch_mode::caller: makes this thread the one that drives the loop, unless
+    /// another one does (false).
+    bool try_drive() noexcept;
+    void stop_driving() noexcept;
+    /// dispatch_mode::caller: until `ready()` or `deadline`, drives the loop on this
+    /// thread, or while another thread drives it, calls `wait(slice)` (which may return
+    /// early) and tries again. Answers ready().
+    /// A template: next() calls it when the queue is empty, without allocating.
+    template <class Ready, class Wait>
+    bool drive_until(Ready&& ready, clock::time_point deadline, Wait&& wait);
 
     std::unique_ptr<asio::io_context> own_io_;
     asio::io_context* io_;
+    bool caller_driven_ = false;
+    std::atomic<std::thread::id> driver_{};  // dispatch_mode::caller: who drives now
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
     std::thread thread_;
     std::future<void> run_finished_;  // set when the own thread's run() returns
@@ -195,7 +209,13 @@ auto notifier_core::query(F fn) -> decltype(fn()) {
         }
     });
     const auto bound = blocking_bound();
-    if (f.wait_for(bound) != std::future_status::ready) {
+    const bool answered =
+        caller_driven_
+            ? drive_until(
+                  [&] { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
+                  clock::now() + bound, [&](clock::duration d) { f.wait_for(d); })
+            : f.wait_for(bound) == std::future_status::ready;
+    if (!answered) {
         throw error(make_error_code(notifier_errc::no_answer),
                     "ksn: the notifier's I/O thread did not answer within " +
                         std::to_string(bound.count()) +
@@ -203,6 +223,30 @@ auto notifier_core::query(F fn) -> decltype(fn()) {
                         "not running)");
     }
     return f.get();
+}
+
+template <class Ready, class Wait>
+bool notifier_core::drive_until(Ready&& ready, clock::time_point deadline, Wait&& wait) {
+    // Another thread drives: what this one posted runs there; look again every slice,
+    // in case that thread gives the loop up meanwhile.
+    constexpr auto slice = std::chrono::milliseconds(10);
+    while (!ready()) {
+        const auto now = clock::now();
+        if (now >= deadline || closed_) return ready();
+        if (!try_drive()) {
+            wait(std::min<clock::duration>(slice, deadline - now));
+            continue;
+        }
+        struct release {
+            notifier_core& core;
+            ~release() { core.stop_driving(); }
+        } r{*this};
+        while (!ready() && !closed_) {
+            if (io_->stopped()) io_->restart();
+            if (io_->run_one_until(deadline) == 0 && clock::now() >= deadline) break;
+        }
+    }
+    return true;
 }
 
 }  // namespace ksn::detail

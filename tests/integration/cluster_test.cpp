@@ -217,9 +217,13 @@ TEST(CheckDelivery, AQueueOverflowGapReachesBackByItsNodesReadLag) {
     EXPECT_EQ(r.missing, 2u);
 }
 
-TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
+// The collector's thread pulls: with dispatch_mode::caller it is the thread that drives
+// the notifier (its topology tracker included), and the test thread's queries are run by it.
+void fan_in_receives_every_key_once_from_its_owner(dispatch_mode mode) {
     redis_cluster c;
-    cluster_keyspace_notifications n(cluster_options_for(c));
+    auto o = cluster_options_for(c);
+    o.dispatch = mode;
+    cluster_keyspace_notifications n(o);
     n.subscribe_keyspace("k:*");
     collector col(n);
     std::vector<std::string> keys;
@@ -246,9 +250,19 @@ TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
     EXPECT_EQ(subscribed_nodes(n), primary_names(c.topology()));
 }
 
-TEST(Cluster, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
+TEST(Cluster, FanInReceivesEveryKeyOnceFromItsOwner) {
+    fan_in_receives_every_key_once_from_its_owner(dispatch_mode::queued);
+}
+
+TEST(ClusterCallerDriven, FanInReceivesEveryKeyOnceFromItsOwner) {
+    fan_in_receives_every_key_once_from_its_owner(dispatch_mode::caller);
+}
+
+void manual_failover_hands_the_slots_over_without_a_gap_or_a_loss(dispatch_mode mode) {
     redis_cluster c;
-    cluster_keyspace_notifications n(cluster_options_for(c));
+    auto o = cluster_options_for(c);
+    o.dispatch = mode;
+    cluster_keyspace_notifications n(o);
     n.subscribe_keyspace("m:*");
     collector col(n);
     write_load load(c, "m:");
@@ -280,6 +294,14 @@ TEST(Cluster, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
     EXPECT_GT(after, 0u) << "nothing received from the promoted node";
     std::cout << "manual failover: " << res.writes << " writes, all notified, " << res.repeats
               << " repeats (all marked redelivered), no gap\n";
+}
+
+TEST(Cluster, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
+    manual_failover_hands_the_slots_over_without_a_gap_or_a_loss(dispatch_mode::queued);
+}
+
+TEST(ClusterCallerDriven, ManualFailoverHandsTheSlotsOverWithoutAGapOrALoss) {
+    manual_failover_hands_the_slots_over_without_a_gap_or_a_loss(dispatch_mode::caller);
 }
 
 TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -844,6 +845,214 @@ TEST(SlowConsumerServerSide, ServerCuttingOffABlockedHandlerIsAGapWithItsReason)
     std::lock_guard lock(m);
     EXPECT_EQ(gaps[0].reason, gap_reason::server_closed_connection) << gaps[0].detail;
     EXPECT_LT(calls.load(), 200001);
+}
+
+// --- dispatch_mode::caller: no thread of its own ---------------------------------------
+
+class CallerDriven : public testing::TestWithParam<net::resp_version> {};
+
+INSTANTIATE_TEST_SUITE_P(Resp, CallerDriven,
+                         testing::Values(net::resp_version::resp2, net::resp_version::resp3),
+                         [](const auto& info) {
+                             return info.param == net::resp_version::resp2 ? "RESP2" : "RESP3";
+                         });
+
+notifier_options caller_options(const redis_server& server, net::resp_version resp) {
+    auto o = options_for(server, resp);
+    o.dispatch = dispatch_mode::caller;
+    return o;
+}
+
+/// The number of threads of this process (Linux: /proc/self/task).
+std::size_t thread_count() {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+        (void)e;
+        ++n;
+    }
+    return n;
+}
+
+TEST_P(CallerDriven, NoThreadOfItsOwnAndEveryNotificationInOrder) {
+    redis_server server;
+    const std::size_t before = thread_count();
+    keyspace_notifications n(caller_options(server, GetParam()));
+    n.subscribe_keyspace("c*");         // connects and subscribes on this thread
+    EXPECT_EQ(thread_count(), before);  // no I/O thread, and no resolver for 127.0.0.1
+    client c(server.port());
+    std::vector<std::vector<std::string>> writes;
+    std::vector<std::string> expected;
+    for (int i = 0; i < 200; ++i) {
+        writes.push_back({"SET", "c" + std::to_string(i), "v"});
+        expected.push_back("c" + std::to_string(i) + " set");
+    }
+    c.pipeline(writes);
+    const auto got = pull(n, 200);
+    EXPECT_EQ(key_events(got.notifications), expected);
+    EXPECT_TRUE(got.gaps.empty());
+    EXPECT_EQ(thread_count(), before);
+    const auto st = n.stats();  // a query drives the loop on this thread too
+    ASSERT_EQ(st.nodes.size(), 1u);
+    EXPECT_EQ(st.nodes[0].notifications, 200u);
+    EXPECT_EQ(st.nodes[0].resp, GetParam() == net::resp_version::resp2 ? 2 : 3);
+}
+
+TEST_P(CallerDriven, HandlersRunInlineOnTheCallingThreadInsideNext) {
+    redis_server server;
+    keyspace_notifications n(caller_options(server, GetParam()));
+    const auto me = std::this_thread::get_id();
+    int calls = 0;
+    int elsewhere = 0;
+    std::string refused;
+    n.subscribe_keyspace("h*", 0, [&](const received_notification& x) {
+        ++calls;
+        if (std::this_thread::get_id() != me) ++elsewhere;
+        if (x.key() == "h0") {
+            try {
+                delivery inner;
+                (void)n.next(inner, 0ms);
+            } catch (const std::logic_error& e) {
+                refused = e.what();
+            }
+        }
+    });
+    n.subscribe_keyspace("p*");  // no handler: queued for next()
+    client c(server.port());
+    for (int i = 0; i < 50; ++i)
+        c.command({"SET", "h" + std::to_string(i), "v"});
+    c.command({"SET", "p1", "v"});
+    // next() runs the handlers while it waits, and returns the one without a handler.
+    const auto got = pull(n, 1);
+    EXPECT_EQ(key_events(got.notifications), (std::vector<std::string>{"p1 set"}));
+    EXPECT_EQ(calls, 50);
+    EXPECT_EQ(elsewhere, 0);
+    EXPECT_NE(refused.find("handlers run inside next()"), std::string::npos) << refused;
+    EXPECT_EQ(n.stats().nodes[0].handler_exceptions, 0u);
+}
+
+TEST_P(CallerDriven, ACallFromAnotherThreadIsRunByTheThreadThatDrives) {
+    redis_server server;
+    keyspace_notifications n(caller_options(server, GetParam()));
+    n.subscribe_keyspace("a*");
+    client c(server.port());
+    // The test thread drives (next()); another thread subscribes and asks stats() meanwhile.
+    std::atomic<bool> subscribed{false};
+    std::string failure;
+    std::size_t nodes_seen = 0;
+    std::thread other([&] {
+        try {
+            n.subscribe_keyspace("x*");
+            nodes_seen = n.stats().nodes.size();
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        subscribed = true;
+    });
+    delivery d;
+    const auto until = clock::now() + scaled(10s);
+    while (!subscribed && clock::now() < until)
+        (void)n.next(d, 50ms);
+    other.join();
+    EXPECT_EQ(failure, "");
+    EXPECT_EQ(nodes_seen, 1u);
+    c.command({"SET", "x1", "v"});
+    c.command({"SET", "a1", "v"});
+    EXPECT_EQ(key_events(pull(n, 2).notifications), (std::vector<std::string>{"x1 set", "a1 set"}));
+}
+
+TEST_P(CallerDriven, AServerRestartIsAGapThatNextDelivers) {
+    redis_server server;
+    keyspace_notifications n(caller_options(server, GetParam()));
+    n.on_diagnostic([](severity, const std::string&) {});
+    n.subscribe_keyspace("r*");
+    server.command({"SET", "r1", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"r1 set"}));
+    server.kill9();
+    // stats() drives the loop, so it sees the connection break.
+    ASSERT_TRUE(
+        wait_until([&] { return n.stats().nodes[0].state != net::connection_state::ready; }, 5s));
+    server.start();
+    const auto gap = next_gap(n);
+    ASSERT_TRUE(gap);
+    EXPECT_EQ(gap->reason, gap_reason::server_restarted) << gap->detail;
+    ASSERT_TRUE(gap->restored);
+    server.command({"SET", "r2", "x"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"r2 set"}));
+}
+
+TEST_P(CallerDriven, CloseFromAnotherThreadEndsAWaitingNext) {
+    redis_server server;
+    keyspace_notifications n(caller_options(server, GetParam()));
+    n.subscribe_keyspace("z*");
+    std::atomic<bool> returned{false};
+    bool got = true;
+    const auto started = clock::now();
+    std::thread puller([&] {
+        delivery d;
+        got = n.next(d, scaled(60s));
+        returned = true;
+    });
+    // Whether close() comes before or during that next(), it must end it.
+    n.close();
+    puller.join();
+    EXPECT_TRUE(returned);
+    EXPECT_FALSE(got);
+    EXPECT_LT(clock::now() - started, scaled(30s));
+    delivery d;
+    EXPECT_FALSE(n.next(d, 0ms));
+}
+
+TEST_P(CallerDriven, RunInThreadDrivesFromItsWorker) {
+    redis_server server;
+    keyspace_notifications n(caller_options(server, GetParam()));
+    std::atomic<int> calls{0};
+    std::atomic<bool> other_thread{true};
+    const auto me = std::this_thread::get_id();
+    n.subscribe_keyspace("w*", 0, [&](const received_notification&) {
+        if (std::this_thread::get_id() == me) other_thread = false;
+        ++calls;
+    });
+    auto w = n.run_in_thread();
+    client c(server.port());
+    for (int i = 0; i < 20; ++i)
+        c.command({"SET", "w" + std::to_string(i), "v"});
+    EXPECT_TRUE(wait_until([&] { return calls.load() == 20; }, 5s)) << calls.load();
+    EXPECT_TRUE(other_thread);
+    EXPECT_EQ(n.stats().nodes[0].notifications, 20u);  // run by the worker, which drives
+    w.stop();
+}
+
+// A PING answered while nobody drove the loop: the answer waits in the socket, past the
+// PING's deadline. When the caller drives again, the read comes before the timer (Asio's
+// reactor runs ready sockets' handlers before expired timers'), so a caller that was
+// away longer than the health-check timeout does not get a false gap.
+TEST_P(CallerDriven, APingAnsweredWhileNobodyDroveIsNoGap) {
+    redis_server server;
+    auto o = caller_options(server, GetParam());
+    o.connection.health_check_interval = 100ms;
+    o.connection.health_check_timeout = scaled(1s);
+    keyspace_notifications n(o);
+    std::vector<gap_event> gaps;
+    n.on_gap([&](const gap_event& g) { gaps.push_back(g); });
+    n.subscribe_keyspace("q*");
+    const auto pings = [&] {
+        const auto info = server.command({"INFO", "commandstats"}).data;
+        const auto at = info.find("cmdstat_ping:calls=");
+        return at == std::string::npos ? 0L : std::stol(info.substr(at + 19));
+    };
+    const long before = pings();
+    // Drive while the server is stopped: a PING goes out and waits for its answer.
+    server.pause();
+    delivery d;
+    (void)n.next(d, 400ms);
+    server.resume();
+    // The subject: nobody drives past the PING's deadline while its answer waits.
+    std::this_thread::sleep_for(scaled(1s) + 300ms);
+    ASSERT_GT(pings(), before);  // the server answered a PING sent while it was stopped
+    server.command({"SET", "q1", "v"});
+    EXPECT_EQ(key_events(pull(n, 1).notifications), (std::vector<std::string>{"q1 set"}));
+    EXPECT_TRUE(gaps.empty()) << to_string(gaps[0].reason) << ": " << gaps[0].detail;
+    EXPECT_EQ(n.stats().nodes[0].reconnects, 0u);
 }
 
 }  // namespace

@@ -566,6 +566,16 @@ TEST(event_queue, pop_on_an_empty_queue_times_out) {
     EXPECT_GE(after, *deadline);
 }
 
+TEST(event_queue, a_zero_timeout_on_an_empty_queue_neither_waits_nor_reads_the_clock) {
+    event_queue q(4, overflow_policy::drop_oldest);
+    delivery d;
+    std::optional<clock::time_point> deadline;
+    EXPECT_FALSE(q.pop(d, 0ms, deadline));
+    EXPECT_FALSE(deadline.has_value());  // a wait would have set it
+    (void)push(q, "k1");
+    EXPECT_TRUE(q.pop(d, 0ms, deadline));
+}
+
 TEST(event_queue, pop_uses_a_given_deadline_instead_of_the_timeout) {
     event_queue q(2, overflow_policy::drop_oldest);
     delivery d;
