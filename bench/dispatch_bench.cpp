@@ -506,7 +506,8 @@ void Caller(benchmark::State& st, bool with_handler) {
         if (count % 256 == 0 || count == a.total) last = clock::now();  // cheaper than per item
     };
     if (with_handler) {
-        n.subscribe_keyspace("*", 0, [&](const ksn::received_notification& x) { counted(x.key()); });
+        n.subscribe_keyspace("*", 0,
+                             [&](const ksn::received_notification& x) { counted(x.key()); });
     } else {
         n.subscribe_keyspace("*", 0);
     }
