@@ -266,6 +266,9 @@ int run_watch(const watch_options& o) {
     }
     opts.redundancy = o.server.redundancy_choice();
     opts.key_prefix = o.prefix;
+    // One thread: next() below reads the sockets itself (no I/O thread, no hand-off
+    // between threads, no wake-up per read).
+    opts.dispatch = ksn::dispatch_mode::caller;
     opts.queue_capacity = o.queue;
     opts.overflow = overflow_of(o.overflow);
     if (bounded) {

@@ -480,6 +480,30 @@ TEST(CliWatch, InterruptExitsCleanly) {
     }
 }
 
+// ksn watch runs on one thread: the notifier has none of its own (dispatch_mode::caller),
+// and a numeric address needs no resolver thread.
+TEST(CliWatch, RunsOnOneThread) {
+    redis_server server;
+    for (const std::string host : {"127.0.0.1", "localhost"}) {
+        SCOPED_TRACE(host);
+        ksn_process ksn({"watch", "--host", host, "--port", std::to_string(server.port()),
+                         "--count", "1", "--timeout", scaled_seconds(15)});
+        ASSERT_TRUE(ksn_subscribed(server));
+        std::size_t threads = 0;
+        for (const auto& e :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(ksn.pid()) + "/task")) {
+            (void)e;
+            ++threads;
+        }
+        // A host name is resolved by Asio's resolver, on a thread of its own.
+        EXPECT_EQ(threads, host == "localhost" ? 2u : 1u);
+        server.command({"SET", "one", "v"});
+        const auto r = ksn.wait(20s);
+        EXPECT_EQ(r.status, 0) << describe(r);
+        EXPECT_TRUE(r.out.ends_with(" keyspace@0 set one\n")) << r.out;
+    }
+}
+
 /// The number after `name=` on the first line of `err` that starts with `prefix`.
 std::optional<std::uint64_t> stat_of(const std::string& err, const std::string& prefix,
                                      const std::string& name) {
