@@ -8,7 +8,9 @@
 //                  that counts (run inside next());
 //   ksn_next       the same notifier without a handler: next() returns each one;
 //   ksn_next_print the same, writing "<ns> <key>" like hiredis_print;
-//   watch_text     `ksn watch --pattern ... --count N` (its text lines);
+//   watch_format   `ksn watch --pattern ... --count N --format '{ts_ns} {key}'`, the
+//                  line hiredis_print writes;
+//   watch_text     the same with its text lines;
 //   watch_json     the same with --json.
 // Loads: burst (200,000 SETs written in pipelines of 1,000 as fast as the server takes
 // them) and rate:2000 (10,000 SETs at 2,000/s, one every 500 us). Stdout goes
@@ -88,6 +90,7 @@ std::vector<std::string> consumer_args(const std::string& kind, std::uint64_t co
                                       "--pattern", pattern, "--count", n,
                                       "--timeout", "120"};
     if (kind == "watch_json") watch.push_back("--json");
+    if (kind == "watch_format") watch.insert(watch.end(), {"--format", "{ts_ns} {key}"});
     return watch;
 }
 
@@ -135,7 +138,7 @@ void Consumer(benchmark::State& st, std::string kind, bool burst) {
 
 void consumers(bool burst) {
     for (const char* kind : {"hiredis", "hiredis_print", "ksn_handler", "ksn_next",
-                             "ksn_next_print", "watch_text", "watch_json"}) {
+                             "ksn_next_print", "watch_format", "watch_text", "watch_json"}) {
         const std::string name =
             std::string("Consumer/") + kind + (burst ? "/burst" : "/rate:2000");
         benchmark::RegisterBenchmark(name.c_str(), Consumer, std::string(kind), burst)

@@ -102,6 +102,8 @@ struct watch_options {
     std::vector<std::string> pattern;
     std::vector<std::string> channels;
     bool json = false;
+    std::string format;       // --format TEMPLATE; empty: text or json
+    double idle = 0;          // seconds without a notification before exiting; 0: never
     std::uint64_t count = 0;  // 0: unbounded
     double timeout = 0;       // seconds; 0: none
     bool stats = false;
@@ -110,7 +112,8 @@ struct watch_options {
     std::string overflow = "drop-oldest";
 };
 
-/// The largest --queue: slots are allocated up front (a few hundred bytes each).
+/// The largest --queue: slots are allocated as the depth requires, about 200 bytes each
+/// for small notifications.
 constexpr std::size_t max_queue = 1 << 20;
 
 ksn::overflow_policy overflow_of(const std::string& name) {
@@ -251,6 +254,17 @@ int run_watch(const watch_options& o) {
         std::cerr << "ksn watch: " << e.what() << '\n';
         return exit_usage;
     }
+    std::optional<ksn::tools::line_template> templated;
+    if (!o.format.empty()) {
+        std::string why;
+        templated = ksn::tools::line_template::compile(o.format, why);
+        if (!templated) {
+            std::cerr << "ksn watch: --format: " << why << '\n';
+            return exit_usage;
+        }
+    }
+    const auto idle = std::chrono::duration_cast<clock::duration>(
+        std::chrono::duration<double>(std::min(o.idle, max_timeout)));
 
     ksn::cluster_options opts;
     opts.connection = o.server.connection("ksn-watch");
@@ -354,6 +368,7 @@ int run_watch(const watch_options& o) {
     std::uint64_t received = 0;
     int status = exit_ok;
     auto topology_check = clock::now() + 1s;
+    auto last_notification = clock::now();  // --idle counts from here
     while (g_signal == 0) {
         if (o.count > 0 && received >= o.count) break;
         // Drain what is queued without flushing; flush before waiting.
@@ -365,6 +380,18 @@ int run_watch(const watch_options& o) {
                 topology_check = clock::now() + 1s;
             }
             auto wait = clock::duration(200ms);  // bounds how long a signal waits
+            if (o.idle > 0) {
+                const auto now = clock::now();
+                if (now >= last_notification + idle) {
+                    if (o.count > 0) {
+                        std::cerr << "ksn watch: idle: " << received << " of " << o.count
+                                  << " notifications, then none for " << o.idle << " s\n";
+                        status = exit_failure;
+                    }
+                    break;
+                }
+                wait = std::min(wait, last_notification + idle - now);
+            }
             if (bounded) {
                 const auto now = clock::now();
                 if (now >= deadline) {
@@ -388,9 +415,14 @@ int run_watch(const watch_options& o) {
         if (d.is_notification()) {
             const ksn::tools::origin from{d.notification().node(), d.notification().received(),
                                           d.notification().redelivered()};
-            ksn::tools::format_notification(line, format, d.notification(), &from);
+            if (templated) {
+                templated->render(line, d.notification(), from);
+            } else {
+                ksn::tools::format_notification(line, format, d.notification(), &from);
+            }
             write_out(line);
             ++received;
+            last_notification = from.received;
         } else if (d.is_invalid()) {
             const auto& bad = d.invalid();
             ksn::parse_result r;
@@ -769,7 +801,21 @@ int main(int argc, char** argv) {
          }) {
         watch->add_option(name, *into, help)->type_name(type);
     }
-    watch->add_flag("--json", w.json, "One JSON object per line");
+    auto* json_flag = watch->add_flag("--json", w.json, "One JSON object per line");
+    watch
+        ->add_option("--format", w.format,
+                     "One line per notification made of TEMPLATE: text and the fields " +
+                         std::string(ksn::tools::line_template::fields()) +
+                         " (bytes escaped as in the text lines; {{ and }} for braces); gaps "
+                         "and invalid notifications stay text lines")
+        ->type_name("TEMPLATE")
+        ->excludes(json_flag);
+    watch
+        ->add_option("--idle", w.idle,
+                     "Exit once SECONDS pass without a notification (exit 1 if fewer than "
+                     "--count arrived)")
+        ->type_name("SECONDS")
+        ->check(CLI::PositiveNumber);
     watch->add_option("--count", w.count, "Exit 0 after N notifications")
         ->type_name("N")
         ->check(CLI::PositiveNumber);

@@ -153,6 +153,126 @@ void format_notification(std::string& line, output_format f, const key_notificat
     line += '\n';
 }
 
+std::string_view line_template::fields() noexcept {
+    return "{ts_ns} {time} {node} {kind} {db} {event} {key} {subkeys} {channel} {redelivered}";
+}
+
+std::optional<line_template> line_template::compile(std::string_view text, std::string& error) {
+    struct named_field {
+        std::string_view name;
+        field id;
+    };
+    static constexpr named_field names[] = {
+        {"ts_ns", field::ts_ns},     {"time", field::time},
+        {"node", field::node},       {"kind", field::kind},
+        {"db", field::db},           {"event", field::event},
+        {"key", field::key},         {"subkeys", field::subkeys},
+        {"channel", field::channel}, {"redelivered", field::redelivered},
+    };
+    line_template t;
+    std::string literal;
+    const auto flush = [&] {
+        if (literal.empty()) return;
+        t.parts_.push_back({field::literal, literal});
+        literal.clear();
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '}') {
+            if (i + 1 < text.size() && text[i + 1] == '}') {
+                literal += '}';
+                ++i;
+                continue;
+            }
+            error =
+                "a '}' at byte " + std::to_string(i) + " closes no field (write }} for a brace)";
+            return std::nullopt;
+        }
+        if (c != '{') {
+            literal += c;
+            continue;
+        }
+        if (i + 1 < text.size() && text[i + 1] == '{') {
+            literal += '{';
+            ++i;
+            continue;
+        }
+        const auto close = text.find('}', i + 1);
+        if (close == std::string_view::npos) {
+            error = "the '{' at byte " + std::to_string(i) + " has no '}' (write {{ for a brace)";
+            return std::nullopt;
+        }
+        const auto name = text.substr(i + 1, close - i - 1);
+        const named_field* found = nullptr;
+        for (const auto& n : names) {
+            if (n.name == name) found = &n;
+        }
+        if (found == nullptr) {
+            error =
+                "unknown field {" + std::string(name) + "} (fields: " + std::string(fields()) + ")";
+            return std::nullopt;
+        }
+        flush();
+        t.parts_.push_back({found->id, {}});
+        i = close;
+    }
+    flush();
+    return t;
+}
+
+void line_template::render(std::string& line, const key_notification& n, const origin& from) const {
+    line.clear();
+    for (const part& p : parts_) {
+        switch (p.what) {
+            case field::literal:
+                line += p.text;
+                break;
+            case field::ts_ns:
+                append_integer(line, monotonic_ns(from.received));
+                break;
+            case field::time:
+                append_time_of_day(line, from.received);
+                line.pop_back();  // its trailing space
+                break;
+            case field::node:
+                line += from.node;
+                break;
+            case field::kind:
+                line += to_string(n.kind());
+                break;
+            case field::db:
+                if (n.db() == any_db) {
+                    line += '*';
+                } else {
+                    append_integer(line, std::int64_t{n.db()});
+                }
+                break;
+            case field::event:
+                append_quoted(line, n.event());
+                break;
+            case field::key:
+                append_quoted(line, n.key());
+                break;
+            case field::subkeys: {
+                bool first = true;
+                for (const auto sk : n.subkeys()) {
+                    if (!first) line += ' ';
+                    first = false;
+                    append_quoted(line, sk);
+                }
+                break;
+            }
+            case field::channel:
+                append_quoted(line, n.channel());
+                break;
+            case field::redelivered:
+                line += from.redelivered ? "true" : "false";
+                break;
+        }
+    }
+    line += '\n';
+}
+
 void format_gap(std::string& line, output_format f, const gap_event& g) {
     if (f == output_format::json) {
         json_object o(line);

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "notifications/delivery.hpp"
 #include "notifications/notification.hpp"
@@ -57,6 +58,44 @@ void append_slot_ranges(std::string& out,
 void format_notification(std::string& line, output_format f, const key_notification& n,
                          const origin* from = nullptr);
 void format_gap(std::string& line, output_format f, const gap_event& g);
+/// `ksn watch --format TEMPLATE`: a line made of literal text and fields, compiled once.
+/// Fields: {ts_ns} (CLOCK_MONOTONIC ns when its bytes were read), {time} (local
+/// HH:MM:SS.mmm of that moment), {node}, {kind} (keyspace, keyevent, ...), {db} (a
+/// number, or * for @*), {event}, {key}, {subkeys} (space-separated), {channel},
+/// {redelivered} (true or false). Bytes fields (event, key, subkeys, channel) are written
+/// by append_quoted(), as in the text lines; `{{` and `}}` are literal braces. Each line
+/// ends with a newline.
+class line_template {
+  public:
+    /// The fields a template may name, as `{ts_ns} {time} ...`, for --help and errors.
+    static std::string_view fields() noexcept;
+    /// Compiles `text`; on an unknown field, a `{` without its `}` or a lone `}`, answers
+    /// nullopt and says which in `error`.
+    static std::optional<line_template> compile(std::string_view text, std::string& error);
+    /// Replaces `line` with the rendered line.
+    void render(std::string& line, const key_notification& n, const origin& from) const;
+
+  private:
+    enum class field : std::uint8_t {
+        literal,
+        ts_ns,
+        time,
+        node,
+        kind,
+        db,
+        event,
+        key,
+        subkeys,
+        channel,
+        redelivered
+    };
+    struct part {
+        field what = field::literal;
+        std::string text;  // literal only
+    };
+    std::vector<part> parts_;
+};
+
 /// A message on a notification channel that does not follow the grammar.
 void format_invalid(std::string& line, output_format f, std::string_view channel,
                     std::string_view payload, const parse_result& r);

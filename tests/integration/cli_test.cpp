@@ -445,6 +445,52 @@ TEST(CliWatch, SubkeyChannelsDecodePublishedPayloads) {
     EXPECT_EQ(tools::base64_decode(items[1]), "\xff\n");
 }
 
+TEST(CliWatch, FormatTemplateForPipes) {
+    redis_server server;
+    const auto before = monotonic_now_ns();
+    const auto r = watch_while(server,
+                               {"--format", "{ts_ns} {db} {event} {key} {{{node}}}", "--count", "2",
+                                "--timeout", scaled_seconds(15)},
+                               {{"SET", "user:1", "v"}, {"SET", "a key", "v"}});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    const auto ls = lines(r.out);
+    ASSERT_EQ(ls.size(), 2u) << r.out;
+    const std::string node = " {127.0.0.1:" + std::to_string(server.port()) + "}";
+    EXPECT_TRUE(ls[0].ends_with(" 0 set user:1" + node)) << ls[0];
+    EXPECT_TRUE(ls[1].ends_with(" 0 set \"a key\"" + node)) << ls[1];
+    const auto ts = std::stoll(ls[0].substr(0, ls[0].find(' ')));
+    EXPECT_GE(ts, before);
+    EXPECT_LE(ts, monotonic_now_ns());
+}
+
+TEST(CliWatch, BadFormatTemplatesAreUsageErrors) {
+    const auto r = run_ksn({"watch", "--port", "1", "--format", "{ts} {key}"});
+    EXPECT_EQ(r.status, 2) << describe(r);
+    EXPECT_NE(r.err.find("ksn watch: --format: unknown field {ts} (fields: {ts_ns}"),
+              std::string::npos)
+        << r.err;
+    const auto both = run_ksn({"watch", "--port", "1", "--format", "{key}", "--json"});
+    EXPECT_EQ(both.status, 2) << describe(both);
+    EXPECT_NE(both.err.find("--json excludes --format"), std::string::npos) << both.err;
+}
+
+TEST(CliWatch, IdleExitsOnceNotificationsStop) {
+    redis_server server;
+    // Two notifications, then none: exit 0 after the idle time (long enough for the
+    // writes to follow the subscription under the sanitizers).
+    const std::string idle = scaled_seconds(1);
+    const auto r = watch_while(server, {"--idle", idle}, {{"SET", "a", "1"}, {"SET", "b", "1"}});
+    EXPECT_EQ(r.status, 0) << describe(r);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(lines(r.out).size(), 2u) << r.out;
+    // With --count not reached it is a failure, said like a timeout.
+    const auto few = watch_while(server, {"--idle", idle, "--count", "3"}, {{"SET", "c", "1"}});
+    EXPECT_EQ(few.status, 1) << describe(few);
+    EXPECT_NE(few.err.find("ksn watch: idle: 1 of 3 notifications, then none for " + idle + " s"),
+              std::string::npos)
+        << few.err;
+}
+
 TEST(CliWatch, TimeoutWithTooFewNotificationsExitsOne) {
     redis_server server;
     const auto started = std::chrono::steady_clock::now();

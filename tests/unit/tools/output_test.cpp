@@ -78,6 +78,63 @@ TEST(NotificationLine, ARepeatSaysRedeliveredInBothFormats) {
     EXPECT_EQ(without_time(line), "keyspace@0 set k redelivered\n") << line;
 }
 
+line_template compiled(std::string_view text) {
+    std::string why;
+    auto t = line_template::compile(text, why);
+    EXPECT_TRUE(t.has_value()) << why;
+    return t ? *t : line_template{};
+}
+
+std::string compile_error(std::string_view text) {
+    std::string why;
+    EXPECT_FALSE(line_template::compile(text, why).has_value()) << text;
+    return why;
+}
+
+TEST(LineTemplate, EveryFieldWithTheTextLinesEscaping) {
+    const auto n = parsed("__subkeyspace@*__:a key", "hset|1:f,3:g h");
+    const origin from{"127.0.0.1:7000", clock::time_point(std::chrono::nanoseconds(42)), true};
+    std::string line;
+    compiled("{ts_ns}|{node}|{kind}|{db}|{event}|{key}|{subkeys}|{channel}|{redelivered}")
+        .render(line, n, from);
+    EXPECT_EQ(line,
+              "42|127.0.0.1:7000|subkeyspace|*|hset|\"a key\"|f \"g h\"|"
+              "\"__subkeyspace@*__:a key\"|true\n");
+    compiled("{ts_ns} {key}").render(line, parsed("__keyevent@5__:del", "k\xff"), origin{});
+    EXPECT_EQ(line, "0 \"k\\xff\"\n");
+    compiled("{db} {subkeys}.").render(line, parsed("__keyspace@5__:k", "set"), from);
+    EXPECT_EQ(line, "5 .\n");  // no subkeys: empty
+}
+
+TEST(LineTemplate, TimeIsTheLocalTimeOfDayOfTheReceiveTime) {
+    const origin from{"n", clock::now()};
+    std::string line;
+    compiled("{time}").render(line, parsed("__keyspace@0__:k", "set"), from);
+    ASSERT_EQ(line.size(), 13u) << line;  // HH:MM:SS.mmm and the newline
+    EXPECT_EQ(without_time(line.substr(0, 12) + " "), "");
+}
+
+TEST(LineTemplate, LiteralsAndBraces) {
+    std::string line;
+    const auto n = parsed("__keyspace@0__:k", "set");
+    compiled("{{key}} {key} }}{{").render(line, n, origin{});
+    EXPECT_EQ(line, "{key} k }{\n");
+    compiled("").render(line, n, origin{});
+    EXPECT_EQ(line, "\n");
+    compiled("no fields").render(line, n, origin{});
+    EXPECT_EQ(line, "no fields\n");
+}
+
+TEST(LineTemplate, BadTemplatesSayWhatIsWrong) {
+    EXPECT_EQ(compile_error("{nope}"),
+              "unknown field {nope} (fields: " + std::string(line_template::fields()) + ")");
+    EXPECT_EQ(compile_error("{}"),
+              "unknown field {} (fields: " + std::string(line_template::fields()) + ")");
+    EXPECT_EQ(compile_error("ab{key"), "the '{' at byte 2 has no '}' (write {{ for a brace)");
+    EXPECT_EQ(compile_error("a}b"), "a '}' at byte 1 closes no field (write }} for a brace)");
+    EXPECT_EQ(compile_error("{KEY}").substr(0, 19), "unknown field {KEY}");  // case matters
+}
+
 TEST(NotificationLine, JsonOfEveryKindWithoutOrigin) {
     struct row {
         std::string channel, payload, json;
