@@ -1,9 +1,8 @@
 // Async mode: the notifier runs on an io_context the service already runs; handlers run
 // there, and subscriptions complete through callbacks.
-#include <asio/io_context.hpp>
 #include <iostream>
 
-#include <ksn/notifications/keyspace_notifications.hpp>
+#include <ksn/io_context.hpp>  // the io_context API: Asio's io_context and every notifier
 
 int main() {
     asio::io_context io;

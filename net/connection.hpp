@@ -32,17 +32,6 @@
 
 namespace ksn::net {
 
-enum class connection_state : std::uint8_t {
-    connecting,    ///< resolving and connecting
-    handshaking,   ///< HELLO / AUTH
-    ready,         ///< commands and pub/sub flow; the observer replays its subscriptions
-    disconnected,  ///< lost; a reconnect is scheduled
-    closed,        ///< for good: close() was called, authentication failed, or the
-                   ///< reconnect policy gave up
-};
-
-std::string_view to_string(connection_state s) noexcept;
-
 /// Told about state changes, and (as a session_sink) about everything the server sends
 /// unprompted.
 class connection_observer : public session_sink {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "../protocol/parser.hpp"
@@ -129,5 +130,17 @@ struct connection_options {
     std::size_t read_buffer_size = 64 * 1024;
     tls_options tls;
 };
+
+/// Where a connection is in its life (notifier_stats reports it per node).
+enum class connection_state : std::uint8_t {
+    connecting,    ///< resolving and connecting
+    handshaking,   ///< HELLO / AUTH
+    ready,         ///< commands and pub/sub flow; the observer replays its subscriptions
+    disconnected,  ///< lost; a reconnect is scheduled
+    closed,        ///< for good: close() was called, authentication failed, or the
+                   ///< reconnect policy gave up
+};
+
+std::string_view to_string(connection_state s) noexcept;
 
 }  // namespace ksn::net

@@ -27,7 +27,7 @@
 // a blocking call from the notifier's own I/O thread) throws std::logic_error at once.
 #pragma once
 
-#include <asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -47,6 +47,12 @@
 #include "delivery.hpp"
 #include "flags.hpp"
 #include "notifier_options.hpp"
+
+// The io_context constructors take Asio's io_context by reference, so this header needs
+// no Asio: code that runs a notifier on its own io_context includes <ksn/io_context.hpp>.
+namespace asio {
+class io_context;
+}
 
 namespace ksn {
 

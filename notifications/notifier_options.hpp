@@ -14,7 +14,7 @@
 #include <system_error>
 #include <vector>
 
-#include "../net/connection.hpp"
+#include "../net/options.hpp"
 
 namespace ksn {
 

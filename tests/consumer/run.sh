@@ -40,6 +40,47 @@ run_consumer() {
     fi
 }
 
+# The installed headers are the public ones and no others: the same list as the links in
+# include/ksn/ (what in-tree and subproject users see), none of session.hpp & co., and no
+# tools/ or tests/.
+incdir=$(find "$prefix" -type d -path '*/include/ksn' | head -1)
+(cd "$here/../../include" && find ksn -name '*.hpp' | sort) >"$work/headers.tree"
+if [ -n "$incdir" ]; then (cd "$incdir/.." && find ksn -type f | sort) >"$work/headers.installed"; fi
+if [ -n "$incdir" ] && diff "$work/headers.tree" "$work/headers.installed" >"$work/headers.diff"; then
+    echo "PASS installed_headers_are_the_public_ones" >>"$results"
+else
+    echo "FAIL installed_headers_are_the_public_ones (< only in include/ksn/, > only installed)" >>"$results"
+    cat "$work/headers.diff" >&2
+fi
+
+# Each installed header compiles on its own with only the installed tree on the include
+# path, and none but io_context.hpp (the io_context API) reaches an Asio or OpenSSL header: the
+# compiler's own list of every file it read (-M) says so.
+bad=0
+for h in $(cat "$work/headers.installed" 2>/dev/null); do
+    printf '#include <%s>\nint main() {}\n' "$h" >"$work/one.cpp"
+    if ! g++ -std=c++20 -fsyntax-only -I "$incdir/.." -DASIO_STANDALONE "$work/one.cpp" \
+        2>"$work/one.log"; then
+        echo "$h does not compile on its own:" >&2
+        head -20 "$work/one.log" >&2
+        bad=1
+        continue
+    fi
+    reached=$(g++ -std=c++20 -M -I "$incdir/.." -DASIO_STANDALONE "$work/one.cpp" |
+        tr ' \\' '\n\n' | grep -cE '/asio[/.]|/openssl/')
+    if [ "$h" = ksn/io_context.hpp ]; then
+        [ "$reached" -gt 0 ] || { echo "$h reaches no Asio header" >&2; bad=1; }
+    elif [ "$reached" -ne 0 ]; then
+        echo "$h reaches $reached Asio/OpenSSL headers" >&2
+        bad=1
+    fi
+done
+if [ -s "$work/headers.installed" ] && [ $bad -eq 0 ]; then
+    echo "PASS installed_headers_compile_alone_without_asio_or_openssl" >>"$results"
+else
+    echo "FAIL installed_headers_compile_alone_without_asio_or_openssl (see above)" >>"$results"
+fi
+
 libdir=$(find "$prefix" -name ksn.pc -printf '%h\n' | head -1)
 if [ -n "$libdir" ] &&
     g++ -std=c++20 -o "$work/consumer-pc" "$here/consumer.cpp" \

@@ -8,6 +8,8 @@
 
 #include <asio/post.hpp>
 
+#include "io_context.hpp"
+
 #include "notifications/event.hpp"
 #include "tests/integration/notifier_fixture.hpp"
 

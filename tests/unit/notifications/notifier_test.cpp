@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "io_context.hpp"
 #include "notifications/engine/notifier_core.hpp"
 #include "notifications/keyspace_notifications.hpp"
 #include "tests/support/timing.hpp"

@@ -1,0 +1,1 @@
+../../../cluster/cluster_keyspace_notifications.hpp

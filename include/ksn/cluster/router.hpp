@@ -1,0 +1,1 @@
+../../../cluster/router.hpp

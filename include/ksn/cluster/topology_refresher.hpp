@@ -1,0 +1,1 @@
+../../../cluster/topology_refresher.hpp

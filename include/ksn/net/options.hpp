@@ -1,0 +1,1 @@
+../../../net/options.hpp

@@ -1,0 +1,1 @@
+../../../notifications/keyspace_notifications.hpp

@@ -1,0 +1,1 @@
+../../../notifications/notifier_options.hpp

@@ -1,0 +1,1 @@
+../../../sentinel/sentinel_keyspace_notifications.hpp
