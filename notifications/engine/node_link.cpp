@@ -50,7 +50,7 @@ void node_link::close(bool retired) {
 
 void node_link::send(const std::vector<subscription_key>& keys, bool unsubscribe,
                      std::uint64_t op) {
-    run(machine_.send(keys, unsubscribe, op));
+    run(machine_.send(keys, unsubscribe, op, clock::now()));
 }
 
 void node_link::pause_for_overflow(clock::time_point when) {

@@ -312,7 +312,8 @@ node_subscriber::actions node_subscriber::on_timer(clock::time_point now) {
 }
 
 node_subscriber::actions node_subscriber::send(const std::vector<subscription_key>& keys,
-                                               bool unsubscribe, std::uint64_t op) {
+                                               bool unsubscribe, std::uint64_t op,
+                                               clock::time_point now) {
     actions out;
     if (link_ == link::closed) {
         // Given up (auth, TLS files, attempts exhausted): say why, it is what the caller
@@ -349,7 +350,21 @@ node_subscriber::actions node_subscriber::send(const std::vector<subscription_ke
                              (last_error_.empty() ? std::string() : ": " + last_error_) +
                              "); not subscribed: " + join_names(keys)});
         } else {
-            out.emplace_back(complete{op, {}, {}});  // queued: replayed by the next connection
+            // Queued: replayed by the next connection, and what the node publishes until
+            // then is lost to it. The loss of the connection opened a gap only if something
+            // was subscribed then; open it here otherwise, so that whether the outage began
+            // before or after this subscribe, its replay is announced by a gap.
+            if (!gap_) {
+                gap_event g;
+                g.node = name_;
+                g.reason = ever_ready_ ? gap_reason::connection_lost : gap_reason::node_unreachable;
+                g.detail = (last_error_.empty() ? name_ + ": not connected" : last_error_) +
+                           "; subscribed while disconnected: notifications are lost until "
+                           "the next connection subscribes";
+                g.lost = now;
+                gap_ = std::move(g);
+            }
+            out.emplace_back(complete{op, {}, {}});
         }
         return out;
     }

@@ -151,9 +151,11 @@ class node_subscriber {
                                     clock::time_point now);
 
     // --- requests -------------------------------------------------------------------------
-    /// (Un)subscribe `keys` for operation `op` (op 0 is reserved for the replay).
+    /// (Un)subscribe `keys` for operation `op` (op 0 is reserved for the replay). A
+    /// subscribe queued while the node is down (when_disconnected::queue) opens a gap at
+    /// `now` if none is open, closed by the replay that subscribes it.
     [[nodiscard]] actions send(const std::vector<subscription_key>& keys, bool unsubscribe,
-                               std::uint64_t op);
+                               std::uint64_t op, clock::time_point now);
     /// Forgets what `op` waits for on this node; returns the keys it still waited for.
     std::vector<subscription_key> cancel(std::uint64_t op);
     /// overflow_policy::disconnect: the queue is full. Disconnects and opens a

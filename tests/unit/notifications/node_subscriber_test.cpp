@@ -218,7 +218,7 @@ TEST_F(NodeSubscriber, SubscribeBeforeTheFirstConnectionWaitsForItsReplay) {
     add("__keyevent@0__:set");
     auto& n = make();
     // Nothing is sent before the connection is ready; the operation waits.
-    const auto s = n.send({{"__keyevent@0__:set", false}}, false, 7);
+    const auto s = n.send({{"__keyevent@0__:set", false}}, false, 7, t0);
     EXPECT_TRUE(s.empty());
     EXPECT_EQ(n.waiting(), 1u);
     const auto a = n.on_ready(t0);
@@ -235,7 +235,7 @@ TEST_F(NodeSubscriber, PartialConfirmationsCompleteOnlyWhenAllArrive) {
     add("a");
     add("b");
     add("c*", true);
-    const auto s = n.send({{"a", false}, {"b", false}, {"c*", true}}, false, 3);
+    const auto s = n.send({{"a", false}, {"b", false}, {"c*", true}}, false, 3, t0);
     EXPECT_EQ(commands(s), (std::vector<std::vector<std::string>>{{"SUBSCRIBE", "a", "b"},
                                                                   {"PSUBSCRIBE", "c*"}}));
     EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::subscribe, "a", t0)).empty());
@@ -250,7 +250,7 @@ TEST_F(NodeSubscriber, DisconnectOpensAGapFailsWaitersAndTheReplayClosesIt) {
     auto& n = make();
     (void)connect_and_confirm(t0);
     add("k2");
-    (void)n.send({{"k2", false}}, false, 5);
+    (void)n.send({{"k2", false}}, false, 5, t0);
     const auto lost_at = t0 + 1s;
     // A notification was read just as the connection broke.
     const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "node: lost",
@@ -289,12 +289,45 @@ TEST_F(NodeSubscriber, QueuedSubscribesSurviveADisconnect) {
     add("k");
     auto& n = make();
     (void)connect_and_confirm(t0);
-    (void)n.send({{"k", false}}, false, 9);
+    (void)n.send({{"k", false}}, false, 9, t0);
     const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
     EXPECT_EQ(completed(d), (std::vector<std::pair<std::uint64_t, std::error_code>>{{9, {}}}));
     // While down, a new subscribe is queued (answered at once) for the next replay.
-    EXPECT_EQ(completed(n.send({{"k", false}}, false, 10)),
+    EXPECT_EQ(completed(n.send({{"k", false}}, false, 10, t0)),
               (std::vector<std::pair<std::uint64_t, std::error_code>>{{10, {}}}));
+}
+
+// Whether the outage began before anything was subscribed (nothing to open a gap then) or
+// after, a subscribe queued while down is announced by a gap from the subscribe to the
+// replay that subscribes it: the real server's timing decides the order, not the contract.
+TEST_F(NodeSubscriber, ASubscribeQueuedAfterTheLossIsAGapFromTheSubscribe) {
+    settings.subscribe_when_disconnected = when_disconnected::queue;
+    for (const bool ever_ready : {false, true}) {
+        SCOPED_TRACE(ever_ready ? "after a connection" : "never connected");
+        registry = {};
+        auto& n = make();
+        if (ever_ready) (void)connect_and_confirm(t0);
+        EXPECT_TRUE(gaps(n.on_disconnected(make_error_code(net::errc::connect_failed),
+                                           "127.0.0.1:7000: connection failed: refused", t0))
+                        .empty());
+        EXPECT_FALSE(n.open_gap());  // nothing subscribed: nothing lost yet
+        add("q");
+        EXPECT_EQ(completed(n.send({{"q", false}}, false, 3, t0 + 1s)),
+                  (std::vector<std::pair<std::uint64_t, std::error_code>>{{3, {}}}));
+        ASSERT_TRUE(n.open_gap());
+        // A failed attempt later keeps the gap from the subscribe.
+        (void)n.on_disconnected(make_error_code(net::errc::connect_failed), "again", t0 + 2s);
+        const auto g = gaps(connect_and_confirm(t0 + 3s));
+        ASSERT_EQ(g.size(), 1u);
+        EXPECT_EQ(g[0].reason,
+                  ever_ready ? gap_reason::connection_lost : gap_reason::node_unreachable);
+        EXPECT_EQ(g[0].lost, t0 + 1s);
+        EXPECT_EQ(g[0].restored, t0 + 3s);
+        EXPECT_EQ(g[0].detail,
+                  "127.0.0.1:7000: connection failed: refused; subscribed while disconnected: "
+                  "notifications are lost until the next connection subscribes");
+        EXPECT_FALSE(n.open_gap());
+    }
 }
 
 TEST_F(NodeSubscriber, SubscribeWhileDownFailsNamingTheLastError) {
@@ -302,13 +335,13 @@ TEST_F(NodeSubscriber, SubscribeWhileDownFailsNamingTheLastError) {
     (void)connect_and_confirm(t0);
     (void)n.on_disconnected(make_error_code(net::errc::connection_lost),
                             "127.0.0.1:7000: connection reset", t0);
-    const auto c = all_of<N::complete>(n.send({{"x", false}}, false, 4));
+    const auto c = all_of<N::complete>(n.send({{"x", false}}, false, 4, t0));
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::not_connected));
     EXPECT_NE(c[0].detail.find("connection reset"), std::string::npos) << c[0].detail;
     EXPECT_NE(c[0].detail.find("SUBSCRIBE x"), std::string::npos) << c[0].detail;
     // An unsubscribe while down has nothing to do: the next connection will not subscribe.
-    EXPECT_EQ(completed(n.send({{"x", false}}, true, 6)),
+    EXPECT_EQ(completed(n.send({{"x", false}}, true, 6, t0)),
               (std::vector<std::pair<std::uint64_t, std::error_code>>{{6, {}}}));
 }
 
@@ -316,7 +349,7 @@ TEST_F(NodeSubscriber, UnsubscribeInFlightCompletesWhenTheConnectionIsLost) {
     add("k");
     auto& n = make();
     (void)connect_and_confirm(t0);
-    const auto s = n.send({{"k", false}}, true, 11);
+    const auto s = n.send({{"k", false}}, true, 11, t0);
     EXPECT_EQ(commands(s), (std::vector<std::vector<std::string>>{{"UNSUBSCRIBE", "k"}}));
     const auto d = n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
     EXPECT_EQ(completed(d), (std::vector<std::pair<std::uint64_t, std::error_code>>{{11, {}}}));
@@ -326,7 +359,7 @@ TEST_F(NodeSubscriber, UnsubscribeConfirmationsCompleteTheUnsubscribe) {
     add("k");
     auto& n = make();
     (void)connect_and_confirm(t0);
-    (void)n.send({{"k", false}}, true, 12);
+    (void)n.send({{"k", false}}, true, 12, t0);
     // A subscribe confirmation of the same name is not the answer.
     EXPECT_TRUE(completed(n.on_confirmation(pubsub_kind::subscribe, "k", t0)).empty());
     EXPECT_EQ(completed(n.on_confirmation(pubsub_kind::unsubscribe, "k", t0)).size(), 1u);
@@ -374,7 +407,7 @@ TEST_F(NodeSubscriber, RefusedSubscribeFailsItsOperationNamingCommandAndError) {
     auto& n = make();
     (void)connect_and_confirm(t0);
     add("secret");
-    (void)n.send({{"secret", false}}, false, 21);
+    (void)n.send({{"secret", false}}, false, 21, t0);
     const auto c = all_of<N::complete>(n.on_refused(21, "SUBSCRIBE", "NOPERM no access"));
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::subscribe_refused));
@@ -400,7 +433,7 @@ TEST_F(NodeSubscriber, RefusedReplayIsReportedAndLeavesTheGapOpen) {
 TEST_F(NodeSubscriber, CancelledOperationIgnoresLateConfirmations) {
     auto& n = make();
     (void)connect_and_confirm(t0);
-    (void)n.send({{"a", false}, {"b", false}}, false, 30);
+    (void)n.send({{"a", false}, {"b", false}}, false, 30, t0);
     (void)n.on_confirmation(pubsub_kind::subscribe, "a", t0);
     // The operation timed out: the node says what it still waited for.
     EXPECT_EQ(n.cancel(30), (std::vector<subscription_key>{{"b", false}}));
@@ -414,7 +447,7 @@ TEST_F(NodeSubscriber, GivenUpNodeEmitsAGapWithoutRestoredAndFailsWaiters) {
     n.set_slots({{0, 5460}});
     (void)connect_and_confirm(t0);
     (void)n.on_disconnected(make_error_code(net::errc::connection_lost), "lost", t0);
-    (void)n.send({{"k", false}}, false, 40);  // fails at once (down, fail policy)
+    (void)n.send({{"k", false}}, false, 40, t0);  // fails at once (down, fail policy)
     const auto c = n.on_closed(make_error_code(net::errc::reconnect_exhausted), "gave up", t0 + 5s);
     const auto g = gaps(c);
     ASSERT_EQ(g.size(), 1u);
@@ -425,7 +458,7 @@ TEST_F(NodeSubscriber, GivenUpNodeEmitsAGapWithoutRestoredAndFailsWaiters) {
     EXPECT_TRUE(has<N::lost>(c));
     EXPECT_TRUE(n.closed());
     // A later subscribe fails at once, saying why the node was given up.
-    const auto later = all_of<N::complete>(n.send({{"k", false}}, false, 41));
+    const auto later = all_of<N::complete>(n.send({{"k", false}}, false, 41, t0));
     ASSERT_EQ(later.size(), 1u);
     EXPECT_EQ(later[0].ec, make_error_code(notifier_errc::closed));
     EXPECT_EQ(later[0].detail, "gave up (given up); not subscribed: SUBSCRIBE k");
@@ -434,7 +467,7 @@ TEST_F(NodeSubscriber, GivenUpNodeEmitsAGapWithoutRestoredAndFailsWaiters) {
 TEST_F(NodeSubscriber, GivingUpBeforeTheFirstConnectionFailsTheWaitingSubscribe) {
     add("k");
     auto& n = make();
-    EXPECT_TRUE(n.send({{"k", false}}, false, 45).empty());  // waits for the first connection
+    EXPECT_TRUE(n.send({{"k", false}}, false, 45, t0).empty());  // waits for the first connection
     const auto c = all_of<N::complete>(
         n.on_closed(make_error_code(net::errc::auth_failed), "127.0.0.1:7000: WRONGPASS", t0));
     ASSERT_EQ(c.size(), 1u);
@@ -448,7 +481,7 @@ TEST_F(NodeSubscriber, GivingUpBeforeTheFirstConnectionFailsTheWaitingSubscribe)
 TEST_F(NodeSubscriber, CloseRetiredCompletesWaitersAndCloseFailsThem) {
     auto& n = make();
     (void)connect_and_confirm(t0);
-    (void)n.send({{"a", false}}, false, 50);
+    (void)n.send({{"a", false}}, false, 50, t0);
     const auto r = n.close(true);
     EXPECT_EQ(completed(r), (std::vector<std::pair<std::uint64_t, std::error_code>>{{50, {}}}));
     EXPECT_TRUE(has<N::disconnect>(r));
@@ -458,7 +491,7 @@ TEST_F(NodeSubscriber, CloseRetiredCompletesWaitersAndCloseFailsThem) {
 
     auto& m = make();
     (void)connect_and_confirm(t0);
-    (void)m.send({{"a", false}}, false, 51);
+    (void)m.send({{"a", false}}, false, 51, t0);
     const auto c = all_of<N::complete>(m.close(false));
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].ec, make_error_code(notifier_errc::closed));
@@ -479,7 +512,7 @@ TEST_F(NodeSubscriber, OverflowPauseDisconnectsQueuesAndResumesWithAGap) {
     // A second overflow while paused does nothing.
     EXPECT_TRUE(n.pause_for_overflow(full_at + 1s).empty());
     // Subscribing while paused is queued for the resumed connection.
-    EXPECT_EQ(completed(n.send({{"k", false}}, false, 60)),
+    EXPECT_EQ(completed(n.send({{"k", false}}, false, 60, t0)),
               (std::vector<std::pair<std::uint64_t, std::error_code>>{{60, {}}}));
     const auto r = n.resume();
     EXPECT_TRUE(has<N::reconnect>(r));
