@@ -83,6 +83,43 @@ bool below_one(std::string_view s) noexcept {
     return exponent < 0;
 }
 
+// The exact powers of ten a double holds: 10^0 .. 10^22.
+constexpr double exact_powers_of_ten[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                          1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                          1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// The value of unsigned, grammar-checked decimal text when Clinger's fast path applies
+// (see double_value()); false leaves it to from_chars.
+bool fast_double_value(std::string_view s, double& out) noexcept {
+    std::uint64_t mantissa = 0;
+    int digits = 0;
+    int exponent = 0;
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    for (; i < n && detail::is_digit(s[i]); ++i, ++digits)
+        mantissa = mantissa * 10 + static_cast<std::uint64_t>(s[i] - '0');
+    if (i < n && s[i] == '.') {
+        for (++i; i < n && detail::is_digit(s[i]); ++i, ++digits, --exponent)
+            mantissa = mantissa * 10 + static_cast<std::uint64_t>(s[i] - '0');
+    }
+    if (digits > 19) return false;  // the mantissa may have wrapped
+    if (i < n) {                    // (e|E) [+-] digits
+        ++i;
+        const bool negative = s[i] == '-';
+        if (s[i] == '+' || s[i] == '-') ++i;
+        int e = 0;
+        for (; i < n; ++i) {
+            e = e * 10 + (s[i] - '0');
+            if (e > 1000) return false;
+        }
+        exponent += negative ? -e : e;
+    }
+    if (mantissa > (std::uint64_t{1} << 53) || exponent < -22 || exponent > 22) return false;
+    const auto m = static_cast<double>(mantissa);
+    out = exponent < 0 ? m / exact_powers_of_ten[-exponent] : m * exact_powers_of_ten[exponent];
+    return true;
+}
+
 double double_value(std::string_view s) noexcept {
     const bool negative = s.front() == '-';
     if (s.front() == '+' || s.front() == '-') s.remove_prefix(1);
@@ -91,6 +128,11 @@ double double_value(std::string_view s) noexcept {
         return negative ? -std::numeric_limits<double>::infinity()
                         : std::numeric_limits<double>::infinity();
     }
+    // Most doubles a server sends ("3.5", "1712345678.123") have at most 19 significant
+    // digits forming a mantissa below 2^53 and a decimal exponent within +-22: then both
+    // the mantissa and the power of ten are exact doubles, and one multiplication or
+    // division by it rounds correctly (Clinger's fast path), giving what from_chars gives.
+    if (double fast = 0.0; fast_double_value(s, fast)) return negative ? -fast : fast;
     double v = 0.0;
     // The grammar is already checked; from_chars reports out-of-range values as
     // result_out_of_range and leaves v untouched, so saturate those by hand: to 0 when

@@ -6,7 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <set>
 #include <string>
@@ -251,6 +256,56 @@ TEST(Parser, ViewsOfAMessageStayValidUntilItCompletes) {
     EXPECT_EQ(nodes[2].data, "bar");
     EXPECT_EQ(nodes[3].data, "baz");
     EXPECT_EQ(nodes[3].format, "txt");
+}
+
+// The parser's value of a double must be bit for bit what from_chars gives (correctly
+// rounded), on its fast path (short mantissas, small exponents) and off it: random bit
+// patterns printed with %.17g as Redis does, short decimals like scores, integers, and
+// exponents on both sides of the fast path's +-22 bound.
+TEST(Double, ValueIsFromCharsBitForBit) {
+    std::mt19937_64 rng(42);
+    std::vector<std::string> texts;
+    char buffer[64];
+    for (int i = 0; i < 20000; ++i) {
+        double d = 0.0;
+        do {
+            d = std::bit_cast<double>(rng());
+        } while (!std::isfinite(d));
+        std::snprintf(buffer, sizeof buffer, "%.17g", d);
+        texts.emplace_back(buffer);
+        std::snprintf(buffer, sizeof buffer, "%llu.%03llu",
+                      static_cast<unsigned long long>(rng() % 10000000),
+                      static_cast<unsigned long long>(rng() % 1000));
+        texts.emplace_back(buffer);
+        std::snprintf(buffer, sizeof buffer, "%llu", static_cast<unsigned long long>(rng()));
+        texts.emplace_back(buffer);
+        std::snprintf(buffer, sizeof buffer, "%llue%d",
+                      static_cast<unsigned long long>(rng() % (std::uint64_t{1} << 54)),
+                      static_cast<int>(rng() % 61) - 30);
+        texts.emplace_back(buffer);
+        std::snprintf(buffer, sizeof buffer, "-0.%019llu",
+                      static_cast<unsigned long long>(rng() % 10000000000000000000ULL));
+        texts.emplace_back(buffer);
+    }
+    texts.insert(texts.end(), {"0", "-0", "0.0", "9007199254740993", "9007199254740992", "1e22",
+                               "1e23", "1e-22", "1e-23", "123456789012345678.9",
+                               "1.7976931348623157e308", "4.9406564584124654e-324"});
+    parser p;
+    for (const auto& text : texts) {
+        const std::string wire = "," + text + "\r\n";
+        node n;
+        const parse_result r = p.next(wire, n);
+        ASSERT_EQ(r.status, parse_status::complete) << text;
+        double expected = 0.0;
+        const std::string_view digits =
+            text.front() == '-' ? std::string_view(text).substr(1) : std::string_view(text);
+        ASSERT_EQ(std::from_chars(digits.data(), digits.data() + digits.size(), expected).ec,
+                  std::errc{})
+            << text;
+        if (text.front() == '-') expected = -expected;
+        EXPECT_EQ(std::bit_cast<std::uint64_t>(n.number), std::bit_cast<std::uint64_t>(expected))
+            << text << ": " << n.number << " against " << expected;
+    }
 }
 
 TEST(ErrorCategory, EveryCodeHasAMessage) {
