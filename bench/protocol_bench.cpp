@@ -5,7 +5,10 @@
 // notification frames and the same as RESP3 pushes (keys of 8-64 bytes on realistic
 // `__keyspace@0__:`/`__keyevent@0__:` channels), a mixed corpus of general replies (bulk
 // strings of 16 B-4 KiB, arrays, maps, integers, doubles) in a RESP2 and a RESP3 flavour,
-// and a corpus of large bulk strings. Each is fed in 16 KiB chunks, like socket reads, into
+// node-dense replies (bulks of 8-64 B, mostly aggregates), and a corpus of large bulk
+// strings; each of the first three also as 64 MiB (`_64MiB`: out of cache). hiredis runs
+// as a client uses it (reply objects built and freed) and parse-only (reply functions that
+// build nothing). Each is fed in 16 KiB chunks, like socket reads, into
 // the connection's read buffer (net::read_buffer), which keeps the unconsumed tail and
 // moves it only when the block is full, never after every message.
 //
@@ -22,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <random>
 #include <string>
 #include <string_view>
@@ -84,9 +88,12 @@ std::string random_key(std::mt19937_64& rng) {
     return key;
 }
 
-// About 2 MiB of notification frames: keyspace `message`s from a SUBSCRIBE to one key's
-// channel and `pmessage`s from a PSUBSCRIBE to keyspace and keyevent patterns.
-corpus make_notifications(bool resp3) {
+constexpr std::size_t MiB = 1024 * 1024;
+
+// Notification frames (2 MiB in cache, 64 MiB out of it): keyspace `message`s from a
+// SUBSCRIBE to one key's channel and `pmessage`s from a PSUBSCRIBE to keyspace and
+// keyevent patterns.
+corpus make_notifications(bool resp3, std::size_t size) {
     static constexpr const char* events[] = {"set",         "del",   "expire",  "expired",
                                              "hset",        "lpush", "incrby",  "evicted",
                                              "rename_from", "sadd",  "zincrby", "xadd"};
@@ -95,7 +102,7 @@ corpus make_notifications(bool resp3) {
     const std::string head3 = header(resp3 ? '>' : '*', 3);
     const std::string head4 = header(resp3 ? '>' : '*', 4);
     std::string& out = c.bytes;
-    while (out.size() < 2 * 1024 * 1024) {
+    while (out.size() < size) {
         const std::string key = random_key(rng);
         const std::string event = events[rng() % std::size(events)];
         const std::string keyspace = bulk(std::string("__keyspace@0__:").append(key));
@@ -120,9 +127,9 @@ corpus make_notifications(bool resp3) {
     return c;
 }
 
-// About 4 MiB of general replies. RESP2 writes maps as flat arrays and doubles as bulk
-// strings, as a RESP2 server does; RESP3 uses `%` and `,`.
-corpus make_mixed(bool resp3) {
+// General replies (4 MiB in cache, 64 MiB out of it). RESP2 writes maps as flat arrays and
+// doubles as bulk strings, as a RESP2 server does; RESP3 uses `%` and `,`.
+corpus make_mixed(bool resp3, std::size_t size) {
     std::mt19937_64 rng(7);
     const auto bulk_length = [&rng] {
         // 16 B to 4 KiB, most of them short: log-uniform.
@@ -137,7 +144,7 @@ corpus make_mixed(bool resp3) {
         }
     };
     corpus c;
-    while (c.bytes.size() < 4 * 1024 * 1024) {
+    while (c.bytes.size() < size) {
         std::string& out = c.bytes;
         const auto kind = rng() % 20;
         if (kind < 6) {  // GET
@@ -173,6 +180,76 @@ corpus make_mixed(bool resp3) {
     return c;
 }
 
+// Node-dense replies (4 MiB in cache, 64 MiB out of it): every bulk string 8-64 B, most
+// replies aggregates of them (MGET, HGETALL, SMEMBERS, ZRANGE WITHSCORES, XRANGE entries),
+// so a node is about 20 bytes: the parser's cost per node, not per byte, decides. RESP3
+// uses maps, sets, doubles, booleans and `_`; RESP2 writes the same as arrays, bulk
+// strings, integers and `$-1`, as a RESP2 server does.
+corpus make_dense(bool resp3, std::size_t size) {
+    std::mt19937_64 rng(resp3 ? 13 : 12);
+    const auto short_bulk = [&](std::string& out) {
+        out += bulk(random_text(rng, 8 + rng() % 57));
+    };
+    const auto a_double = [&](std::string& out) {
+        const std::string text = std::to_string(static_cast<double>(rng() % 1000000) / 1000.0);
+        if (resp3) {
+            cat(out, {",", text, "\r\n"});
+        } else {
+            out += bulk(text);
+        }
+    };
+    corpus c;
+    std::string& out = c.bytes;
+    while (out.size() < size) {
+        const auto kind = rng() % 16;
+        const std::size_t n = 1 + rng() % 16;
+        if (kind < 4) {  // MGET / LRANGE
+            out += header('*', n);
+            for (std::size_t i = 0; i < n; ++i)
+                short_bulk(out);
+        } else if (kind < 7) {  // HGETALL
+            out += resp3 ? header('%', n) : header('*', 2 * n);
+            for (std::size_t i = 0; i < 2 * n; ++i)
+                short_bulk(out);
+        } else if (kind < 9) {  // SMEMBERS
+            out += header(resp3 ? '~' : '*', n);
+            for (std::size_t i = 0; i < n; ++i)
+                short_bulk(out);
+        } else if (kind < 11) {  // ZRANGE WITHSCORES: RESP3 pairs, RESP2 flat
+            out += header('*', resp3 ? n : 2 * n);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (resp3) out += "*2\r\n";
+                short_bulk(out);
+                a_double(out);
+            }
+        } else if (kind < 12) {  // XRANGE: [[id, [field, value, ...]], ...]
+            const std::size_t entries = 1 + n / 4;
+            out += header('*', entries);
+            for (std::size_t e = 0; e < entries; ++e) {
+                out += "*2\r\n";
+                out += bulk(std::to_string(rng() % 10000000000000) + "-0");
+                out += header('*', 4);
+                for (int i = 0; i < 4; ++i)
+                    short_bulk(out);
+            }
+        } else if (kind < 13) {  // GET
+            short_bulk(out);
+        } else if (kind < 14) {  // INCR, SISMEMBER (a boolean in RESP3)
+            if (resp3 && rng() % 2 == 0) {
+                out += rng() % 2 ? "#t\r\n" : "#f\r\n";
+            } else {
+                cat(out, {":", std::to_string(rng() % 100000000), "\r\n"});
+            }
+        } else if (kind < 15) {  // GET of a missing key
+            out += resp3 ? "_\r\n" : "$-1\r\n";
+        } else {  // SET
+            out += "+OK\r\n";
+        }
+        ++c.messages;
+    }
+    return c;
+}
+
 // 16 bulk strings of 128 KiB to 1 MiB (about 8 MiB): large GETs, DUMP payloads.
 corpus make_large_bulks() {
     std::mt19937_64 rng(11);
@@ -188,12 +265,64 @@ corpus make_large_bulks() {
     return c;
 }
 
-enum class corpus_id { resp2_notifications, resp3_notifications, resp2_mixed, resp3_mixed, large };
+// In cache: 2-8 MiB, which stay in L2/L3 from one pass to the next. Out of cache: 64 MiB
+// (the `_64MiB` rows), larger than the L2 of any core here, read once per pass the way a
+// busy socket's bytes arrive: fresh memory.
+enum class corpus_id {
+    resp2_notifications,
+    resp3_notifications,
+    resp2_mixed,
+    resp3_mixed,
+    resp2_dense,
+    resp3_dense,
+    large,
+    resp2_notifications_64,
+    resp3_notifications_64,
+    resp2_mixed_64,
+    resp3_mixed_64,
+    resp2_dense_64,
+    resp3_dense_64,
+};
 
+corpus make(corpus_id id) {
+    switch (id) {
+        case corpus_id::resp2_notifications:
+            return make_notifications(false, 2 * MiB);
+        case corpus_id::resp3_notifications:
+            return make_notifications(true, 2 * MiB);
+        case corpus_id::resp2_mixed:
+            return make_mixed(false, 4 * MiB);
+        case corpus_id::resp3_mixed:
+            return make_mixed(true, 4 * MiB);
+        case corpus_id::resp2_dense:
+            return make_dense(false, 4 * MiB);
+        case corpus_id::resp3_dense:
+            return make_dense(true, 4 * MiB);
+        case corpus_id::large:
+            return make_large_bulks();
+        case corpus_id::resp2_notifications_64:
+            return make_notifications(false, 64 * MiB);
+        case corpus_id::resp3_notifications_64:
+            return make_notifications(true, 64 * MiB);
+        case corpus_id::resp2_mixed_64:
+            return make_mixed(false, 64 * MiB);
+        case corpus_id::resp3_mixed_64:
+            return make_mixed(true, 64 * MiB);
+        case corpus_id::resp2_dense_64:
+            return make_dense(false, 64 * MiB);
+        case corpus_id::resp3_dense_64:
+            return make_dense(true, 64 * MiB);
+    }
+    return {};
+}
+
+// Built on first use, so a filtered run builds only the corpora it needs (the 64 MiB ones
+// take about a second each).
 const corpus& get(corpus_id id) {
-    static const corpus corpora[] = {make_notifications(false), make_notifications(true),
-                                     make_mixed(false), make_mixed(true), make_large_bulks()};
-    return corpora[static_cast<int>(id)];
+    static std::map<corpus_id, corpus> built;
+    auto it = built.find(id);
+    if (it == built.end()) it = built.emplace(id, make(id)).first;
+    return it->second;
 }
 
 // Sets the figures every benchmark reports; `allocations` < 0: not counted.
@@ -303,12 +432,32 @@ void pubsub(benchmark::State& state, corpus_id id) {
     run(state, get(id), parse_pubsub);
 }
 
-// The hiredis reader with its reply objects, fed the same 16 KiB reads the way a hiredis
-// connection does (redisBufferRead): recv() into a 16 KiB buffer, here a memcpy as on the
-// ksn side, then redisReaderFeed(), which appends it to the reader's own buffer.
-void hiredis(benchmark::State& state, corpus_id id) {
+// hiredis's reader parse-only: reply functions that build nothing, so what is measured is
+// its parsing (every node still goes through a function pointer, as with real replies).
+char hiredis_no_reply;
+void* no_string(const redisReadTask*, char*, std::size_t) {
+    return &hiredis_no_reply;
+}
+void* no_array(const redisReadTask*, int) {
+    return &hiredis_no_reply;
+}
+void* no_integer(const redisReadTask*, long long) {
+    return &hiredis_no_reply;
+}
+void* no_nil(const redisReadTask*) {
+    return &hiredis_no_reply;
+}
+void no_free(void*) {}
+redisReplyObjectFunctions hiredis_parse_only = {no_string, no_array, no_integer, no_nil, no_free};
+
+// The hiredis reader, fed the same 16 KiB reads the way a hiredis connection does
+// (redisBufferRead): recv() into a 16 KiB buffer, here a memcpy as on the ksn side, then
+// redisReaderFeed(), which appends it to the reader's own buffer. With `functions` null it
+// builds its reply objects (and frees each); else it calls those.
+void run_hiredis(benchmark::State& state, corpus_id id, redisReplyObjectFunctions* functions) {
     const corpus& c = get(id);
-    redisReader* reader = redisReaderCreate();
+    redisReader* reader =
+        functions != nullptr ? redisReaderCreateWithFunctions(functions) : redisReaderCreate();
     std::vector<char> read_buffer(read_size);
     const auto pass = [&](std::size_t& messages) {
         for (std::size_t off = 0; off < c.bytes.size(); off += read_size) {
@@ -319,7 +468,7 @@ void hiredis(benchmark::State& state, corpus_id id) {
                 void* reply = nullptr;
                 if (redisReaderGetReply(reader, &reply) != REDIS_OK) return false;
                 if (reply == nullptr) break;
-                freeReplyObject(reply);
+                if (functions == nullptr) freeReplyObject(reply);
                 ++messages;
             }
         }
@@ -341,16 +490,48 @@ void hiredis(benchmark::State& state, corpus_id id) {
     report(state, c, -1);
 }
 
+void hiredis(benchmark::State& state, corpus_id id) {
+    run_hiredis(state, id, nullptr);
+}
+
+void hiredis_parse_only_(benchmark::State& state, corpus_id id) {
+    run_hiredis(state, id, &hiredis_parse_only);
+}
+
+// In cache.
 BENCHMARK_CAPTURE(pubsub, resp2_notifications, corpus_id::resp2_notifications);
 BENCHMARK_CAPTURE(pubsub, resp3_notifications, corpus_id::resp3_notifications);
 BENCHMARK_CAPTURE(generic, resp2_notifications, corpus_id::resp2_notifications);
 BENCHMARK_CAPTURE(generic, resp3_notifications, corpus_id::resp3_notifications);
 BENCHMARK_CAPTURE(hiredis, resp2_notifications, corpus_id::resp2_notifications);
+BENCHMARK_CAPTURE(hiredis_parse_only_, resp2_notifications, corpus_id::resp2_notifications)
+    ->Name("hiredis_parse_only/resp2_notifications");
 BENCHMARK_CAPTURE(generic, resp2_mixed, corpus_id::resp2_mixed);
 BENCHMARK_CAPTURE(generic, resp3_mixed, corpus_id::resp3_mixed);
 BENCHMARK_CAPTURE(hiredis, resp2_mixed, corpus_id::resp2_mixed);
+BENCHMARK_CAPTURE(hiredis_parse_only_, resp2_mixed, corpus_id::resp2_mixed)
+    ->Name("hiredis_parse_only/resp2_mixed");
+BENCHMARK_CAPTURE(generic, resp2_dense, corpus_id::resp2_dense);
+BENCHMARK_CAPTURE(generic, resp3_dense, corpus_id::resp3_dense);
+BENCHMARK_CAPTURE(hiredis_parse_only_, resp2_dense, corpus_id::resp2_dense)
+    ->Name("hiredis_parse_only/resp2_dense");
 BENCHMARK_CAPTURE(generic, large_bulks, corpus_id::large);
 BENCHMARK_CAPTURE(hiredis, large_bulks, corpus_id::large);
+
+// Out of cache: 64 MiB corpora. (hiredis 0.14 reads RESP2 only: no RESP3 rows for it.)
+BENCHMARK_CAPTURE(pubsub, resp2_notifications_64MiB, corpus_id::resp2_notifications_64);
+BENCHMARK_CAPTURE(pubsub, resp3_notifications_64MiB, corpus_id::resp3_notifications_64);
+BENCHMARK_CAPTURE(hiredis, resp2_notifications_64MiB, corpus_id::resp2_notifications_64);
+BENCHMARK_CAPTURE(hiredis_parse_only_, resp2_notifications_64MiB, corpus_id::resp2_notifications_64)
+    ->Name("hiredis_parse_only/resp2_notifications_64MiB");
+BENCHMARK_CAPTURE(generic, resp2_mixed_64MiB, corpus_id::resp2_mixed_64);
+BENCHMARK_CAPTURE(generic, resp3_mixed_64MiB, corpus_id::resp3_mixed_64);
+BENCHMARK_CAPTURE(hiredis_parse_only_, resp2_mixed_64MiB, corpus_id::resp2_mixed_64)
+    ->Name("hiredis_parse_only/resp2_mixed_64MiB");
+BENCHMARK_CAPTURE(generic, resp2_dense_64MiB, corpus_id::resp2_dense_64);
+BENCHMARK_CAPTURE(generic, resp3_dense_64MiB, corpus_id::resp3_dense_64);
+BENCHMARK_CAPTURE(hiredis_parse_only_, resp2_dense_64MiB, corpus_id::resp2_dense_64)
+    ->Name("hiredis_parse_only/resp2_dense_64MiB");
 
 }  // namespace
 
