@@ -176,7 +176,19 @@ parse_result parser::fail(errc e, std::size_t at) noexcept {
     return {parse_status::error, 0};
 }
 
-void parser::element_done(bool attribute) noexcept {
+inline void parser::element_done(bool attribute) noexcept {
+    // The common case first, inline: an element of an aggregate that has more to come.
+    if (depth_ != 0 && !attribute && --stack_[depth_ - 1].remaining > 0) [[likely]]
+        return;
+    if (depth_ != 0 && !attribute) {  // that level is complete
+        attribute = stack_[depth_ - 1].attribute;
+        if (attribute) --attribute_levels_;
+        --depth_;
+    }
+    levels_done(attribute);
+}
+
+void parser::levels_done(bool attribute) noexcept {
     for (;;) {
         if (depth_ == 0) {
             in_attribute_prefix_ = attribute;
@@ -192,13 +204,8 @@ void parser::element_done(bool attribute) noexcept {
     }
 }
 
-parse_result parser::next(std::string_view input, node& out) noexcept {
+parse_result parser::next_skipping(std::string_view input, node& out) noexcept {
     if (error_) return {parse_status::error, 0};
-    if (!limits_.skip_attributes) {
-        const parse_result r = one(input, out);
-        if (r.status == parse_status::complete) offset_ += r.consumed;
-        return r;
-    }
     std::size_t total = 0;
     for (;;) {
         const bool inside = attribute_levels_ > 0;

@@ -125,7 +125,14 @@ class parser {
     /// Parses the next node from the front of `input`.
     /// Returns complete (with the node in `out`), need_more, or error (sticky; the
     /// error code is one of errc).
-    [[nodiscard]] parse_result next(std::string_view input, node& out) noexcept;
+    [[nodiscard]] parse_result next(std::string_view input, node& out) noexcept {
+        if (!error_ && !limits_.skip_attributes) [[likely]] {
+            const parse_result r = one(input, out);
+            if (r.status == parse_status::complete) offset_ += r.consumed;
+            return r;
+        }
+        return next_skipping(input, out);
+    }
 
     /// True when the last node completed a top-level value (the stack is empty).
     bool message_complete() const noexcept { return depth_ == 0 && !in_attribute_prefix_; }
@@ -155,8 +162,11 @@ class parser {
     };
 
     parse_result one(std::string_view input, node& out) noexcept;
+    // next() after an error, or with skip_attributes.
+    parse_result next_skipping(std::string_view input, node& out) noexcept;
     parse_result fail(errc e, std::size_t at) noexcept;
-    void element_done(bool attribute) noexcept;
+    inline void element_done(bool attribute) noexcept;
+    [[gnu::noinline]] void levels_done(bool attribute) noexcept;
 
     limits limits_;
     std::array<level, max_depth_capacity> stack_{};
