@@ -354,11 +354,13 @@ TEST(Cluster, CrashFailoverAndTheDeadNodeRejoinsAsReplica) {
 /// A steady load on a cluster, a fault on the primary of slot 0, more load, the check.
 /// `fault` gets the cluster, that primary's shard and the notifier; `expect` the gaps
 /// afterwards; `tune` may change the notifier's options first.
-void fault_under_load(
-    const std::function<void(redis_cluster&, const cluster::shard&,
-                             cluster_keyspace_notifications&)>& fault,
-    const std::function<void(const std::vector<gap_event>&, const net::endpoint&)>& expect,
-    const std::function<void(redis_cluster&, cluster_options&)>& tune = {}) {
+/// The fault, then what its gaps on the faulted primary must be; `expect` also gets what
+/// was received (the collector, settled).
+void fault_under_load_seen(const std::function<void(redis_cluster&, const cluster::shard&,
+                                                    cluster_keyspace_notifications&)>& fault,
+                           const std::function<void(const std::vector<gap_event>&,
+                                                    const net::endpoint&, collector&)>& expect,
+                           const std::function<void(redis_cluster&, cluster_options&)>& tune = {}) {
     redis_cluster c;
     auto o = cluster_options_for(c);
     if (tune) tune(c, o);
@@ -391,7 +393,20 @@ void fault_under_load(
     const auto writes = load.writes();
     wait_settled(col, writes);
     expect_all_outside_gaps_received(writes, col);
-    expect(col.gaps(), shard0->primary.address);
+    expect(col.gaps(), shard0->primary.address, col);
+}
+
+void fault_under_load(
+    const std::function<void(redis_cluster&, const cluster::shard&,
+                             cluster_keyspace_notifications&)>& fault,
+    const std::function<void(const std::vector<gap_event>&, const net::endpoint&)>& expect,
+    const std::function<void(redis_cluster&, cluster_options&)>& tune = {}) {
+    fault_under_load_seen(
+        fault,
+        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary, collector&) {
+            expect(gaps, primary);
+        },
+        tune);
 }
 
 /// At least one gap names `node` and ends.
@@ -467,16 +482,31 @@ bool node_written(redis_server& node, std::int64_t more) {
     return wait_until([&] { return node.command({"DBSIZE"}).integer >= at + more; }, 10s);
 }
 
+/// Where delivery from `node` stopped when its notifications were switched off at `off`
+/// and back on at `back`: the receive time of the last notification read from it before
+/// `back`, or `off` if that is later. (Notifications published before the switch can be
+/// read after `off`: they were in flight.)
+clock::time_point delivery_stopped(collector& col, const net::endpoint& node, clock::time_point off,
+                                   clock::time_point back) {
+    const auto received = col.received();
+    const auto at = col.received_at();
+    clock::time_point last = off;
+    for (std::size_t i = 0; i < received.size() && i < at.size(); ++i) {
+        if (received[i].second == node.to_string() && at[i] < back) last = std::max(last, at[i]);
+    }
+    return last;
+}
+
 /// The notifications_disabled gaps on `node`: at least one, each closed, the first
-/// beginning at or before `off` (where delivery stopped, not where ksn noticed).
+/// beginning at or before `stopped` (where delivery stopped, not where ksn noticed).
 void expect_notifications_disabled_gap(const std::vector<gap_event>& gaps,
-                                       const net::endpoint& node, clock::time_point off) {
+                                       const net::endpoint& node, clock::time_point stopped) {
     std::size_t found = 0;
     for (const auto& g : gaps) {
         if (g.node != node.to_string() || g.reason != gap_reason::notifications_disabled) continue;
         EXPECT_TRUE(g.restored) << g.detail;
         if (found++ == 0) {
-            EXPECT_LE(g.lost, off) << g.detail;
+            EXPECT_LE(g.lost, stopped) << g.detail;
         }
         std::cout << "notifications off: gap on " << g.node << " of "
                   << std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -489,7 +519,8 @@ void expect_notifications_disabled_gap(const std::vector<gap_event>& gaps,
 
 TEST(ClusterFaults, NotificationsSwitchedOffUnderLoadAreAGapUntilTheyAreBack) {
     clock::time_point off;
-    fault_under_load(
+    clock::time_point back;
+    fault_under_load_seen(
         [&](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications& n) {
             auto& node = c.node(sh.primary.address.port);
             const auto name = sh.primary.address.to_string();
@@ -499,19 +530,22 @@ TEST(ClusterFaults, NotificationsSwitchedOffUnderLoadAreAGapUntilTheyAreBack) {
             // Writes go on unpublished, for longer than ksn's check interval...
             ASSERT_TRUE(node_written(node, 100));
             // ...until the flags are back; the gap closes at the next check.
+            back = clock::now();
             node.command({"CONFIG", "SET", "notify-keyspace-events", "KEA"});
             ASSERT_TRUE(wait_until([&] { return gaps_on(n, name) > before; }, scaled(5s)))
                 << "no gap was reported once the notifications were back";
         },
-        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
-            expect_notifications_disabled_gap(gaps, primary, off);
+        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary, collector& col) {
+            expect_notifications_disabled_gap(gaps, primary,
+                                              delivery_stopped(col, primary, off, back));
         },
         [](redis_cluster&, cluster_options& o) { o.notify_check_interval = 200ms; });
 }
 
 TEST(ClusterFaults, APrimaryRestartedWithoutNotificationsIsAGapUntilTheyAreBack) {
     clock::time_point off;
-    fault_under_load(
+    clock::time_point back;
+    fault_under_load_seen(
         [&](redis_cluster& c, const cluster::shard& sh, cluster_keyspace_notifications& n) {
             auto& node = c.node(sh.primary.address.port);
             const auto name = sh.primary.address.to_string();
@@ -524,12 +558,14 @@ TEST(ClusterFaults, APrimaryRestartedWithoutNotificationsIsAGapUntilTheyAreBack)
             node.start();
             ASSERT_EQ(node.command({"ROLE"}).elements.at(0).data, "master");
             ASSERT_TRUE(node_written(node, 100));
+            back = clock::now();
             node.command({"CONFIG", "SET", "notify-keyspace-events", "KEA"});
             ASSERT_TRUE(wait_until([&] { return gaps_on(n, name) > before; }, scaled(5s)))
                 << "no gap was reported once the notifications were back";
         },
-        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary) {
-            expect_notifications_disabled_gap(gaps, primary, off);
+        [&](const std::vector<gap_event>& gaps, const net::endpoint& primary, collector& col) {
+            expect_notifications_disabled_gap(gaps, primary,
+                                              delivery_stopped(col, primary, off, back));
         },
         [](redis_cluster&, cluster_options& o) { o.notify_check_interval = 200ms; });
 }
