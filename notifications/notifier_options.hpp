@@ -37,8 +37,11 @@ enum class notify_check : std::uint8_t {
 
 /// What subscribe() does while the node is not connected.
 enum class when_disconnected : std::uint8_t {
-    fail,   ///< fail with notifier_errc::not_connected; the subscription is not kept
-    queue,  ///< keep it and return: it is sent when the connection is (re)established
+    fail,  ///< fail with notifier_errc::not_connected; the subscription is not kept
+    /// Keep it and return: it is sent when the connection is (re)established. What the
+    /// node publishes until then is lost to it: a gap (connection_lost, or node_unreachable
+    /// for a node never reached) is open from then, closed when that connection subscribes.
+    queue,
 };
 
 /// Where handlers run (see keyspace_notifications.hpp): in the thread that pulls, or
