@@ -88,12 +88,44 @@ void write_all(int fd, std::string_view bytes) {
 
 }  // namespace
 
+namespace {
+
+// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range), from
+// which every outgoing connection of every process takes its local port: a port found
+// free there can be taken by a client's connect() before the server binds it (CI saw
+// "bind: Address already in use" on 37250). 32768, Linux's default, when it cannot be read
+// or leaves too little below it.
+std::uint16_t ephemeral_start() {
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned low = 0;
+    if (!(in >> low) || low < 25000 || low > 65535) return 32768;
+    return static_cast<std::uint16_t>(low);
+}
+
+// The next port of a cursor cycling through [from, to), spread by the process id so that
+// parallel test programs rarely probe the same ports.
+std::uint16_t next_of(std::uint16_t& cursor, std::uint16_t from, std::uint16_t to) {
+    if (cursor < from || cursor >= to) {
+        cursor = static_cast<std::uint16_t>(from + (::getpid() * 97) % (to - from));
+    }
+    const std::uint16_t p = cursor;
+    cursor = static_cast<std::uint16_t>(cursor + 1 >= to ? from : cursor + 1);
+    return p;
+}
+
+}  // namespace
+
 std::uint16_t free_port(bool with_bus) {
-    // Spread tests over a range so that parallel test programs rarely race for a port.
-    static std::uint16_t next = static_cast<std::uint16_t>(20000 + (::getpid() * 97) % 20000);
+    // Below the ephemeral range, so that no connection's local port takes it: plain ports
+    // in [10000, 20000); a cluster node's port in [10000, start - 10000), with its bus
+    // port (port + 10000) in [20000, start).
+    static const std::uint16_t start = ephemeral_start();
+    static std::uint16_t plain = 0;
+    static std::uint16_t bus = 0;
     for (int i = 0; i < 2000; ++i) {
-        const std::uint16_t p = next;
-        next = static_cast<std::uint16_t>(next >= 45000 ? 20000 : next + 1);
+        const std::uint16_t p = with_bus
+                                    ? next_of(bus, 10000, static_cast<std::uint16_t>(start - 10000))
+                                    : next_of(plain, 10000, 20000);
         if (port_free(p) && (!with_bus || port_free(static_cast<std::uint16_t>(p + 10000))))
             return p;
     }
@@ -169,7 +201,23 @@ redis_server::redis_server(options opts) : opts_(std::move(opts)) {
     char tmpl[] = "/tmp/ksn-redis-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
-    start();
+    // A port found free can still be taken before the server binds it (by another test
+    // program's server): then another port, a few times.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            start();
+            return;
+        } catch (const std::runtime_error&) {
+            if (opts_.port != 0 || attempt == 5 ||
+                log().find("Address already in use") == std::string::npos) {
+                throw;
+            }
+            port_ = free_port(opts_.cluster);
+            std::error_code ec;
+            fs::remove(dir_ + "/redis.conf", ec);  // written again with the new port
+            fs::remove(dir_ + "/redis.log", ec);
+        }
+    }
 }
 
 redis_server::~redis_server() {

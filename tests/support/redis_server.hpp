@@ -23,7 +23,8 @@ namespace ksn::test {
 /// The redis-server binary; throws std::runtime_error with a clear message if absent.
 std::string redis_server_path();
 
-/// A loopback TCP port nobody listens on now (and, with `with_bus`, port + 10000 too).
+/// A loopback TCP port nobody listens on now (and, with `with_bus`, port + 10000 too),
+/// below the kernel's ephemeral port range so that no outgoing connection takes it.
 std::uint16_t free_port(bool with_bus = false);
 
 /// A blocking RESP2 client for tests (no HELLO), on 127.0.0.1. `timeout` bounds the
