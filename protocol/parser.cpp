@@ -177,13 +177,10 @@ parse_result parser::fail(errc e, std::size_t at) noexcept {
 }
 
 inline void parser::element_done(bool attribute) noexcept {
-    // The common case first, inline: an element of an aggregate that has more to come.
-    if (depth_ != 0 && !attribute && --stack_[depth_ - 1].remaining > 0) [[likely]]
+    // The common case inline: an element of an aggregate that has more to come.
+    if (depth_ != 0 && !attribute && stack_[depth_ - 1].remaining > 1) [[likely]] {
+        --stack_[depth_ - 1].remaining;
         return;
-    if (depth_ != 0 && !attribute) {  // that level is complete
-        attribute = stack_[depth_ - 1].attribute;
-        if (attribute) --attribute_levels_;
-        --depth_;
     }
     levels_done(attribute);
 }
